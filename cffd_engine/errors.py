@@ -1,0 +1,23 @@
+"""Errors a user can act on: each names the file, what is wrong and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CFFDError(Exception):
+    """Base class for errors meant to be shown to the user as they are."""
+
+
+class EvidenceError(CFFDError):
+    """An evidence file cannot be read as asked."""
+
+    def __init__(self, path: Path | str, problem: str, fix: str):
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem}. {fix}")
+
+
+class AssetError(CFFDError):
+    """A model file the engine needs is missing, unobtainable or corrupt."""
