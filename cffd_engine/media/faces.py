@@ -1,4 +1,4 @@
-"""Face detection and 478-point landmarks with the mediapipe Tasks API.
+"""Face detection (mediapipe Tasks) and the 478-point face mesh (mediapipe's networks via OpenCV).
 
 Both take RGB uint8 frames and answer in frame pixels. "No face" is an empty
 list, never an exception. Each object holds a native mediapipe graph: close it
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
@@ -42,6 +43,8 @@ def _mp_image(rgb: np.ndarray) -> mp.Image:
 
 class FaceDetector:
     """mediapipe's BlazeFace detector: ``short`` range (faces near the camera) or ``full`` range (small faces)."""
+
+    is_fallback = False
 
     def __init__(
         self,
@@ -93,37 +96,93 @@ class FaceDetector:
         self.close()
 
 
+def roi_transform(center: np.ndarray, size: float, angle_rad: float, out_size: int) -> np.ndarray:
+    """The 2x3 affine map from frame pixels to an ``out_size`` square crop of side ``size`` around
+    ``center``, rotated by ``angle_rad`` so that the rotated direction becomes horizontal."""
+    matrix = cv2.getRotationMatrix2D(
+        (float(center[0]), float(center[1])), np.degrees(angle_rad), out_size / size
+    )
+    matrix[:, 2] += out_size / 2 - np.asarray(center, dtype=np.float64)
+    return matrix
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.arctan2(b[1] - a[1], b[0] - a[0]))
+
+
 class FaceLandmarker:
-    """mediapipe's face landmarker: 478 points per face, (x, y) in pixels and relative depth z."""
+    """The 478-point face mesh: mediapipe's face-mesh and iris networks, run with OpenCV's TFLite reader.
 
-    def __init__(
-        self,
-        max_faces: int = 1,
-        min_confidence: float = 0.5,
-        model_path: Path | str | None = None,
-    ):
-        path = Path(model_path) if model_path else assets.require("face_landmarker")
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            num_faces=max_faces,
-            min_face_detection_confidence=min_confidence,
-            min_face_presence_confidence=min_confidence,
+    The face is found by ``FaceDetector``; the mesh network reads a 192 px crop aligned on the eyes
+    (a second pass re-crops on the first pass's landmarks, as mediapipe's tracking does), and the iris
+    network completes points 468-477 from 64 px eye crops. mediapipe's Tasks landmarker is not used:
+    fed the only mesh network that can be had here (468 points), it returns 478 meaningless points.
+    """
+
+    MESH_SIZE = 192
+    IRIS_SIZE = 64
+    FACE_ROI_SCALE = 1.5
+    EYE_ROI_SCALE = 2.3
+    # (corner, corner, flip): the iris network is trained on one eye; the other is mirrored for it.
+    EYES = ((33, 133, False), (362, 263, True))
+
+    def __init__(self, max_faces: int = 1, min_confidence: float = 0.5, detector: FaceDetector | None = None):
+        self.max_faces = max_faces
+        self._own_detector = detector is None
+        self._detector = detector or FaceDetector(min_confidence=min_confidence)
+        self._mesh = cv2.dnn.readNetFromTFLite(str(assets.require("face_landmarks")))
+        self._iris = cv2.dnn.readNetFromTFLite(str(assets.require("iris_landmarks")))
+
+    def landmarks(self, rgb: np.ndarray, faces: list[FaceDetection] | None = None) -> list[np.ndarray]:
+        """One (478, 3) float32 array per face (most confident first): x, y in pixels, z in the x scale.
+
+        ``faces`` may pass detections already made on this frame, to avoid detecting twice.
+        """
+        faces = self._detector.detect(rgb) if faces is None else faces
+        results = []
+        for face in faces[: self.max_faces]:
+            x, y, w, h = face.box
+            right_eye, left_eye = face.keypoints[0], face.keypoints[1]
+            center = np.array([x + w / 2, y + h / 2])
+            mesh = self._run_mesh(rgb, center, max(w, h) * self.FACE_ROI_SCALE, _angle(right_eye, left_eye))
+            low, high = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
+            size = float((high - low).max()) * self.FACE_ROI_SCALE
+            mesh = self._run_mesh(rgb, (low + high) / 2, size, _angle(mesh[33], mesh[263]))
+            irises = [self._run_iris(rgb, mesh[a, :2], mesh[b, :2], flip) for a, b, flip in self.EYES]
+            results.append(np.concatenate([mesh, *irises]).astype(np.float32))
+        return results
+
+    def _run_mesh(self, rgb: np.ndarray, center: np.ndarray, size: float, angle: float) -> np.ndarray:
+        return self._run(self._mesh, rgb, center, size, angle, self.MESH_SIZE, flip=False)
+
+    def _run_iris(
+        self, rgb: np.ndarray, corner_a: np.ndarray, corner_b: np.ndarray, flip: bool
+    ) -> np.ndarray:
+        size = float(np.linalg.norm(corner_b - corner_a)) * self.EYE_ROI_SCALE
+        return self._run(
+            self._iris, rgb, (corner_a + corner_b) / 2, size, _angle(corner_a, corner_b), self.IRIS_SIZE, flip
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
 
-    def landmarks(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """One (478, 3) float32 array per face found: x, y in pixels, z in the same scale as x."""
-        height, width = rgb.shape[:2]
-        result = self._landmarker.detect(_mp_image(rgb))
-        return [
-            np.array([[p.x * width, p.y * height, p.z * width] for p in face], dtype=np.float32)
-            for face in result.face_landmarks
-        ]
+    @staticmethod
+    def _run(net, rgb: np.ndarray, center, size: float, angle: float, out_size: int, flip: bool):
+        matrix = roi_transform(np.asarray(center), max(size, 1.0), angle, out_size)
+        crop = cv2.warpAffine(
+            rgb, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+        if flip:
+            crop = crop[:, ::-1]
+        net.setInput(cv2.dnn.blobFromImage(crop.astype(np.float32) / 255.0))
+        points = net.forward().reshape(-1, 3).astype(np.float64)
+        if flip:
+            points[:, 0] = out_size - points[:, 0]
+        inverse = cv2.invertAffineTransform(matrix)
+        xy = points[:, :2] @ inverse[:, :2].T + inverse[:, 2]
+        return np.column_stack([xy, points[:, 2] * size / out_size])
 
     def close(self) -> None:
-        if self._landmarker is not None:
-            self._landmarker.close()
-            self._landmarker = None
+        if self._own_detector and self._detector is not None:
+            self._detector.close()
+        self._detector = None
 
     def __enter__(self) -> FaceLandmarker:
         return self

