@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.resize(1100, 680)
         self._jobs: set[Job] = set()
         self._hash_job: Job | None = None
+        self._frame_pixmap: QPixmap | None = None
         self.current_path: Path | None = None
 
         self.preview = QLabel("Drop a video or image here, or use File > Open")
@@ -203,6 +204,20 @@ class MainWindow(QMainWindow):
         self.evidence_loaded.emit(info)
         self._hash(path)
 
+    def _fit_preview(self) -> None:
+        if self._frame_pixmap is not None:
+            self.preview.setPixmap(
+                self._frame_pixmap.scaled(
+                    self.preview.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_preview()
+
     def _hash(self, path: Path) -> None:
         self.hash_progress.setValue(0)
         self.hash_progress.show()
@@ -224,6 +239,7 @@ class MainWindow(QMainWindow):
         self.hash_progress.hide()
         self.error_banner.setText(message)
         self.error_banner.show()
+        self._frame_pixmap = None
         self.preview.clear()
         self.preview.setText("Drop a video or image here, or use File > Open")
         self.statusBar().showMessage("Could not open the evidence; see the message above")
