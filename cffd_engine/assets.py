@@ -24,6 +24,7 @@ from pathlib import Path
 import platformdirs
 
 from cffd_engine.errors import AssetError
+from cffd_engine.fileio import atomic_write_bytes
 
 ENV_DIR = "CFFD_ASSETS_DIR"
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
@@ -146,21 +147,6 @@ def verify_bytes(asset: Asset, data: bytes) -> None:
 
 def verify_file(asset: Asset, path: Path) -> None:
     verify_bytes(asset, path.read_bytes())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def find(name: str, explicit_dir: Path | str | None = None) -> Path | None:

@@ -6,6 +6,7 @@ import pytest
 
 from cffd_engine import assets
 from cffd_engine.errors import AssetError
+from cffd_engine.fileio import atomic_write_bytes
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_environment_variable_directory_is_searched(cached, tmp_path, monkeypatc
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
     target = tmp_path / "sub" / "model.bin"
-    assets.atomic_write_bytes(target, b"abc")
-    assets.atomic_write_bytes(target, b"defg")
+    atomic_write_bytes(target, b"abc")
+    atomic_write_bytes(target, b"defg")
     assert target.read_bytes() == b"defg"
     assert [p.name for p in target.parent.iterdir()] == ["model.bin"]
