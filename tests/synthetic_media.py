@@ -57,3 +57,109 @@ def moving_face_frames(
 def portrait_offset(index: int, step: int = 6) -> int:
     """Horizontal offset of the portrait in frame ``index`` of ``moving_face_frames``."""
     return 10 + index * step
+
+
+def scaled_portrait(face_height: int) -> np.ndarray:
+    """The portrait resized to ``face_height`` rows, aspect kept."""
+    portrait = portrait_rgb()
+    scale = face_height / portrait.shape[0]
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(portrait, (round(portrait.shape[1] * scale), face_height), interpolation=interpolation)
+
+
+def paste(frame: np.ndarray, picture: np.ndarray, left: int, top: int) -> np.ndarray:
+    """Copy ``picture`` onto ``frame`` with its top-left at (left, top), clipped to the frame; in place."""
+    height, width = frame.shape[:2]
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + picture.shape[1], width), min(top + picture.shape[0], height)
+    if x1 > x0 and y1 > y0:
+        frame[y0:y1, x0:x1] = picture[y0 - top : y1 - top, x0 - left : x1 - left]
+    return frame
+
+
+def two_face_frames(
+    n_frames: int = 10, size: tuple[int, int] = (800, 400), face_height: int = 380, step: int = 3
+) -> list[np.ndarray]:
+    """Two copies of the portrait side by side on grey, moving apart by ``step`` pixels a frame each."""
+    width, height = size
+    portrait = scaled_portrait(face_height)
+    top = (height - face_height) // 2
+    frames = []
+    for index in range(n_frames):
+        frame = np.full((height, width, 3), 90, np.uint8)
+        paste(frame, portrait, 40 - index * step, top)
+        paste(frame, portrait, width - 40 - portrait.shape[1] + index * step, top)
+        frames.append(frame)
+    return frames
+
+
+def frames_with_gap(n_frames: int = 20, gap: tuple[int, int] = (8, 13), **kwargs) -> list[np.ndarray]:
+    """``moving_face_frames`` with frames ``gap[0]`` to ``gap[1] - 1`` left as plain grey (no face)."""
+    frames = moving_face_frames(n_frames, **kwargs)
+    for index in range(*gap):
+        frames[index] = np.full_like(frames[index], 90)
+    return frames
+
+
+def write_video_av(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    fps: int = 25,
+    codec: str = "libx264",
+    faststart: bool = True,
+    keyframe_interval: int = 10,
+) -> Path:
+    """Encode RGB frames with PyAV (H.264 by default); ``faststart`` puts the index first, as streamed MP4s do."""
+    import av
+
+    frames = iter(frames)
+    first = next(frames)
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = first.shape[1], first.shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = keyframe_interval
+        for frame in (first, *frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def face_variants(count: int, size: int = 200, seed: int = 0) -> list[np.ndarray]:
+    """``count`` different square photos of the portrait's face: shifted, scaled, tilted, mirrored, recoloured."""
+    portrait = portrait_rgb()
+    rng = np.random.default_rng(seed)
+    centre = np.array([255.0, 205.0])  # the face in the portrait, in pixels
+    photos = []
+    for _ in range(count):
+        scale = size / rng.uniform(250, 330)
+        angle = rng.uniform(-12, 12)
+        shift = rng.uniform(-15, 15, 2)
+        matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)
+        matrix[:, 2] += size / 2 - centre + shift
+        photo = cv2.warpAffine(portrait, matrix, (size, size), borderMode=cv2.BORDER_REFLECT)
+        if rng.random() < 0.5:
+            photo = np.ascontiguousarray(photo[:, ::-1])
+        gain = rng.uniform(0.85, 1.15, 3)
+        photos.append(np.clip(photo * gain, 0, 255).astype(np.uint8))
+    return photos
+
+
+def write_face_folder(folder: Path, count: int, size: int = 200, seed: int = 0) -> Path:
+    """A folder of ``count`` JPEG face photos from ``face_variants``, named like UTKFace files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, photo in enumerate(face_variants(count, size, seed)):
+        name = f"{20 + index}_{index % 2}_{index % 5}_2017{index:09d}.jpg.chip.jpg"
+        cv2.imwrite(str(folder / name), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def altered_portrait() -> np.ndarray:
+    """The portrait made into another-looking face: 25 % wider, bluer and with more contrast (a swap donor)."""
+    portrait = portrait_rgb().astype(np.float32)
+    wide = cv2.resize(portrait, (round(portrait.shape[1] * 1.25), portrait.shape[0]))
+    tinted = (wide - 128) * 1.2 + 128 + np.array([-25, 0, 30], np.float32)
+    return np.clip(tinted, 0, 255).astype(np.uint8)

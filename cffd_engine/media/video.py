@@ -157,8 +157,9 @@ def _damaged(path: Path, detail: str) -> EvidenceError:
     )
 
 
-def _probe_image(path: Path) -> MediaInfo:
-    image = read_image(path)
+def _probe_image(path: Path, image: np.ndarray | None = None) -> MediaInfo:
+    """An image's MediaInfo; pass ``image`` when it was decoded already, to spare a second decode."""
+    image = read_image(path) if image is None else image
     height, width = image.shape[:2]
     return MediaInfo(
         path=str(path),

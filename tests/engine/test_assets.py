@@ -22,6 +22,7 @@ def test_model_files_have_the_pinned_sha256(cached, name):
         "face_detector_full_range": "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
         "face_landmarks": "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
         "iris_landmarks": "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+        "haar_cascade": "0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
     }
     assert hashlib.sha256(cached[name].read_bytes()).hexdigest() == pinned[name]
 
@@ -50,7 +51,7 @@ def test_fetch_refuses_a_wheel_with_a_tampered_network_and_writes_nothing(cached
     detector[2000] ^= 0xFF
     with zipfile.ZipFile(fake_wheel, "w") as wheel:
         wheel.writestr(assets.SHORT_RANGE.wheel_member, bytes(detector))
-    monkeypatch.setattr(assets, "_download_wheel", lambda workdir, log: fake_wheel)
+    monkeypatch.setattr(assets, "_download_wheel", lambda requirement, platform, workdir, log: fake_wheel)
     monkeypatch.setattr(assets, "default_cache_dir", lambda: tmp_path / "cache")
     monkeypatch.delenv(assets.ENV_DIR, raising=False)
     target = tmp_path / "models"
@@ -60,8 +61,8 @@ def test_fetch_refuses_a_wheel_with_a_tampered_network_and_writes_nothing(cached
 
 
 def test_offline_without_a_copy_names_files_hashes_and_where_to_put_them(tmp_path, monkeypatch):
-    def offline(workdir, log):
-        raise AssetError("pip could not download mediapipe==0.10.21: no network")
+    def offline(requirement, platform, workdir, log):
+        raise AssetError(f"pip could not download {requirement}: no network")
 
     monkeypatch.setattr(assets, "_download_wheel", offline)
     monkeypatch.setattr(assets, "default_cache_dir", lambda: tmp_path / "cache")

@@ -1,0 +1,387 @@
+"""Preprocessing: extract the faces of every video of a manifest once, into a resumable crop cache.
+
+``preprocess(manifest, out)`` is the API; ``add_arguments``/``run`` make it the
+``cffd preprocess <root> --dataset ff++ --frames 32 --out <cache>`` command.
+Videos run in parallel in a process pool (one detector per worker, reused);
+each finished video is committed to the index at once, so an interrupted run
+resumes where it stopped and ends with the same index as an uninterrupted one.
+A video that cannot be read is logged with its reason, recorded as failed and
+skipped; it never stops the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cffd_engine.data.adapters import load_manifest
+from cffd_engine.data.cache import CROPS_DIR, CacheIndex, CropRow, VideoRow, video_key, write_png
+from cffd_engine.data.manifest import Manifest, ManifestEntry, Task, canonical_dataset
+from cffd_engine.errors import CFFDError, EvidenceError
+from cffd_engine.jobs import Cancelled, JobControl, ensure_job
+from cffd_engine.media.crops import DEFAULT_SCALE, DEFAULT_SIZE
+from cffd_engine.media.detectors import DetectorSettings, create_face_detector
+from cffd_engine.media.faces import FaceLandmarker
+from cffd_engine.media.pipeline import FaceExtractionSettings, extract_faces, main_track
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreprocessSettings:
+    """How faces are extracted: frames per video, crop size and scale, detector, which tracks to keep."""
+
+    frames: int = 32
+    crop_size: int = DEFAULT_SIZE
+    crop_scale: float = DEFAULT_SCALE
+    align: bool = False
+    landmarks: bool = False
+    all_tracks: bool = False  # False: only the face most present in the video
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PreprocessSettings:
+        return cls(**{**data, "detector": DetectorSettings(**data["detector"])})
+
+    def extraction(self) -> FaceExtractionSettings:
+        return FaceExtractionSettings(
+            frames=self.frames,
+            crop_size=self.crop_size,
+            crop_scale=self.crop_scale,
+            align=self.align,
+            landmarks=self.landmarks,
+            detector=self.detector,
+        )
+
+
+@dataclass
+class PreprocessReport:
+    """What a run did: videos processed now, already in the cache, without a face, failed (with reasons)."""
+
+    cache_dir: str
+    videos: int
+    processed: int = 0
+    already_done: int = 0
+    no_face: int = 0
+    crops: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Worker:
+    """One process's detector (and landmarker), made once and reused for every video it is given."""
+
+    def __init__(self, settings: PreprocessSettings, cache_dir: Path):
+        self.settings = settings
+        self.cache_dir = cache_dir
+        self.detector = create_face_detector(settings.detector)
+        self.landmarker = FaceLandmarker(max_faces=1, detector=self.detector) if settings.landmarks else None
+
+    def process(self, entry: ManifestEntry) -> VideoRow:
+        """Extract, write the PNGs, return the row to commit; any failure becomes a failed row."""
+        key = video_key(entry)
+        try:
+            return self._process(entry, key)
+        except Cancelled:
+            raise
+        except Exception as exc:  # one bad video must never stop the run
+            if isinstance(exc, EvidenceError):  # the row names the file already
+                reason = f"{exc.problem}. {exc.fix}"
+            elif isinstance(exc, CFFDError):
+                reason = str(exc)
+            else:
+                reason = f"{exc.__class__.__name__}: {exc}"
+            return VideoRow(key, entry, "failed", reason=reason)
+
+    def _process(self, entry: ManifestEntry, key: str) -> VideoRow:
+        extraction = extract_faces(entry.path, self.settings.extraction(), self.detector, self.landmarker)
+        keep = extraction.tracks if self.settings.all_tracks else [main_track(extraction)]
+        kept_ids = {track.track_id for track in keep if track is not None}
+        folder = self.cache_dir / CROPS_DIR / key
+        shutil.rmtree(folder, ignore_errors=True)  # leftovers of an interrupted attempt
+        rows = []
+        for crop in extraction.crops:
+            if crop.track_id not in kept_ids:
+                continue
+            relative = f"{CROPS_DIR}/{key}/{crop.frame_index:06d}_{crop.track_id}.png"
+            write_png(self.cache_dir / relative, crop.image)
+            rows.append(
+                CropRow(
+                    video_key=key,
+                    frame_index=crop.frame_index,
+                    track_id=crop.track_id,
+                    timestamp_s=round(crop.timestamp_s, 6),
+                    file=relative,
+                    box=[round(v, 3) for v in crop.detection.box],
+                    score=round(crop.detection.score, 6),
+                    keypoints=np.round(crop.detection.keypoints, 3).tolist(),
+                    geometry=crop.geometry.to_dict(),
+                    landmarks=crop.landmarks,
+                )
+            )
+        return VideoRow(
+            key,
+            entry,
+            "no_face" if extraction.no_face else "done",
+            reason=extraction.not_applicable
+            or (None if extraction.decode.complete else extraction.decode.problem),
+            frames_read=extraction.frames_read,
+            detector=extraction.detector,
+            detector_fallback=extraction.detector_fallback,
+            decode=extraction.decode.to_dict(),
+            crops=rows,
+        )
+
+    def close(self) -> None:
+        if self.landmarker is not None:
+            self.landmarker.close()
+        self.detector.close()
+
+
+_worker: _Worker | None = None
+
+
+def _init_worker(settings: dict, cache_dir: str) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops cleanly
+    cv2.setNumThreads(1)  # the pool is the parallelism; more threads per worker only contend
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    _worker = _Worker(PreprocessSettings.from_dict(settings), Path(cache_dir))
+
+
+def _run_one(entry: ManifestEntry) -> VideoRow:
+    assert _worker is not None, "worker not initialised"
+    return _worker.process(entry)
+
+
+def default_workers() -> int:
+    """Leave one core to the rest of the machine (the GUI, the decoder's own threads)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def preprocess(
+    manifest: Manifest,
+    out: Path | str,
+    settings: PreprocessSettings | None = None,
+    workers: int = 1,
+    retry_failed: bool = False,
+    job: JobControl | None = None,
+) -> PreprocessReport:
+    """Fill the cache at ``out`` with the faces of every manifest video not already in it.
+
+    ``workers`` > 1 uses a process pool. Resuming with other settings raises
+    CacheError. Cancelling (``job``) raises Cancelled after committing what
+    finished; running the same call again resumes.
+    """
+    settings = settings or PreprocessSettings()
+    job = ensure_job(job)
+    out = Path(out)
+    started = time.perf_counter()
+    report = PreprocessReport(cache_dir=str(out), videos=len(manifest))
+    with CacheIndex(out, create=True) as index:
+        index.claim(settings.to_dict())
+        finished = index.finished_keys(include_failed=not retry_failed)
+        pending, seen = [], set()
+        for entry in manifest:
+            key = video_key(entry)
+            if key in finished or key in seen:
+                report.already_done += key in finished
+                continue
+            seen.add(key)
+            pending.append(entry)
+
+        def commit(row: VideoRow) -> None:
+            index.record(row)
+            report.processed += 1
+            report.crops += len(row.crops)
+            report.no_face += row.status == "no_face"
+            if row.status == "no_face":
+                log.info("no face in %s", row.entry.path)
+            if row.status == "failed":
+                report.failed.append((row.entry.path, row.reason or "unknown"))
+                log.warning("skipped %s: %s", row.entry.path, row.reason)
+            done = report.already_done + report.processed
+            job.report(done / max(len(manifest), 1), f"{done}/{len(manifest)} videos")
+
+        job.report(report.already_done / max(len(manifest), 1), "starting")
+        if workers <= 1:
+            worker = _Worker(settings, out)
+            try:
+                for entry in pending:
+                    job.check()
+                    commit(worker.process(entry))
+            finally:
+                worker.close()
+        elif pending:
+            create_face_detector(settings.detector).close()  # fail here, not in every worker
+            _run_pool(pending, settings, out, workers, commit, job)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _run_pool(pending, settings, out: Path, workers: int, commit, job: JobControl) -> None:
+    """Run ``pending`` in process pools; after a worker dies, retry its suspects one by one to find the culprit."""
+    queue = list(reversed(pending))
+    while queue:
+        suspects = _pool_pass(queue, settings, out, workers, commit, job)
+        for entry in suspects:
+            if _pool_pass([entry], settings, out, 1, commit, job):
+                reason = (
+                    "the worker process died while reading this video (a crash in the decoder or detector)"
+                )
+                commit(VideoRow(video_key(entry), entry, "failed", reason=reason))
+
+
+def _pool_pass(queue, settings, out: Path, workers: int, commit, job: JobControl) -> list[ManifestEntry]:
+    """Work ``queue`` (popped from the end) with at most two videos per worker in flight, so a cancel
+    loses little; returns the videos in flight if a worker process died, else []."""
+    context = multiprocessing.get_context("spawn")  # mediapipe's native threads do not survive fork
+    running: dict[Future, ManifestEntry] = {}
+    with ProcessPoolExecutor(workers, context, _init_worker, (settings.to_dict(), str(out))) as pool:
+        try:
+            while queue or running:
+                while queue and len(running) < 2 * workers:
+                    entry = queue.pop()
+                    running[pool.submit(_run_one, entry)] = entry
+                finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    try:
+                        row = future.result()
+                    except BrokenProcessPool:
+                        return list(running.values())
+                    commit(row)
+                    del running[future]
+                job.check()
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+    return []
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``cffd preprocess``."""
+    parser.add_argument("root", type=Path, help="the dataset's root folder")
+    parser.add_argument("--dataset", required=True, help="ff++, celeb-df-v2, dfdc-p, dfd or folder")
+    parser.add_argument("--out", required=True, type=Path, help="the cache folder (created, or resumed)")
+    parser.add_argument("--frames", type=int, default=32, help="frames per video, evenly spaced (default 32)")
+    parser.add_argument(
+        "--compression", default="c23", help="FF++/DFD compression: raw, c23, c40 (default c23)"
+    )
+    parser.add_argument(
+        "--splits-dir", type=Path, help="FF++: folder of train/val/test.json (default <root>/splits)"
+    )
+    parser.add_argument("--task", help="only the videos of this task, e.g. ff++/c23/DF")
+    parser.add_argument(
+        "--split", choices=["train", "val", "test"], action="append", help="only these splits"
+    )
+    parser.add_argument("--limit", type=int, help="only the first N videos (a trial run)")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="parallel processes")
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="crop size in pixels (default 224)")
+    parser.add_argument(
+        "--scale", type=float, default=DEFAULT_SCALE, help="crop side / face size (default 1.3)"
+    )
+    parser.add_argument("--align", action="store_true", help="rotate crops so the eyes are level")
+    parser.add_argument(
+        "--landmarks", action="store_true", help="also store the 478-point face mesh (slower)"
+    )
+    parser.add_argument(
+        "--all-faces", action="store_true", help="keep every face track, not only the main one"
+    )
+    parser.add_argument(
+        "--detector", default="short", choices=["short", "full", "haar"], help="face detector"
+    )
+    parser.add_argument("--min-confidence", type=float, default=0.5, help="detector threshold (default 0.5)")
+    parser.add_argument(
+        "--min-face-size", type=int, default=32, help="smallest face side in pixels (default 32)"
+    )
+    parser.add_argument("--retry-failed", action="store_true", help="try again the videos that failed before")
+
+
+def _manifest_from_args(args: argparse.Namespace) -> Manifest:
+    options = {}
+    if canonical_dataset(args.dataset) in ("ff++", "dfd"):
+        options["compression"] = args.compression
+    if args.splits_dir is not None:
+        options["splits_dir"] = args.splits_dir
+    manifest = load_manifest(args.root, args.dataset, **options)
+    if args.task:
+        manifest = manifest.filter(Task.parse(args.task))
+    if args.split:
+        manifest = Manifest([e for e in manifest if e.split in args.split], manifest.notes)
+    if args.limit is not None:
+        manifest = Manifest(manifest.entries[: args.limit], manifest.notes)
+    return manifest
+
+
+def run(args: argparse.Namespace) -> int:
+    """``cffd preprocess``: 0 when done (failed videos are listed, not fatal), 2 on bad input, 130 if interrupted."""
+    from tqdm import tqdm
+
+    try:
+        manifest = _manifest_from_args(args)
+    except (CFFDError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for note in manifest.notes:
+        print(f"note: {note}", file=sys.stderr)
+    settings = PreprocessSettings(
+        frames=args.frames,
+        crop_size=args.size,
+        crop_scale=args.scale,
+        align=args.align,
+        landmarks=args.landmarks,
+        all_tracks=args.all_faces,
+        detector=DetectorSettings(args.detector, args.min_confidence, args.min_face_size),
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(args.out / "preprocess.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    bar = tqdm(total=len(manifest), unit="video", file=sys.stderr, dynamic_ncols=True)
+
+    def show(fraction: float, message: str) -> None:
+        bar.n = round(fraction * len(manifest))
+        bar.set_postfix_str(message, refresh=True)
+
+    try:
+        report = preprocess(manifest, args.out, settings, args.workers, args.retry_failed, JobControl(show))
+    except (KeyboardInterrupt, Cancelled):
+        bar.close()
+        print(f"\ninterrupted; run the same command again to resume into {args.out}", file=sys.stderr)
+        return 130
+    except CFFDError as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    bar.close()
+    print(
+        f"{report.processed} video(s) processed, {report.already_done} already in the cache, "
+        f"{report.no_face} without a face, {len(report.failed)} failed; {report.crops} crops in {report.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    return 0
