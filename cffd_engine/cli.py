@@ -21,7 +21,11 @@ def progress_bar(label: str) -> JobControl:
     def draw(fraction: float, message: str) -> None:
         filled = int(fraction * 30)
         end = "\n" if fraction >= 1.0 else ""
-        print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {message:<20}", end=end, file=sys.stderr)
+        print(
+            f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {message:<20}",
+            end=end,
+            file=sys.stderr,
+        )
 
     return JobControl(draw, min_step=0.01)
 
@@ -66,6 +70,69 @@ def _probe(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from cffd_engine.store import ModelStore, model_card
+
+    store = ModelStore(args.store)
+    action = args.models_command
+    if action == "list":
+        rows = store.list()
+        if not rows:
+            print(f"no model versions in {store.root}")
+        for row in rows:
+            mark = "*" if row.active else " "
+            detail = row.problem or (
+                f"{row.created}  parent {row.parent_version or '-'}  tasks: {', '.join(row.tasks) or '-'}"
+                + ("" if row.learnable else "  (no replay buffer: cannot learn)")
+            )
+            print(f"{mark} {row.version:<5} {detail}")
+    elif action == "show":
+        print(model_card(store.verify(args.version or store.active_version() or "")))
+    elif action == "activate":
+        store.activate(args.version)
+        print(f"active: {args.version}")
+    elif action == "rollback":
+        print(f"active: {store.rollback()}")
+    elif action == "import":
+        version = store.import_bundle(args.path)
+        if args.activate:
+            store.activate(version)
+        print(f"imported {args.path} as {version}" + (" (active)" if args.activate else ""))
+    elif action == "export":
+        path = store.export(args.version, args.path, include_private_data=not args.without_private_data)
+        print(f"exported {args.version} to {path}")
+    elif action == "delete":
+        store.delete(args.version)
+        print(f"deleted {args.version}")
+    return 0
+
+
+def _add_models_parser(commands) -> None:
+    models = commands.add_parser(
+        "models", help="model versions: list, show, activate, rollback, import, export"
+    )
+    models.add_argument("--store", type=Path, help="store folder (default: the user data folder)")
+    actions = models.add_subparsers(dest="models_command", required=True)
+    actions.add_parser("list", help="all versions; * marks the active one")
+    show = actions.add_parser("show", help="the model card of a version (default: the active one)")
+    show.add_argument("version", nargs="?")
+    actions.add_parser("activate", help="make a version active").add_argument("version")
+    actions.add_parser("rollback", help="activate the version the active one was updated from")
+    importing = actions.add_parser("import", help="add a bundle folder or .cffd file as a new version")
+    importing.add_argument("path", type=Path)
+    importing.add_argument("--activate", action="store_true")
+    exporting = actions.add_parser("export", help="write a version as one .cffd file")
+    exporting.add_argument("version")
+    exporting.add_argument("path", type=Path)
+    exporting.add_argument(
+        "--without-private-data",
+        action="store_true",
+        help="leave out the replay buffer and validation faces (the copy can analyse, not learn)",
+    )
+    actions.add_parser("delete", help="delete a version (never the active one)").add_argument("version")
+    models.set_defaults(func=_models)
+
+
 def _bench_model(args: argparse.Namespace) -> int:
     from cffd_engine.model import bench
 
@@ -94,9 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     probe_parser.add_argument("--progress", action="store_true", help="show hashing progress")
     probe_parser.set_defaults(func=_probe)
 
+    _add_models_parser(commands)
+
+    from cffd_engine.data import preprocess
+
+    preprocess_parser = commands.add_parser(
+        "preprocess", help="extract the faces of a dataset once into a resumable crop cache"
+    )
+    preprocess.add_arguments(preprocess_parser)
+    preprocess_parser.set_defaults(func=preprocess.run)
+
     bench_parser = commands.add_parser("bench", help="benchmarks that print figures and write JSON")
     bench_commands = bench_parser.add_subparsers(dest="bench_command", required=True)
-    model_bench = bench_commands.add_parser("model", help="RSIA-Net presets vs single-stream detectors", add_help=False)
+    model_bench = bench_commands.add_parser(
+        "model", help="RSIA-Net presets vs single-stream detectors", add_help=False
+    )
     model_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     model_bench.set_defaults(func=_bench_model)
     return parser

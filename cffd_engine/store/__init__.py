@@ -1,0 +1,16 @@
+"""Versioned model bundles: safe loading, the store with its active version, rollback, import/export."""
+
+from cffd_engine.store.bundle import BundleError, BundleManifest, load_model, verify_bundle, write_bundle
+from cffd_engine.store.card import model_card
+from cffd_engine.store.versions import ModelStore, VersionInfo
+
+__all__ = [
+    "BundleError",
+    "BundleManifest",
+    "ModelStore",
+    "VersionInfo",
+    "load_model",
+    "model_card",
+    "verify_bundle",
+    "write_bundle",
+]

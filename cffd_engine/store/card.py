@@ -1,0 +1,57 @@
+"""The model card: what a model version is, in plain words, generated from its manifest."""
+
+from __future__ import annotations
+
+from cffd_engine.store.bundle import BundleManifest
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def model_card(manifest: BundleManifest) -> str:
+    """A Markdown model card: identity, training data in order, evaluation, decision rule, limits."""
+    config = manifest.model_config
+    lines = [
+        f"# Model {manifest.version or '(not in a store)'}",
+        "",
+        manifest.description or "An RSIA-Net face-forgery detector.",
+        "",
+        f"- Architecture: RSIA-Net, preset '{config.get('name', 'custom')}', "
+        f"{config.get('spatial_backbone', '?')} backbones, {config.get('input_size', '?')} px face crops",
+        f"- Created {manifest.created} by CFFD Studio {manifest.engine_version}"
+        + (f", updated from {manifest.parent_version}" if manifest.parent_version else ""),
+        f"- Decision: a face is called manipulated when its fake probability is at least "
+        f"{manifest.threshold:.2f} (calibration: {manifest.decision.get('calibration', {}).get('method', 'none')})",
+        "",
+        "## What it was trained on, in order",
+    ]
+    if manifest.tasks:
+        for index, task in enumerate(manifest.tasks, start=1):
+            lines.append(
+                f"{index}. {task.get('name', '?')} ({task.get('date', 'date not recorded')}): "
+                f"{task.get('num_samples', '?')} faces. {task.get('data_description', '')}".rstrip()
+            )
+    else:
+        lines.append("Nothing recorded.")
+    lines += ["", "## How well it does"]
+    names = manifest.metrics.get("task_names") or [t.get("name", "?") for t in manifest.tasks]
+    matrix = manifest.metrics.get("accuracy") or []
+    if matrix and names:
+        final = matrix[-1]
+        lines.append("Accuracy on each task's held-out faces after the last update:")
+        lines += [f"- {name}: {_percent(value)}" for name, value in zip(names, final, strict=False)]
+        if len(matrix) > 1:
+            lines.append("The full accuracy matrix (row: after task i, column: task j) is in the manifest.")
+    else:
+        lines.append("No evaluation recorded.")
+    if manifest.evaluation:
+        lines += ["", manifest.evaluation]
+    lines += ["", "## Known limits"]
+    lines += [f"- {limit}" for limit in manifest.limits] or ["- None recorded."]
+    if not manifest.learnable:
+        lines.append(
+            "- This copy carries no replay buffer: it can analyse evidence but cannot be updated "
+            "with a new forgery method."
+        )
+    return "\n".join(lines) + "\n"
