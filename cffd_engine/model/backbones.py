@@ -1,0 +1,85 @@
+"""Feature-pyramid backbones from timm: four levels at strides 4, 8, 16 and 32.
+
+Weights are never downloaded: a backbone starts from scratch unless a local
+ImageNet weight file is named, which is read without pickle where possible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+import torch
+from torch import Tensor, nn
+
+from cffd_engine.errors import AssetError
+
+LEVEL_STRIDES = (4, 8, 16, 32)
+
+
+def read_weight_file(path: Path | str) -> dict[str, Tensor]:
+    """A state_dict from ``.safetensors`` or a tensors-only ``.pth``/``.bin`` (``weights_only``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AssetError(
+            f"{path}: backbone weight file not found. Put the ImageNet weights there, "
+            "or set the weights field of the model config to null to train from scratch"
+        )
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model", "state_dict_ema"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise AssetError(f"{path}: not a state_dict of tensors; save the backbone weights as .safetensors")
+    return state
+
+
+class Backbone(nn.Module):
+    """A timm ``features_only`` model returning the four pyramid levels as a list.
+
+    ``channels`` gives the channel count of each level; ``forward`` takes (N, in_chans, H, W).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        in_chans: int,
+        out_indices: tuple[int, ...] | None = None,
+        weights: Path | str | None = None,
+    ):
+        super().__init__()
+        kwargs: dict = {"features_only": True, "in_chans": in_chans}
+        if out_indices is not None:
+            kwargs["out_indices"] = out_indices
+        if weights is not None:
+            state = read_weight_file(weights)
+            # source="" keeps timm from preferring its hub entry over the state_dict we pass.
+            overlay = {"state_dict": state, "source": "", "file": None}
+            self.body = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+        else:
+            self.body = timm.create_model(name, pretrained=False, **kwargs)
+        reductions = self.body.feature_info.reduction()
+        if out_indices is None:
+            # Which outputs are strides 4..32 depends on the architecture; timm reports it. The
+            # stride-2 output, where there is one, is computed on the way anyway, so no cost.
+            self.levels = tuple(i for i, r in enumerate(reductions) if r in LEVEL_STRIDES)
+        else:
+            self.levels = tuple(range(len(reductions)))
+        strides = tuple(reductions[i] for i in self.levels)
+        if strides != LEVEL_STRIDES:
+            raise ValueError(
+                f"backbone {name!r} gives feature strides {tuple(reductions)}; RSIA-Net needs "
+                f"{LEVEL_STRIDES}. Set ModelConfig.out_indices to pick those levels"
+            )
+        self.name = name
+        all_channels = self.body.feature_info.channels()
+        self.channels: tuple[int, ...] = tuple(all_channels[i] for i in self.levels)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        features = self.body(x)
+        return [features[i] for i in self.levels]

@@ -1,0 +1,244 @@
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import pytest
+import torch
+
+from cffd_engine.model import RSIANet, preset
+from cffd_engine.store import (
+    BundleError,
+    BundleManifest,
+    ModelStore,
+    load_model,
+    model_card,
+    verify_bundle,
+    write_bundle,
+)
+from cffd_engine.store.bundle import WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return RSIANet(preset("lite", input_size=64)).eval()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+
+
+def manifest_for(model, **fields):
+    return BundleManifest(
+        model_config=model.config.to_dict(), tasks=[{"name": "blend", "num_samples": 10}], **fields
+    )
+
+
+def make_bundle(path, model, with_replay=True, **fields):
+    replay = path.parent / f"{path.name}-replay"
+    if with_replay:
+        replay.mkdir(parents=True, exist_ok=True)
+        (replay / "index.json").write_text('{"samples": []}')
+    write_bundle(path, model, manifest_for(model, **fields), {"replay": replay} if with_replay else None)
+    return path
+
+
+def logits(model, images):
+    with torch.no_grad():
+        return model(images).logits
+
+
+def test_round_trip_gives_identical_outputs(tmp_path, model, images):
+    bundle = make_bundle(tmp_path / "b", model)
+    manifest = verify_bundle(bundle)
+    assert manifest.contents["replay_buffer"] and set(manifest.files) == {WEIGHTS, "replay/index.json"}
+    torch.testing.assert_close(logits(load_model(bundle), images), logits(model, images), rtol=0, atol=0)
+
+
+def test_one_tampered_byte_in_the_weights_is_detected_and_named(tmp_path, model):
+    bundle = make_bundle(tmp_path / "b", model)
+    weights = bundle / WEIGHTS
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="'weights.safetensors' was modified"):
+        load_model(bundle)
+
+
+def _add_listed_file(bundle, name, content: bytes):
+    (bundle / name).parent.mkdir(parents=True, exist_ok=True)
+    (bundle / name).write_bytes(content)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    import hashlib
+
+    manifest["files"][name] = hashlib.sha256(content).hexdigest()
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("extra/state.pkl", pickle.dumps({"a": 1}), "pickle"),
+        ("extra/notes.txt", pickle.dumps(os.getcwd), "pickle"),
+        ("weights.pt", b"PK\x03\x04 torch zip", "pickle"),
+        ("run.py", b"print('hi')", "executable"),
+    ],
+)
+def test_bundles_with_code_carrying_files_are_refused(tmp_path, model, name, content, reason):
+    bundle = make_bundle(tmp_path / "b", model)
+    _add_listed_file(bundle, name, content)
+    with pytest.raises(BundleError, match=reason):
+        verify_bundle(bundle)
+
+
+def test_unlisted_files_and_symlinks_are_refused(tmp_path, model):
+    bundle = make_bundle(tmp_path / "b", model)
+    (bundle / "stray.json").write_text("{}")
+    with pytest.raises(BundleError, match="not recorded"):
+        verify_bundle(bundle)
+    (bundle / "stray.json").unlink()
+    (bundle / "replay" / "link.json").symlink_to("/etc/passwd")
+    with pytest.raises(BundleError, match="symbolic link"):
+        verify_bundle(bundle)
+
+
+def _zip_with(path, bundle, extra: zipfile.ZipInfo | None = None, extra_data: bytes = b"x"):
+    with zipfile.ZipFile(path, "w") as archive:
+        for file in sorted(bundle.rglob("*")):
+            if file.is_file():
+                archive.write(file, file.relative_to(bundle).as_posix())
+        if extra is not None:
+            archive.writestr(extra, extra_data)
+    return path
+
+
+def _symlink_info(name):
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (0o120777 << 16) | 0
+    return info
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        (zipfile.ZipInfo("/etc/cron.d/evil.json"), "absolute"),
+        (zipfile.ZipInfo("../../outside.json"), "leaves the bundle"),
+        (zipfile.ZipInfo("replay/../../x.json"), "leaves the bundle"),
+        (_symlink_info("replay/evil.json"), "symbolic link"),
+        (zipfile.ZipInfo("replay/cache.pkl"), "pickle"),
+    ],
+)
+def test_malicious_archives_are_refused_and_leave_the_store_unchanged(tmp_path, model, member, reason):
+    store = ModelStore(tmp_path / "store")
+    store.activate(store.import_bundle(make_bundle(tmp_path / "good", model)))
+    archive = _zip_with(tmp_path / "evil.cffd", tmp_path / "good", member)
+    with pytest.raises(BundleError, match=reason):
+        store.import_bundle(archive)
+    assert store.versions() == ["v1"] and store.active_version() == "v1"
+    assert list(store.staging_dir.iterdir()) == []
+    assert not (tmp_path / "outside.json").exists()
+
+
+def test_rollback_restores_the_earlier_versions_exact_outputs(tmp_path, model, images):
+    store = ModelStore(tmp_path / "store")
+    store.activate(store.add(lambda staging: write_bundle(staging, model, manifest_for(model))))
+    before = logits(store.load()[0], images)
+    updated = RSIANet(model.config)
+    updated.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        updated.classifier.bias.add_(torch.tensor([0.5, -0.5]))
+    store.activate(
+        store.add(lambda staging: write_bundle(staging, updated, manifest_for(updated, parent_version="v1")))
+    )
+    assert store.active_version() == "v2"
+    assert not torch.equal(logits(store.load()[0], images), before)
+    assert store.rollback() == "v1"
+    torch.testing.assert_close(logits(store.load()[0], images), before, rtol=0, atol=0)
+    with pytest.raises(BundleError, match="no earlier version"):
+        store.rollback()
+
+
+def test_the_active_version_cannot_be_deleted_but_others_can(tmp_path, model):
+    store = ModelStore(tmp_path / "store")
+    first = store.import_bundle(make_bundle(tmp_path / "a", model))
+    second = store.import_bundle(make_bundle(tmp_path / "b", model))
+    store.activate(second)
+    with pytest.raises(BundleError, match="active version"):
+        store.delete(second)
+    store.delete(first)
+    assert store.versions() == ["v2"]
+
+
+def test_export_without_private_data_analyses_but_cannot_learn(tmp_path, model, images):
+    store = ModelStore(tmp_path / "store")
+    store.activate(store.import_bundle(make_bundle(tmp_path / "a", model)))
+    exported = store.export("v1", tmp_path / "shared.cffd", include_private_data=False)
+    with zipfile.ZipFile(exported) as archive:
+        assert not any(name.startswith("replay/") for name in archive.namelist())
+    other = ModelStore(tmp_path / "other-lab")
+    version = other.import_bundle(exported)
+    manifest = other.verify(version)
+    assert not manifest.learnable and "left out" in manifest.contents["omitted"]
+    torch.testing.assert_close(logits(other.load(version)[0], images), logits(model, images), rtol=0, atol=0)
+    assert "cannot be updated" in model_card(manifest)
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, torch
+    from cffd_engine.store import BundleManifest, ModelStore, write_bundle
+    store = ModelStore(sys.argv[1])
+    model = torch.nn.Linear(1024, 1024)
+    print("ready", flush=True)
+    while True:
+        store.add(lambda staging: write_bundle(staging, model, BundleManifest(model_config={"name": "linear"})))
+    """
+)
+
+
+def test_killing_a_writer_at_random_moments_never_breaks_the_store(tmp_path, model):
+    store = ModelStore(tmp_path / "store")
+    store.activate(store.import_bundle(make_bundle(tmp_path / "a", model)))
+    rng = random.Random(7)
+    for _ in range(5):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(store.root)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=os.getcwd(),
+        )
+        assert writer.stdout.readline().strip() == "ready"
+        subprocess.run(["sleep", f"{rng.uniform(0.02, 0.6):.3f}"], check=True)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        reopened = ModelStore(store.root)
+        assert reopened.active_version() == "v1"
+        for version in reopened.versions():
+            reopened.verify(version)  # every committed version is complete
+        assert all(row.problem is None for row in reopened.list())
+        reopened.clean_staging()
+    assert len(ModelStore(store.root).versions()) > 1  # the writer did commit versions between kills
+
+
+def test_cli_lists_imports_activates_and_rolls_back(tmp_path, model, capsys):
+    from cffd_engine.cli import main
+
+    store_dir = tmp_path / "store"
+    make_bundle(tmp_path / "a", model)
+    make_bundle(tmp_path / "b", model, parent_version="v1")
+    assert main(["models", "--store", str(store_dir), "import", str(tmp_path / "a"), "--activate"]) == 0
+    assert main(["models", "--store", str(store_dir), "import", str(tmp_path / "b"), "--activate"]) == 0
+    assert main(["models", "--store", str(store_dir), "rollback"]) == 0
+    capsys.readouterr()
+    assert main(["models", "--store", str(store_dir), "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("* v1") and listing[1].startswith("  v2")
+    assert main(["models", "--store", str(store_dir), "delete", "v1"]) == 2
+    assert "active version" in capsys.readouterr().err
