@@ -1,0 +1,376 @@
+"""The continual task sequence: one task per forgery family, from real face photos only.
+
+Each task takes its own photos (no photo serves two tasks) and makes from
+each one real sample (the photo) and one fake (the photo forged), so real and
+fake are balanced in every split and a photo's pair never straddles splits.
+Both go through the same draw of compression (resize, JPEG quality); the
+JPEG file is the evidence, listed in the manifest format of the real datasets
+(``cffd_engine.data.manifest``), and an S x S face crop of each goes to a
+preprocessing cache of the same format as ``cffd preprocess`` writes, so
+``FaceCropDataset`` reads a synthetic task as it reads FF++. Every random choice comes from the seed, the task and the photo's
+position, so the result does not depend on the worker count or the cache.
+
+Layout of ``out``::
+
+    sequence.json                      settings, task order, counts
+    <task>/manifest.json               evidence: path, label, split, method, dataset "synth-<task>"
+    <task>/samples.json                per photo: source, donor, parameters, compression, crop box
+    <task>/<split>/{real,fake}/<id>.jpg
+    <task>/masks/<id>.png              the soft mask of each forgery (0..255)
+    cache/                             S x S face crops of every evidence file, indexed as
+                                       ``cffd preprocess`` does (``cffd_engine.data.cache``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cffd_engine.data.cache import CROPS_DIR, CacheIndex, CropRow, VideoRow, video_key, write_png
+from cffd_engine.data.manifest import FAKE, REAL, Manifest, ManifestEntry
+from cffd_engine.data.synth import geometry as geo
+from cffd_engine.data.synth.base import Compression, Face
+from cffd_engine.data.synth.families import FAMILY_NAMES, get_family
+from cffd_engine.data.synth.pool import LandmarkCache, list_faces
+from cffd_engine.data.synth.swap import donor_cost, face_sharpness
+from cffd_engine.jobs import Cancelled, JobControl, ensure_job
+from cffd_engine.media.video import read_image
+
+SEQUENCE_FILE = "sequence.json"
+CACHE_DIR = "cache"  # the preprocessing cache of the sequence (cffd_engine.data.cache format)
+DONOR_CANDIDATES = 32  # random donors considered per forgery; the best match is taken
+DONOR_POOL_FACTOR = 2  # a swap task draws this many donor photos per forged photo
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Everything that decides a task sequence; saved in ``sequence.json``."""
+
+    faces: Path
+    out: Path
+    methods: tuple[str, ...] = FAMILY_NAMES
+    per_task: int = 500  # photos per task: as many real samples and as many fakes
+    size: int = 160
+    seed: int = 0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    quality: tuple[int, int] = (60, 95)
+    p_resize: float = 0.3
+    crop_scale: float = 1.3
+    workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    cache_dir: Path | None = None
+
+    def describe(self) -> dict:
+        """The settings that shape the data (not where or how fast it was made), JSON-ready."""
+        data = asdict(self)
+        for key in ("out", "workers", "cache_dir"):
+            data.pop(key)
+        data["faces"] = str(Path(self.faces).resolve())
+        data["methods"], data["quality"] = list(self.methods), list(self.quality)
+        return data
+
+
+@dataclass
+class TaskSequence:
+    """What a build wrote: the tasks in order, each task's manifest, and counts per split and label."""
+
+    out: Path
+    tasks: list[str]
+    manifests: dict[str, Path]
+    counts: dict[str, dict[str, int]]
+    photos_without_face: int = 0
+
+    @classmethod
+    def load(cls, out: Path | str) -> TaskSequence:
+        out = Path(out)
+        data = json.loads((out / SEQUENCE_FILE).read_text(encoding="utf-8"))
+        manifests = {task: out / task / "manifest.json" for task in data["tasks"]}
+        return cls(out, data["tasks"], manifests, data["counts"], data.get("photos_without_face", 0))
+
+
+def split_of(position: int, total: int, val_fraction: float, test_fraction: float) -> str:
+    """The split of the photo at ``position`` of a task's shuffled photos: test first, then val, then train."""
+    n_test = int(round(total * test_fraction))
+    n_val = int(round(total * val_fraction))
+    if position < n_test:
+        return "test"
+    return "val" if position < n_test + n_val else "train"
+
+
+def _task_photos(
+    order: list[Path], start: int, count: int, cache: LandmarkCache, workers: int, job: JobControl
+) -> tuple[list[tuple[Path, np.ndarray]], int, int]:
+    """The next ``count`` photos of ``order`` from ``start`` with a face; where the next task starts; photos skipped."""
+    found: list[tuple[Path, np.ndarray]] = []
+    position, skipped = start, 0
+    while len(found) < count:
+        need = count - len(found)
+        batch = order[position : position + need + max(4, need // 20)]
+        if not batch:
+            raise ValueError(
+                f"not enough face photos: each task needs {count} photos with a face, and the folder ran out"
+            )
+        for points in cache.get(batch, workers, job):
+            if len(found) == count:
+                break
+            if points is None:
+                skipped += 1
+            else:
+                found.append((order[position], points))
+            position += 1
+    return found, position, skipped
+
+
+def _choose_donor(
+    target: Face,
+    split: str,
+    donors: list[Face],
+    splits: list[str],
+    sharpness: list[float],
+    rng: np.random.Generator,
+) -> Face:
+    """A donor for ``target`` among random candidates of the donor pool's same split: the lowest ``donor_cost``."""
+    pool = [i for i, s in enumerate(splits) if s == split] or list(range(len(donors)))
+    candidates = rng.choice(pool, min(DONOR_CANDIDATES, len(pool)), replace=False)
+    mine = face_sharpness(target)
+    best = min(candidates, key=lambda i: donor_cost(target, donors[i], (mine, sharpness[i])))
+    return donors[int(best)]
+
+
+def _make_pair(spec: dict) -> dict:
+    """Forge one photo and write its real and fake evidence, mask and crops; returns its samples.json record."""
+    from cffd_engine.media.crops import crop_geometry, crop_image
+    from cffd_engine.media.faces import FaceDetection
+    from cffd_engine.media.video import read_image
+
+    out = Path(spec["out"])
+    family = get_family(spec["task"])
+    rng = np.random.default_rng(np.random.SeedSequence(spec["seed"]))
+    forge_rng, compress_rng = rng.spawn(2)
+    face = Face(
+        read_image(spec["photo"]), np.asarray(spec["landmarks"], np.float32), Path(spec["photo"]).name
+    )
+    donor = None
+    if spec["donor"] is not None:
+        donor = Face(
+            read_image(spec["donor"]),
+            np.asarray(spec["donor_landmarks"], np.float32),
+            Path(spec["donor"]).name,
+        )
+    forgery = family(face, forge_rng, donor)
+    compression = Compression.sample(compress_rng, tuple(spec["quality"]), spec["p_resize"])
+    # The crop box comes from the pristine face, for both images: the label is not in the geometry.
+    inner = geo.xy(face.landmarks)[geo.inner_face_indices(face.landmarks)]
+    low, high = inner.min(axis=0), inner.max(axis=0)
+    detection = FaceDetection((*low, *(high - low)), 1.0, np.zeros((6, 2), np.float32), "landmarks")
+    height, width = face.image.shape[:2]
+    # Photos that are already tight face crops (UTKFace) cannot give the full 1.3 margin: take what
+    # fits around the same centre, but never less than the face, rather than padding with black.
+    centre = (low + high) / 2
+    room = 2 * min(centre[0], centre[1], width - centre[0], height - centre[1])
+    scale = float(np.clip(room / max(high - low), 1.0, spec["crop_scale"]))
+    geometry = crop_geometry(detection, (width, height), spec["size"], scale)
+    record = {"id": spec["id"], "split": spec["split"], "source": spec["source"], "donor": spec["donor_name"]}
+    task_dir = out / spec["task"]
+    for kind, image in (("real", face.image), ("fake", forgery.image)):
+        evidence_path = task_dir / spec["split"] / kind / f"{spec['id']}.jpg"
+        jpeg = compression.encode(image)
+        _write(evidence_path, jpeg)
+        write_png(crop_path(evidence_path), crop_image(Compression.decode(jpeg), geometry))
+        record[kind] = evidence_path.relative_to(out).as_posix()
+    mask_path = task_dir / "masks" / f"{spec['id']}.png"
+    _write(mask_path, _png_bytes(np.clip(np.rint(forgery.mask * 255), 0, 255).astype(np.uint8)))
+    record.update(
+        mask=mask_path.relative_to(out).as_posix(),
+        params=forgery.params,
+        compression=asdict(compression),
+        box=[round(float(v), 3) for v in (*low, *(high - low))],
+        crop=geometry.to_dict(),
+    )
+    return record
+
+
+def crop_path(evidence: Path) -> Path:
+    """Where the cache holds the face crop of an evidence file of a sequence (``<out>/<task>/<split>/<kind>/x.jpg``)."""
+    out = evidence.parents[3]
+    return out / CACHE_DIR / _crop_file(evidence)
+
+
+def _crop_file(evidence: Path) -> str:
+    """The crop's path inside the cache, named as ``cffd preprocess`` names a one-frame video's crop."""
+    key = video_key(ManifestEntry(str(evidence), 0, "", "", ""))
+    return f"{CROPS_DIR}/{key}/{0:06d}_0.png"
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    return cv2.imencode(".png", bgr)[1].tobytes()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def build_task_sequence(settings: BuildSettings, job: JobControl | None = None) -> TaskSequence:
+    """Write one task per family under ``settings.out``; deterministic for a seed; see the module doc."""
+    job = ensure_job(job)
+    families = [get_family(name) for name in settings.methods]
+    if settings.per_task < 10:
+        raise ValueError("per_task must be at least 10 so that every split has photos")
+    out = Path(settings.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    order = list_faces(settings.faces)
+    np.random.default_rng(settings.seed).shuffle(order)
+    cache = LandmarkCache(settings.faces, settings.cache_dir)
+    specs: list[dict] = []
+    start, skipped_total = 0, 0
+    for task_index, family in enumerate(families):
+        sub = job.sub(0.3 * task_index / len(families), 0.3 * (task_index + 1) / len(families))
+        photos, start, skipped = _task_photos(order, start, settings.per_task, cache, settings.workers, sub)
+        skipped_total += skipped
+        splits = [
+            split_of(i, len(photos), settings.val_fraction, settings.test_fraction)
+            for i in range(len(photos))
+        ]
+        donors: list[Face] = []
+        if family.needs_donor:
+            # Donors come from photos no task uses as real, each split its own: no identity crosses splits.
+            count = DONOR_POOL_FACTOR * settings.per_task
+            pool, start, skipped = _task_photos(order, start, count, cache, settings.workers, sub)
+            skipped_total += skipped
+            # Only landmarks and sharpness are needed to choose: the pixels are read again by the worker.
+            donor_sharpness = [face_sharpness(Face(read_image(path), points)) for path, points in pool]
+            donors = [Face(np.zeros((1, 1, 3), np.uint8), points, str(path)) for path, points in pool]
+            donor_splits = [
+                split_of(i, len(donors), settings.val_fraction, settings.test_fraction)
+                for i in range(len(donors))
+            ]
+        for index, (photo, points) in enumerate(photos):
+            seed = [settings.seed, task_index, index]
+            donor = None
+            if family.needs_donor:
+                target = Face(read_image(photo), points, photo.name)
+                rng = np.random.default_rng([*seed, 1])
+                donor = _choose_donor(target, splits[index], donors, donor_splits, donor_sharpness, rng)
+            specs.append(
+                {
+                    "out": str(out),
+                    "task": family.name,
+                    "id": f"{family.name}-{index:05d}",
+                    "seed": seed,
+                    "photo": str(photo),
+                    "source": photo.name,
+                    "landmarks": points,
+                    "split": splits[index],
+                    "donor": donor.name if donor else None,
+                    "donor_name": Path(donor.name).name if donor else None,
+                    "donor_landmarks": donor.landmarks if donor else None,
+                    "size": settings.size,
+                    "crop_scale": settings.crop_scale,
+                    "quality": settings.quality,
+                    "p_resize": settings.p_resize,
+                }
+            )
+    records = _run_specs(specs, settings.workers, job.sub(0.3, 0.97))
+    landmarks = {spec["id"]: spec["landmarks"] for spec in specs}
+    sequence = _write_manifests(settings, families, records, skipped_total)
+    _write_cache_index(settings, sequence, records, landmarks)
+    job.report(1.0, "task sequence written")
+    return sequence
+
+
+def _run_specs(specs: list[dict], workers: int, job: JobControl) -> list[dict]:
+    records: list[dict] = []
+    if workers <= 1:
+        for count, spec in enumerate(specs, 1):
+            job.check()
+            records.append(_make_pair(spec))
+            job.report(count / len(specs), f"forged {count}/{len(specs)}")
+        return records
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_make_pair, spec) for spec in specs]
+        try:
+            for count, future in enumerate(futures, 1):
+                if job.cancelled:
+                    raise Cancelled("cancelled by the user")
+                records.append(future.result())
+                job.report(count / len(specs), f"forged {count}/{len(specs)}")
+        finally:
+            for future in futures:
+                future.cancel()
+    return records
+
+
+def _keypoints(landmarks: np.ndarray) -> list[list[float]]:
+    """The detector's six keypoints (eyes, nose tip, mouth centre, ear tragions) read off the landmarks."""
+    points = geo.xy(landmarks)
+    right, left = geo.eye_centres(landmarks)
+    six = np.array([right, left, points[1], points[13], points[234], points[454]])
+    return np.round(six, 3).tolist()
+
+
+def _write_cache_index(
+    settings: BuildSettings, sequence: TaskSequence, records: list[dict], landmarks: dict[str, np.ndarray]
+) -> None:
+    """Index the crops as ``cffd preprocess`` would: one one-frame "video" per evidence file, its crop, its face."""
+    by_id = {record["id"]: record for record in records}
+    with CacheIndex(sequence.out / CACHE_DIR, create=True) as index:
+        index.claim({"synthetic_sequence": settings.describe()})
+        for task in sequence.tasks:
+            for entry in Manifest.load(sequence.manifests[task]):
+                record = by_id[Path(entry.path).stem]
+                key = video_key(entry)
+                crop = CropRow(
+                    key, 0, 0, 0.0, _crop_file(Path(entry.path)), record["box"], 1.0,
+                    _keypoints(landmarks[record["id"]]), record["crop"], np.asarray(landmarks[record["id"]], np.float32),
+                )  # fmt: skip
+                index.record(
+                    VideoRow(
+                        key, entry, "done", None, 1, "synth: landmarks of the source photo", crops=[crop]
+                    )
+                )
+
+
+def _write_manifests(
+    settings: BuildSettings, families: list, records: list[dict], skipped: int
+) -> TaskSequence:
+    out = Path(settings.out).resolve()
+    manifests: dict[str, Path] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for family in families:
+        mine = [r for r in records if r["id"].startswith(f"{family.name}-")]
+        manifest = Manifest(notes=[f"synthetic {family.name} forgeries of real photos; {family.imitates}"])
+        for record in mine:
+            for kind, label in (("real", REAL), ("fake", FAKE)):
+                method = "real" if label == REAL else family.name
+                entry = ManifestEntry(
+                    str(out / record[kind]),
+                    label,
+                    record["split"],
+                    method,
+                    f"synth-{family.name}",
+                    None,
+                    Path(record["source"]).stem,
+                )
+                manifest.entries.append(entry)
+        manifests[family.name] = manifest.save(out / family.name / "manifest.json")
+        (out / family.name / "samples.json").write_text(
+            json.dumps(mine, indent=1, sort_keys=True), encoding="utf-8"
+        )
+        counts[family.name] = {key.split("/", 1)[1]: n for key, n in manifest.summary().items()}
+    sequence = {
+        "settings": settings.describe(),
+        "tasks": [family.name for family in families],
+        "counts": counts,
+        "photos_without_face": skipped,
+    }
+    (out / SEQUENCE_FILE).write_text(json.dumps(sequence, indent=1, sort_keys=True), encoding="utf-8")
+    return TaskSequence(out, sequence["tasks"], manifests, counts, skipped)

@@ -1,0 +1,219 @@
+"""``cffd synth ...``: build a task sequence, draw a contact sheet, forge a video, make the demo, check separability.
+
+Each command is a pair ``add_<name>_arguments(parser)`` / ``run_<name>(args) -> int``;
+``add_arguments(parser)`` puts them all under one ``synth`` sub-command and
+``run(args)`` dispatches. Progress goes to stderr as one rewritten line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from cffd_engine.data.synth.families import FAMILY_NAMES, parse_methods
+from cffd_engine.jobs import Cancelled, JobControl
+
+ENV_SHARED_DATA = "CFFD_SHARED_DATA"
+
+
+def progress_bar(stream=sys.stderr) -> JobControl:
+    """A JobControl that draws ``[#####.....]  50% message`` on one line of ``stream``."""
+
+    def draw(fraction: float, message: str) -> None:
+        filled = int(round(fraction * 30))
+        end = "\n" if fraction >= 1.0 else ""
+        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message[:60]:<60}{end}")
+        stream.flush()
+
+    return JobControl(draw)
+
+
+def default_faces() -> Path | None:
+    """UTKFace in the shared data folder (``$CFFD_SHARED_DATA``), when it is there."""
+    root = os.environ.get(ENV_SHARED_DATA)
+    candidate = Path(root) / "faces" / "utkface" if root else None
+    return candidate if candidate and candidate.is_dir() else None
+
+
+def _seconds(text: str) -> float:
+    """'2s', '2.5', '1:30' -> seconds."""
+    text = text.strip().lower().removesuffix("s")
+    if ":" in text:
+        minutes, seconds = text.split(":", 1)
+        return 60 * float(minutes) + float(seconds)
+    return float(text)
+
+
+def _faces_argument(parser: argparse.ArgumentParser) -> None:
+    found = default_faces()
+    parser.add_argument(
+        "--faces", type=Path, default=found, required=found is None,
+        help="folder of real face photos (default: UTKFace under $CFFD_SHARED_DATA)",
+    )  # fmt: skip
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    _faces_argument(parser)
+    parser.add_argument(
+        "--methods", default=",".join(FAMILY_NAMES), help="families in task order, comma-separated"
+    )
+    parser.add_argument(
+        "--per-task", type=int, default=500, help="photos per task (as many real and fake samples)"
+    )
+    parser.add_argument("--size", type=int, default=160, help="side of the cached face crops, pixels")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--test-fraction", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 4)")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from cffd_engine.data.synth.builder import BuildSettings, build_task_sequence
+
+    extra = {"workers": args.workers} if args.workers else {}
+    settings = BuildSettings(
+        faces=args.faces, out=args.out, methods=tuple(parse_methods(args.methods)), per_task=args.per_task,
+        size=args.size, seed=args.seed, val_fraction=args.val_fraction, test_fraction=args.test_fraction, **extra,
+    )  # fmt: skip
+    sequence = build_task_sequence(settings, progress_bar())
+    for task in sequence.tasks:
+        print(f"{task}: {sequence.manifests[task]}  {json.dumps(sequence.counts[task])}")
+    if sequence.photos_without_face:
+        print(f"{sequence.photos_without_face} photos skipped: no face found")
+    return 0
+
+
+def add_sheet_arguments(parser: argparse.ArgumentParser) -> None:
+    _faces_argument(parser)
+    parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    parser.add_argument("--count", type=int, default=6, help="faces (rows)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cell", type=int, default=200, help="thumbnail side, pixels")
+    parser.add_argument("--outline", action="store_true", help="draw each forgery's mask outline")
+
+
+def run_sheet(args: argparse.Namespace) -> int:
+    from cffd_engine.data.synth.sheet import SheetSettings, make_contact_sheet
+
+    settings = SheetSettings(
+        faces=args.faces, out=args.out, count=args.count, cell=args.cell, seed=args.seed, outline=args.outline
+    )
+    print(make_contact_sheet(settings, progress_bar()))
+    return 0
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--in", dest="source", type=Path, required=True, help="real face video")
+    parser.add_argument("--method", choices=FAMILY_NAMES, required=True)
+    parser.add_argument("--donor", type=Path, default=None, help="photo of the donor face (swap)")
+    parser.add_argument("--from", dest="start", type=_seconds, default=0.0, help="start, e.g. 2s")
+    parser.add_argument(
+        "--to", dest="end", type=_seconds, default=None, help="end, e.g. 6s (default: the end)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="manipulated video (.mp4); the twin gets _pristine"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ramp", type=float, default=0.25, help="seconds to fade the manipulation in and out"
+    )
+
+
+def run_video(args: argparse.Namespace) -> int:
+    from cffd_engine.data.synth.videos import manipulate_video
+
+    result = manipulate_video(
+        args.source,
+        args.out,
+        args.method,
+        args.donor,
+        args.start,
+        args.end,
+        args.seed,
+        args.ramp,
+        job=progress_bar(),
+    )
+    print(
+        f"manipulated: {result.manipulated} ({len(result.manipulated_frames)} of {result.frame_count} frames)"
+    )
+    print(f"pristine:    {result.pristine}\nsidecar:     {result.sidecar}")
+    if result.frames_without_face:
+        print(f"{len(result.frames_without_face)} frames in the range had no face and were left as they were")
+    return 0
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=None, help="folder (default: the user data folder)")
+    parser.add_argument("--force", action="store_true", help="make them again even if present")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from cffd_engine.data.synth.demo import default_demo_dir, ensure_demo_videos, make_demo_videos
+
+    folder = args.out or default_demo_dir()
+    videos = (
+        make_demo_videos(folder, progress_bar()) if args.force else ensure_demo_videos(folder, progress_bar())
+    )
+    print(f"pristine:    {videos.pristine}\nmanipulated: {videos.manipulated}\nsidecar:     {videos.sidecar}")
+    return 0
+
+
+def add_separability_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sequence", type=Path, required=True, help="a folder written by 'cffd synth build'")
+    parser.add_argument("--preset", default="lite")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-train", type=int, default=None, help="train pairs per family (default: all)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON to write (default: <sequence>/separability.json)"
+    )
+
+
+def run_separability(args: argparse.Namespace) -> int:
+    from cffd_engine.data.synth.separability import SeparabilitySettings, separability
+
+    settings = SeparabilitySettings(
+        sequence=args.sequence, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
+        max_train=args.max_train, seed=args.seed, threads=args.threads,
+    )  # fmt: skip
+    result = separability(settings, progress_bar())
+    out = args.out or Path(args.sequence) / "separability.json"
+    out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+    print(result.table())
+    print(f"verdict: {result.verdict}  ({result.seconds:.0f} s; written to {out})")
+    return 0 if result.verdict == "ok" else 1
+
+
+COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
+    "build": (add_build_arguments, run_build, "write the continual task sequence (one task per family)"),
+    "sheet": (add_sheet_arguments, run_sheet, "draw a contact sheet PNG of every family"),
+    "video": (add_video_arguments, run_video, "manipulate a real face video, with its pristine twin"),
+    "demo": (add_demo_arguments, run_demo, "make the built-in demo videos"),
+    "separability": (add_separability_arguments, run_separability, "4x4 cross-family accuracy check"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the synth commands as sub-commands of ``parser`` (e.g. the ``cffd synth`` parser)."""
+    commands = parser.add_subparsers(dest="synth_command", required=True)
+    for name, (add, _, text) in COMMANDS.items():
+        add(commands.add_parser(name, help=text, description=text))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the synth command chosen in ``args``; 130 when cancelled, 2 for bad input with its message."""
+    try:
+        return COMMANDS[args.synth_command][1](args)
+    except Cancelled:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,26 @@
+"""The four forgery families by name, in the order of the continual task sequence."""
+
+from __future__ import annotations
+
+from cffd_engine.data.synth import blend, reenact, swap, texture
+from cffd_engine.data.synth.base import Family
+
+FAMILIES: dict[str, Family] = {
+    family.name: family for family in (blend.FAMILY, swap.FAMILY, reenact.FAMILY, texture.FAMILY)
+}
+FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; a ValueError listing the known ones otherwise."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown forgery family {name!r}; choose from {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def parse_methods(text: str) -> list[str]:
+    """A comma-separated list of family names, checked, duplicates removed, order kept."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    for name in names:
+        get_family(name)
+    return list(dict.fromkeys(names))
