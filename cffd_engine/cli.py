@@ -139,6 +139,12 @@ def _bench_model(args: argparse.Namespace) -> int:
     return bench.main(args.bench_args)
 
 
+def _bench_analysis(args: argparse.Namespace) -> int:
+    from cffd_engine.analysis import benchmark
+
+    return benchmark.main(args.bench_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cffd", description="CFFD Studio engine: face-forgery detection.")
     parser.add_argument("--version", action="version", version=f"cffd {__version__}")
@@ -163,7 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parser(commands)
 
+    from cffd_engine.analysis import command as analyze_command
     from cffd_engine.data import preprocess
+
+    analyze_parser = commands.add_parser(
+        "analyze", help="analyse videos for manipulated faces; PDF/JSON reports"
+    )
+    analyze_command.add_arguments(analyze_parser)
+    analyze_parser.set_defaults(func=analyze_command.run)
 
     preprocess_parser = commands.add_parser(
         "preprocess", help="extract the faces of a dataset once into a resumable crop cache"
@@ -178,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     model_bench.set_defaults(func=_bench_model)
+    analysis_bench = bench_commands.add_parser("analysis", help="cffd analyze end to end", add_help=False)
+    analysis_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    analysis_bench.set_defaults(func=_bench_analysis)
     return parser
 
 

@@ -163,3 +163,52 @@ def altered_portrait() -> np.ndarray:
     wide = cv2.resize(portrait, (round(portrait.shape[1] * 1.25), portrait.shape[0]))
     tinted = (wide - 128) * 1.2 + 128 + np.array([-25, 0, 30], np.float32)
     return np.clip(tinted, 0, 255).astype(np.uint8)
+
+
+def drifting_portrait_frames(
+    n_frames: int = 32,
+    size: tuple[int, int] = (320, 240),
+    face_height: int = 240,
+    phase: float = 0.0,
+    amplitude: float = 30.0,
+) -> list[np.ndarray]:
+    """The portrait on grey, drifting along a smooth loop (``amplitude`` pixels, starting at ``phase``)."""
+    width, height = size
+    portrait = scaled_portrait(face_height)
+    frames = []
+    for index in range(n_frames):
+        frame = np.full((height, width, 3), 90, np.uint8)
+        left = int(width / 2 - portrait.shape[1] / 2 + amplitude * np.sin(phase + 0.25 * index))
+        top = int((height - face_height) / 2 + 0.3 * amplitude * np.cos(phase + 0.2 * index))
+        paste(frame, portrait, left, top)
+        frames.append(frame)
+    return frames
+
+
+def write_swapped_video(
+    folder: Path,
+    name: str,
+    n_frames: int = 32,
+    start_frame: int = 0,
+    seed: int = 0,
+    phase: float = 0.0,
+    amplitude: float = 30.0,
+) -> tuple[Path, Path]:
+    """A drifting-portrait clip whose frames from ``start_frame`` on have a foreign inner face blended in.
+
+    The synthetic generators' ``swap`` family (donor: ``altered_portrait``, aligned, colour
+    matched, Poisson or alpha blended as ``seed`` draws) does the manipulation; returns the
+    manipulated H.264 file and its pristine twin (same frames, same encoder, no swap).
+    """
+    from cffd_engine.data.synth import manipulate_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    donor = folder / "donor.png"
+    if not donor.exists():
+        cv2.imwrite(str(donor), cv2.cvtColor(altered_portrait(), cv2.COLOR_RGB2BGR))
+    frames = drifting_portrait_frames(n_frames, phase=phase, amplitude=amplitude)
+    source = write_video_av(folder / f"{name}_source.mp4", frames)
+    forgery = manipulate_video(
+        source, folder / f"{name}.mp4", "swap", donor=donor, start_s=start_frame / 25, seed=seed, ramp_s=0
+    )
+    return Path(forgery.manipulated), Path(forgery.pristine)

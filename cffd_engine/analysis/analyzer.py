@@ -1,0 +1,354 @@
+"""``analyze``: one evidence file to an ``AnalysisResult``; ``analyze_many``: a batch that survives bad files.
+
+Order of work: hash the file as taken in, probe it, then read/detect/track in
+a thread while batches of faces go through the model here (see
+``pipeline``), summarise per track and per video, and explain the key frames.
+"No face", "faces too small" and "cannot be read" are results
+(``NOT_APPLICABLE`` with a reason), not exceptions; only cancelling raises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shlex
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from cffd_engine.analysis.environment import environment
+from cffd_engine.analysis.explain import Explainer
+from cffd_engine.analysis.keyframes import KeyFrameCandidates, explain_key_frames
+from cffd_engine.analysis.pipeline import (
+    BatchJudge,
+    JudgedFace,
+    SizeGate,
+    judge_video,
+    return_frames_to_the_system,
+)
+from cffd_engine.analysis.result import (
+    FACES_TOO_SMALL,
+    FAILED,
+    NO_FACE,
+    NOT_APPLICABLE,
+    UNREADABLE,
+    AnalysisResult,
+    Evidence,
+    FrameScore,
+    ModelInfo,
+    NotApplicable,
+)
+from cffd_engine.analysis.settings import AnalysisSettings
+from cffd_engine.analysis.spectrum import fallback_reference
+from cffd_engine.analysis.verdict import aggregation_rule, summarise_track, video_verdict
+from cffd_engine.errors import EvidenceError
+from cffd_engine.jobs import Cancelled, JobControl, ensure_job
+from cffd_engine.media.detectors import create_face_detector
+from cffd_engine.media.frames import Frame
+from cffd_engine.media.pipeline import FaceExtractionSettings
+from cffd_engine.media.video import check_readable_file, file_hashes, probe
+from cffd_engine.model import RSIANet, select_device
+from cffd_engine.model.device import cpu_threads
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def inference_threads(settings: AnalysisSettings) -> int:
+    """Torch CPU threads: as set, else every core but the reader thread's (and one more if asked)."""
+    if settings.cpu_threads is not None:
+        return settings.cpu_threads
+    return max(1, (os.cpu_count() or 1) - 1 - int(settings.leave_core_free))
+
+
+def reproduce_command(path: Path | str, settings: AnalysisSettings, model: ModelInfo) -> str:
+    """The ``cffd analyze`` command line that repeats this analysis of ``path``."""
+    words = ["cffd", "analyze", str(path), "--model", model.source]
+    if not Path(model.source).is_dir() and model.version is not None:
+        words += ["--store", str(Path(model.bundle_path).parent.parent)]
+    return shlex.join(words + settings.to_cli_args())
+
+
+class Analyzer:
+    """One model, one detector and one Grad-CAM object, reused over any number of files.
+
+    The model is put in eval mode on the settings' device (in place); pass an
+    instance of its own (``load_analysis_model`` makes one), never a trainer's.
+    """
+
+    def __init__(self, settings: AnalysisSettings, model: RSIANet, model_info: ModelInfo):
+        self.settings = settings
+        self.info = model_info
+        self.device = select_device(settings.device)
+        self.model = model.prepare_for_inference(self.device)
+        self.threads = inference_threads(settings)
+        self.reference = model_info.reference or fallback_reference()
+        return_frames_to_the_system()
+        self._detector = None
+        self._explainer: Explainer | None = None
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            # The size gate, not the detector, drops small faces: so they can be counted and reported.
+            self._detector = create_face_detector(replace(self.settings.detector, min_face_size=0))
+        return self._detector
+
+    @property
+    def explainer(self) -> Explainer:
+        if self._explainer is None:
+            self._explainer = Explainer(self.model, self.settings.cam_level, self.device)
+        return self._explainer
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+        if self._explainer is not None:
+            self._explainer.close()
+            self._explainer = None
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def extraction_settings(self) -> FaceExtractionSettings:
+        s = self.settings
+        return FaceExtractionSettings(
+            stride=s.stride,
+            frames=s.frames,
+            max_frames=s.max_frames,
+            crop_size=self.model.config.input_size,
+            crop_scale=s.crop_scale,
+            max_faces_per_frame=s.max_faces_per_frame,
+            detector=s.detector,
+            tracker=s.tracker,
+        )
+
+    def _start(self, path: Path) -> AnalysisResult:
+        s = self.settings
+        threshold = self.info.threshold
+        return AnalysisResult(
+            evidence=Evidence(path=str(path.absolute()), name=path.name),
+            model=self.info,
+            settings=s,
+            verdict=NOT_APPLICABLE,
+            aggregation=aggregation_rule(threshold, s),
+            threshold=threshold,
+            started_utc=utc_now(),
+            finished_utc="",
+            command=reproduce_command(path.absolute(), s, self.info),
+            environment=environment(self.device, self.threads),
+            device=str(self.device),
+            spectrum_reference=self.reference,
+        )
+
+    def analyze(self, path: Path | str, job: JobControl | None = None) -> AnalysisResult:
+        """Analyse one file; see the module docstring. Raises only ``Cancelled``."""
+        job = ensure_job(job)
+        path = Path(path)
+        result = self._start(path)
+        began = time.perf_counter()
+        try:
+            check_readable_file(path)
+            result.evidence.size_bytes = path.stat().st_size
+            hashes = file_hashes(path, job.sub(0.0, 0.05))
+            result.evidence.sha256, result.evidence.md5 = hashes["sha256"], hashes["md5"]
+            result.evidence.hashed_utc = utc_now()
+            result.timings["hashing_s"] = round(time.perf_counter() - began, 3)
+            result.media = probe(path).to_dict()
+            with cpu_threads(self.threads if self.device.type == "cpu" else None):
+                self._judge(path, result, job)
+        except EvidenceError as exc:
+            result.not_applicable = NotApplicable(UNREADABLE, f"{exc.problem}. {exc.fix}")
+        result.finished_utc = utc_now()
+        result.timings["total_s"] = round(time.perf_counter() - began, 3)
+        job.report(1.0, "done")
+        return result
+
+    def _judge(self, path: Path, result: AnalysisResult, job: JobControl) -> None:
+        s = self.settings
+        scores: dict[int, list[FrameScore]] = defaultdict(list)
+        candidates = KeyFrameCandidates(s.explain_top_k if s.explain else 0)
+
+        def on_judged(frame: Frame, faces: list[JudgedFace]) -> None:
+            for face in faces:
+                crop = face.crop
+                scores[crop.track_id].append(
+                    FrameScore(
+                        frame_index=crop.frame_index,
+                        timestamp_s=round(crop.timestamp_s, 4),
+                        track_id=crop.track_id,
+                        box=[round(float(v), 2) for v in crop.detection.box],
+                        detection_score=round(float(crop.detection.score), 4),
+                        fake_probability=round(face.fake_probability, 6),
+                        level_weights=[round(float(v), 4) for v in face.level_weights],
+                    )
+                )
+            candidates.add(frame, faces)
+
+        gate = SizeGate(self.detector, s.detector.min_face_size)
+        judge = BatchJudge(self.model, self.info.calibration, self.device, s.batch_size)
+        started = time.perf_counter()
+        extraction = judge_video(
+            path,
+            self.extraction_settings(),
+            gate,
+            judge,
+            on_judged,
+            s.batch_size,
+            s.queue_frames,
+            job.sub(0.05, 0.9),
+        )
+        elapsed = time.perf_counter() - started
+        result.timings["decode_detect_judge_s"] = round(elapsed, 3)
+        result.timings["inference_s"] = round(judge.seconds, 3)
+        result.timings["frames_per_second"] = round(extraction.frames_read / max(elapsed, 1e-9), 2)
+        result.decode = extraction.decode.to_dict()
+        result.detector, result.detector_fallback = extraction.detector, extraction.detector_fallback
+        result.frames_read, result.frames_with_faces = extraction.frames_read, extraction.frames_with_faces
+        result.faces_too_small = gate.too_small
+        result.faces_scored = sum(len(v) for v in scores.values())
+        result.warnings += self._warnings(result, extraction.decode)
+        if not scores:
+            result.not_applicable = self._no_face_reason(result)
+            return
+        threshold = self.info.threshold
+        result.tracks = [summarise_track(tid, scores[tid], threshold, s) for tid in sorted(scores)]
+        result.verdict, probability, result.deciding_track = video_verdict(
+            result.tracks, threshold, s.min_track_faces
+        )
+        result.video_probability = round(probability, 6)
+        short = [t.track_id for t in result.tracks if not t.counts_for_video]
+        if short:
+            result.warnings.append(
+                f"{len(short)} face track(s) with fewer than {s.min_track_faces} judged faces did not count "
+                f"for the video's verdict (tracks {', '.join(map(str, short))})"
+            )
+        if s.explain and s.explain_top_k:
+            started = time.perf_counter()
+            self._explain(result, candidates, job.sub(0.9, 0.99))
+            result.cam_layer = self.explainer.layer_name
+            result.timings["explanations_s"] = round(time.perf_counter() - started, 3)
+
+    def _explain(self, result: AnalysisResult, candidates: KeyFrameCandidates, job: JobControl) -> None:
+        chosen = {t.track_id: candidates.choose(t.track_id, t.start_s, t.end_s) for t in result.tracks}
+        total = max(sum(len(c) for c in chosen.values()), 1)
+        done = 0
+        for track in result.tracks:
+            picks = chosen[track.track_id]
+            sub = job.sub(done / total, (done + len(picks)) / total)
+            track.key_frames = explain_key_frames(
+                picks, self.explainer, self.reference, self.info.threshold, self.settings.crop_scale, sub
+            )
+            done += len(picks)
+
+    def _no_face_reason(self, result: AnalysisResult) -> NotApplicable:
+        size = self.settings.detector.min_face_size
+        if result.faces_too_small:
+            return NotApplicable(
+                FACES_TOO_SMALL,
+                f"{result.faces_too_small} face(s) were found in {result.frames_read} frame(s), all smaller "
+                f"than {size} px, the smallest face this analysis judges. Analyse a higher-resolution copy "
+                "of the evidence, or lower --min-face-size (the judgement gets less reliable)",
+            )
+        return NotApplicable(
+            NO_FACE,
+            f"no face was found in the {result.frames_read} frame(s) read (detector {result.detector}). "
+            "The model judges faces only; a video without a visible face cannot be assessed by it",
+        )
+
+    def _warnings(self, result: AnalysisResult, decode) -> list[str]:
+        warnings = []
+        if result.detector_fallback:
+            warnings.append(
+                f"mediapipe's face detector was unavailable; OpenCV's Haar cascade ({result.detector}) was "
+                "used instead: it finds frontal faces only and misses more faces"
+            )
+        if not decode.complete or decode.problem:
+            warnings.append(f"the file is damaged: {decode.message}; only the frames read were analysed")
+        if result.faces_too_small and result.faces_scored:
+            warnings.append(
+                f"{result.faces_too_small} face(s) smaller than {self.settings.detector.min_face_size} px "
+                "were found and not judged"
+            )
+        if self.reference.fallback:
+            warnings.append(
+                "the model ships no reference spectrum of real faces; spectra are drawn against a "
+                "generic real-face band"
+            )
+        return warnings
+
+
+def analyze(
+    path: Path | str,
+    settings: AnalysisSettings,
+    model: RSIANet,
+    model_info: ModelInfo,
+    job: JobControl | None = None,
+) -> AnalysisResult:
+    """Analyse one evidence file (see ``Analyzer``); for many files use ``analyze_many``."""
+    with Analyzer(settings, model, model_info) as analyzer:
+        return analyzer.analyze(path, job)
+
+
+def expand_inputs(paths: Iterable[Path | str]) -> list[Path]:
+    """Files as given, and the files inside given folders (recursively, sorted, hidden ones skipped)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files += inside
+        else:
+            files.append(path)
+    return files
+
+
+def analyze_safely(analyzer: Analyzer, path: Path | str, job: JobControl | None = None) -> AnalysisResult:
+    """``analyzer.analyze``, with an unexpected error turned into a ``failed`` result; only cancelling raises."""
+    try:
+        return analyzer.analyze(path, job)
+    except Cancelled:
+        raise
+    except Exception as exc:  # one file's failure is reported, the batch goes on
+        log.exception("analysis of %s failed", path)
+        result = analyzer._start(Path(path))
+        result.not_applicable = NotApplicable(FAILED, f"the analysis failed: {exc!r}")
+        result.finished_utc = utc_now()
+        if job is not None:
+            job.report(1.0, "failed")
+        return result
+
+
+def analyze_many(
+    paths: Iterable[Path | str],
+    settings: AnalysisSettings,
+    model: RSIANet,
+    model_info: ModelInfo,
+    job: JobControl | None = None,
+    on_result: Callable[[AnalysisResult], None] | None = None,
+) -> list[AnalysisResult]:
+    """Analyse every file (folders are expanded) in order; a file that fails gets a NOT_APPLICABLE result.
+
+    One bad file never stops the batch: unreadable files say why, and an unexpected
+    error is recorded as ``failed`` with its message. Only cancelling stops it.
+    """
+    job = ensure_job(job)
+    files = expand_inputs(paths)
+    results = []
+    with Analyzer(settings, model, model_info) as analyzer:
+        for index, path in enumerate(files):
+            sub = job.sub(index / max(len(files), 1), (index + 1) / max(len(files), 1))
+            result = analyze_safely(analyzer, path, sub)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results

@@ -1,0 +1,178 @@
+"""``cffd analyze``: files or folders in, a verdict per file on stdout, optionally a PDF report and its JSON twin.
+
+Exit status: 0 when every input was analysed (a "no face" verdict counts as
+analysed), 1 when some input could not be read or its analysis failed (the
+others are still analysed and reported), 2 for errors that stop everything
+(no model, bad options), as every ``cffd`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cffd_engine.analysis.settings import DETECTOR_CHOICES, AnalysisSettings
+from cffd_engine.errors import CFFDError
+from cffd_engine.media.detectors import DetectorSettings
+
+if TYPE_CHECKING:
+    from cffd_engine.analysis.result import AnalysisResult
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``cffd analyze`` (each result's reproduction command uses the same names)."""
+    default = AnalysisSettings()
+    parser.add_argument("inputs", nargs="+", type=Path, help="video or image files, or folders of them")
+    parser.add_argument("--report", type=Path, help="write a PDF report here (its JSON twin goes beside it)")
+    parser.add_argument("--json", type=Path, help="write the JSON report here")
+    parser.add_argument(
+        "--model", help="model version in the store (e.g. v3) or a bundle folder (default: active)"
+    )
+    parser.add_argument("--store", type=Path, help="model store folder (default: the user data folder)")
+    frames = parser.add_mutually_exclusive_group()
+    frames.add_argument(
+        "--stride", type=int, default=default.stride, help="judge every N-th frame (default 1)"
+    )
+    frames.add_argument("--frames", type=int, help="judge N frames evenly spaced over the video instead")
+    parser.add_argument("--max-frames", type=int, help="judge at most this many frames")
+    parser.add_argument("--device", default=default.device, help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument(
+        "--batch-size", type=int, default=default.batch_size, help="faces per inference batch"
+    )
+    parser.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores but one)")
+    parser.add_argument("--leave-core-free", action="store_true", help="use one CPU thread fewer")
+    parser.add_argument("--crop-scale", type=float, default=default.crop_scale, help="face crop / box side")
+    parser.add_argument("--max-faces", type=int, default=default.max_faces_per_frame, help="faces per frame")
+    parser.add_argument(
+        "--min-track-faces", type=int, default=default.min_track_faces, help="faces a track needs to decide"
+    )
+    parser.add_argument("--window", type=float, default=default.window_s, help="scoring stretch in seconds")
+    parser.add_argument(
+        "--window-faces", type=int, default=default.window_min_faces, help="scoring stretch, at least N faces"
+    )
+    parser.add_argument("--top-k", type=int, default=default.explain_top_k, help="key frames per track")
+    parser.add_argument("--cam-level", type=int, choices=[1, 2, 3, 4], help="Grad-CAM level (default: auto)")
+    parser.add_argument(
+        "--no-explain", action="store_true", help="no Grad-CAM, spectra or key-frame pictures"
+    )
+    detector = DetectorSettings()
+    parser.add_argument("--detector", default=detector.model, choices=DETECTOR_CHOICES, help="face detector")
+    parser.add_argument(
+        "--min-confidence", type=float, default=detector.min_confidence, help="detector threshold"
+    )
+    parser.add_argument(
+        "--min-face-size", type=int, default=detector.min_face_size, help="smallest face judged, in pixels"
+    )
+    parser.add_argument("--no-fallback", action="store_true", help="fail rather than use the Haar detector")
+    parser.add_argument("--case-id", default="", help="case number, printed in the report")
+    parser.add_argument("--examiner", default="", help="who examined, printed in the report")
+    parser.add_argument("--organisation", default="", help="printed in the report")
+    parser.add_argument("--notes", default="", help="printed in the report")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
+    """The ``AnalysisSettings`` the options ask for; ValueError naming a bad value."""
+    return AnalysisSettings(
+        stride=args.stride if args.frames is None else 1,
+        frames=args.frames,
+        max_frames=args.max_frames,
+        device=args.device,
+        batch_size=args.batch_size,
+        cpu_threads=args.threads,
+        leave_core_free=args.leave_core_free,
+        crop_scale=args.crop_scale,
+        max_faces_per_frame=args.max_faces,
+        min_track_faces=args.min_track_faces,
+        window_s=args.window,
+        window_min_faces=args.window_faces,
+        explain=not args.no_explain,
+        explain_top_k=args.top_k,
+        cam_level=args.cam_level,
+        detector=DetectorSettings(
+            model=args.detector,
+            min_confidence=args.min_confidence,
+            min_face_size=args.min_face_size,
+            allow_fallback=not args.no_fallback,
+        ),
+    )
+
+
+def result_line(result: AnalysisResult) -> str:
+    """One line for the terminal: the file and its verdict, or why there is none."""
+    from cffd_engine.analysis.result import NOT_APPLICABLE
+
+    if result.verdict == NOT_APPLICABLE:
+        reason = result.not_applicable.reason if result.not_applicable else ""
+        return f"{result.evidence.name}: NOT APPLICABLE: {reason}"
+    track = result.track(result.deciding_track)
+    return (
+        f"{result.evidence.name}: {result.verdict_words} (score {result.video_probability:.3f}, track "
+        f"{track.track_id}, {len(result.tracks)} track(s), threshold {result.threshold:.2f})"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse the inputs, print a verdict per file, write the reports; the exit status says if all went."""
+    # Imported here, not at the top: building the ``cffd`` parser must not load torch.
+    from cffd_engine.analysis.analyzer import Analyzer, analyze_safely, expand_inputs
+    from cffd_engine.analysis.models import load_analysis_model
+    from cffd_engine.cli import progress_bar
+    from cffd_engine.jobs import JobControl
+
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        raise CFFDError(f"bad option: {exc}") from exc
+    files = expand_inputs(args.inputs)
+    if not files:
+        raise CFFDError("no files to analyse: the folders given are empty")
+    model, info = load_analysis_model(args.model, args.store)
+    results = []
+    try:
+        analyzer = Analyzer(settings, model, info)
+    except RuntimeError as exc:  # e.g. CUDA asked for on a machine without it
+        raise CFFDError(str(exc)) from exc
+    with analyzer:
+        for index, path in enumerate(files):
+            job = JobControl() if args.quiet else progress_bar(f"[{index + 1}/{len(files)}] {path.name[:28]}")
+            result = analyze_safely(analyzer, path, job)
+            print(result_line(result), flush=True)
+            results.append(result)
+    failed = [r for r in results if not r.analysed]
+    if args.report is not None or args.json is not None:
+        from cffd_engine.report import CaseInfo, write_report
+
+        case = CaseInfo(args.case_id, args.examiner, args.organisation, args.notes)
+        job = JobControl() if args.quiet else progress_bar("report")
+        try:
+            written = write_report(results, args.report, args.json, case, job)
+        except OSError as exc:
+            raise CFFDError(f"the report cannot be written: {exc}") from exc
+        if written.pdf is not None:
+            print(f"report: {written.pdf}")
+        print(f"JSON:   {written.json} (SHA-256 {written.json_sha256})")
+    if failed:
+        print(f"{len(failed)} of {len(results)} input(s) could not be analysed:", file=sys.stderr)
+        for result in failed:
+            print(f"  {result.evidence.path}: {result.not_applicable.reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cffd_engine.analysis.command``: the same as ``cffd analyze``."""
+    parser = argparse.ArgumentParser(prog="cffd analyze", description="Analyse videos for manipulated faces.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except CFFDError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The software and machine a result was made on: versions, operating system, processor, device."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+import torch
+
+from cffd_engine import __version__
+
+# Distributions whose version can change a result or a report.
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "timm",
+    "numpy",
+    "scipy",
+    "opencv-contrib-python-headless",
+    "av",
+    "mediapipe",
+    "grad-cam",
+    "safetensors",
+    "reportlab",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Installed version of each library in ``LIBRARIES`` ("not installed" where absent)."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def processor_name() -> str:
+    """The CPU model as the system names it (Linux: /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device | str) -> str:
+    """A person's name for the device: the GPU's model, or the CPU's with its core count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{processor_name()} ({os.cpu_count()} logical cores)"
+
+
+def environment(device: torch.device | str = "cpu", threads: int | None = None) -> dict:
+    """Application and library versions, Python, OS, and the device the work ran on."""
+    return {
+        "application": "CFFD Studio",
+        "engine_version": __version__,
+        "python": sys.version.split()[0],
+        "os": platform.platform(),
+        "libraries": library_versions(),
+        "device": str(device),
+        "device_name": device_name(device),
+        "cpu_threads": threads if threads is not None else torch.get_num_threads(),
+    }

@@ -1,0 +1,145 @@
+"""Key frames: the most suspicious faces of each track, kept while the video streams past, then explained.
+
+``KeyFrameCandidates`` keeps, per track, a few times more candidates than
+will be shown (with their frames), so the final choice can prefer faces
+spread over the track to near-duplicates of one moment.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from cffd_engine.analysis.explain import (
+    Explainer,
+    box_contains,
+    coarse_grid,
+    crop_overlay,
+    encode_png,
+    frame_overlay,
+    peak_on_frame,
+    spectrum_picture,
+)
+from cffd_engine.analysis.pipeline import JudgedFace
+from cffd_engine.analysis.result import KeyFrame
+from cffd_engine.analysis.spectrum import ReferenceSpectrum, compare, log_magnitude, radial_power
+from cffd_engine.jobs import JobControl
+from cffd_engine.media.crops import FaceCrop, crop_geometry, crop_image
+from cffd_engine.media.frames import Frame
+
+CANDIDATES_PER_KEY = 3
+
+
+@dataclass(eq=False)
+class Candidate:
+    """A judged face and its frame (compared by identity: frames are big arrays)."""
+
+    face: JudgedFace
+    frame: Frame
+
+
+class KeyFrameCandidates:
+    """The ``top_k * CANDIDATES_PER_KEY`` highest-P(fake) faces of every track seen so far."""
+
+    def __init__(self, top_k: int):
+        self.top_k = top_k
+        self.capacity = top_k * CANDIDATES_PER_KEY
+        self._heaps: dict[int, list] = {}
+        self._order = itertools.count()
+
+    def add(self, frame: Frame, faces: list[JudgedFace]) -> None:
+        if self.capacity == 0:
+            return
+        for face in faces:
+            heap = self._heaps.setdefault(face.crop.track_id, [])
+            entry = (face.fake_probability, -next(self._order), Candidate(face, frame))
+            if len(heap) < self.capacity:
+                heapq.heappush(heap, entry)
+            elif entry[:2] > heap[0][:2]:
+                heapq.heapreplace(heap, entry)
+
+    def choose(self, track_id: int, start_s: float, end_s: float) -> list[Candidate]:
+        """Up to ``top_k`` of the track's candidates, most suspicious first, spread in time where possible."""
+        ranked = [
+            entry[2] for entry in sorted(self._heaps.get(track_id, []), key=lambda e: e[:2], reverse=True)
+        ]
+        gap = (end_s - start_s) / (2 * max(self.top_k, 1))
+        chosen: list[Candidate] = []
+        for candidate in ranked:
+            t = candidate.frame.timestamp_s
+            if all(abs(t - other.frame.timestamp_s) >= gap for other in chosen):
+                chosen.append(candidate)
+            if len(chosen) == self.top_k:
+                break
+        for candidate in ranked:
+            if len(chosen) == self.top_k:
+                break
+            if candidate not in chosen:
+                chosen.append(candidate)
+        return sorted(chosen, key=lambda c: -c.face.fake_probability)
+
+
+def spectrum_crop(frame: Frame, crop: FaceCrop, size: int, scale: float) -> np.ndarray:
+    """The face cut again from its frame at ``size`` px: spectra compare only at the reference's scale."""
+    if crop.image.shape[0] == size:
+        return crop.image
+    height, width = frame.rgb.shape[:2]
+    return crop_image(frame.rgb, crop_geometry(crop.detection, (width, height), size, scale))
+
+
+def explain_key_frames(
+    candidates: list[Candidate],
+    explainer: Explainer | None,
+    reference: ReferenceSpectrum,
+    threshold: float,
+    crop_scale: float,
+    job: JobControl,
+) -> list[KeyFrame]:
+    """Grad-CAM (when an explainer is given), pictures and spectra for the chosen faces.
+
+    The spectrum is taken from the face cut at the reference band's crop size (same
+    ``crop_scale``), so its frequencies mean the same as the band's.
+    """
+    if not candidates:
+        return []
+    crops = np.stack([c.face.crop.image for c in candidates])
+    heatmaps = explainer.heatmaps(crops) if explainer is not None else np.zeros(crops.shape[:3], np.float32)
+    keys = []
+    for index, (candidate, heatmap) in enumerate(zip(candidates, heatmaps, strict=True)):
+        job.check()
+        crop = candidate.face.crop
+        box = [round(float(v), 2) for v in crop.detection.box]
+        peak = peak_on_frame(heatmap, crop.geometry)
+        face_for_spectrum = spectrum_crop(candidate.frame, crop, reference.crop_size, crop_scale)
+        curve = radial_power(face_for_spectrum)
+        comparison = compare(curve, reference)
+        probability = candidate.face.fake_probability
+        key = KeyFrame(
+            frame_index=crop.frame_index,
+            timestamp_s=round(crop.timestamp_s, 4),
+            track_id=crop.track_id,
+            box=box,
+            fake_probability=round(probability, 6),
+            level_weights=[round(float(v), 4) for v in candidate.face.level_weights],
+            crop_geometry=crop.geometry.to_dict(),
+            heatmap=coarse_grid(heatmap),
+            heatmap_peak=[round(peak[0], 1), round(peak[1], 1)],
+            peak_in_box=box_contains(box, peak),
+            spectrum=[round(float(v), 3) for v in curve],
+            spectrum_outside_fraction=comparison.outside_fraction,
+            spectrum_high_excess_db=comparison.high_frequency_excess_db,
+        )
+        colour = (255, 64, 64) if probability >= threshold else (64, 255, 64)
+        label = f"track {crop.track_id}  P(fake) {probability:.2f}"
+        key.add_image(
+            "frame",
+            encode_png(frame_overlay(candidate.frame.rgb, heatmap, crop.geometry, box, label, colour)),
+        )
+        key.add_image("crop", encode_png(crop_overlay(crop.image, heatmap)))
+        key.add_image("spectrum", encode_png(spectrum_picture(log_magnitude(face_for_spectrum))))
+        keys.append(key)
+        job.report((index + 1) / len(candidates), "explaining")
+    return keys

@@ -1,0 +1,84 @@
+"""The model an analysis uses: from a store version or a bundle folder, verified, with what the report says of it.
+
+``load_analysis_model`` returns a fresh RSIA-Net instance (never one a trainer
+holds) and its ``ModelInfo``; ``calibrated_probability`` applies the bundle's
+decision calibration to logits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from cffd_engine.analysis.result import ModelInfo
+from cffd_engine.analysis.spectrum import load_reference_spectrum
+from cffd_engine.errors import CFFDError
+from cffd_engine.model import FAKE, RSIANet
+from cffd_engine.store import BundleManifest, ModelStore, load_model, model_card, verify_bundle
+from cffd_engine.store.bundle import WEIGHTS
+
+CALIBRATIONS = ("none", "temperature")
+
+
+def model_info(manifest: BundleManifest, bundle_dir: Path | str, source: str | None = None) -> ModelInfo:
+    """What the report says of a verified bundle: identity, weights hash, decision rule, card, reference band."""
+    bundle_dir = Path(bundle_dir)
+    calibration = dict(manifest.decision.get("calibration") or {"method": "none"})
+    method = calibration.get("method", "none")
+    if method not in CALIBRATIONS:
+        raise CFFDError(
+            f"{bundle_dir}: the model's calibration method {method!r} is not known to this CFFD Studio "
+            f"(known: {', '.join(CALIBRATIONS)}); update CFFD Studio or use another model version"
+        )
+    config = manifest.model_config
+    return ModelInfo(
+        source=source or str(bundle_dir),
+        version=manifest.version,
+        bundle_path=str(bundle_dir.resolve()),
+        weights_sha256=manifest.files[WEIGHTS],
+        preset=str(config.get("name", "custom")),
+        input_size=int(config.get("input_size", 224)),
+        threshold=manifest.threshold,
+        calibration=calibration,
+        tasks=[str(task.get("name", "?")) for task in manifest.tasks],
+        limits=list(manifest.limits),
+        card=model_card(manifest),
+        created=manifest.created,
+        engine_version=manifest.engine_version,
+        reference=load_reference_spectrum(bundle_dir),
+    )
+
+
+def load_analysis_model(
+    spec: str | Path | None = None, store: Path | str | None = None
+) -> tuple[RSIANet, ModelInfo]:
+    """(model, info) for ``spec``: a bundle folder, or a version in the store (default: the active one).
+
+    The bundle is verified (every file's SHA-256) before its weights are read. Raises
+    ``BundleError``/``CFFDError`` saying what to do when there is no such model.
+    """
+    if spec is not None and Path(spec).is_dir():
+        bundle = Path(spec)
+        manifest = verify_bundle(bundle)
+        # The absolute folder, so that the reproduction command works from any working directory.
+        return load_model(bundle, manifest, verify=False), model_info(
+            manifest, bundle, str(bundle.absolute())
+        )
+    model_store = ModelStore(store)
+    version = str(spec) if spec is not None else model_store.active_version()
+    if version is None:
+        raise CFFDError(
+            f"no model to analyse with: the store {model_store.root} has no active version. "
+            "Name a model bundle folder with --model, or import one with `cffd models import`"
+        )
+    model, manifest = model_store.load(version)
+    return model, model_info(manifest, model_store.path(version), version)
+
+
+def calibrated_probability(logits: torch.Tensor, calibration: dict) -> torch.Tensor:
+    """P(fake) per row of ``logits`` under the bundle's calibration (``none`` or ``temperature``)."""
+    logits = logits.float()
+    if calibration.get("method", "none") == "temperature":
+        logits = logits / float(calibration.get("temperature", 1.0))
+    return torch.softmax(logits, dim=1)[:, FAKE]

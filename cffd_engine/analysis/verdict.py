@@ -1,0 +1,98 @@
+"""From per-face probabilities to verdicts: per track, then per video, by a rule stated in words.
+
+A track is scored by its most suspicious stretch: the highest mean P(fake)
+over a short window of consecutive judged faces. Averaging within the window
+keeps one odd frame from deciding; taking the worst window keeps a forgery of
+part of the video from being averaged away by the genuine rest (a face
+swapped for ten seconds of a minute is still a swapped face). The video is as
+suspicious as its most suspicious track, counting only tracks long enough to
+judge unless none is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cffd_engine.analysis.result import (
+    LIKELY_MANIPULATED,
+    NO_MANIPULATION_DETECTED,
+    FrameScore,
+    TrackResult,
+)
+from cffd_engine.analysis.settings import AnalysisSettings
+
+
+def aggregation_rule(threshold: float, settings: AnalysisSettings) -> str:
+    """The rule of ``summarise_track`` and ``video_verdict`` in words, as results and reports state it."""
+    return (
+        "Each face track is scored by its most suspicious stretch: the highest mean fake probability over any "
+        f"{settings.window_s:g} s of the track (at least {settings.window_min_faces} consecutive judged faces; "
+        "the whole track when it is shorter), so a manipulation of part of the video is not averaged away and "
+        f"no single frame decides. A track is called likely manipulated when its score is at least the model's "
+        f"threshold {threshold:.2f}. The video is as suspicious as its most suspicious track, counting tracks "
+        f"with at least {settings.min_track_faces} judged faces (every track counts when none has that many)."
+    )
+
+
+def window_length(times: np.ndarray, window_s: float, min_faces: int) -> int:
+    """Faces per window: those in ``window_s`` at the track's sampling rate, at least ``min_faces``, at most all."""
+    count = len(times)
+    if count <= min_faces:
+        return count
+    spacing = float(np.median(np.diff(times))) if count > 1 else 0.0
+    in_window = math.floor(window_s / spacing + 1e-6) + 1 if spacing > 0 else count
+    return int(min(count, max(min_faces, in_window)))
+
+
+def peak_window(probabilities: np.ndarray, length: int) -> tuple[float, int]:
+    """(highest mean over ``length`` consecutive values, index where that run starts)."""
+    sums = np.convolve(probabilities, np.ones(length), mode="valid")
+    start = int(np.argmax(sums))
+    return float(sums[start] / length), start
+
+
+def summarise_track(
+    track_id: int, scores: list[FrameScore], threshold: float, settings: AnalysisSettings
+) -> TrackResult:
+    """A track's summary and verdict from its scores (in frame order)."""
+    probabilities = np.array([score.fake_probability for score in scores], dtype=np.float64)
+    times = np.array([score.timestamp_s for score in scores], dtype=np.float64)
+    weights = np.array([score.level_weights for score in scores], dtype=np.float64)
+    length = window_length(times, settings.window_s, settings.window_min_faces)
+    score, start = peak_window(probabilities, length)
+    return TrackResult(
+        track_id=track_id,
+        faces=len(scores),
+        first_frame=scores[0].frame_index,
+        last_frame=scores[-1].frame_index,
+        start_s=scores[0].timestamp_s,
+        end_s=scores[-1].timestamp_s,
+        score=round(score, 6),
+        window_faces=length,
+        window_start_s=scores[start].timestamp_s,
+        window_end_s=scores[start + length - 1].timestamp_s,
+        mean_probability=round(float(probabilities.mean()), 6),
+        median_probability=round(float(np.median(probabilities)), 6),
+        max_probability=round(float(probabilities.max()), 6),
+        fraction_above_threshold=round(float((probabilities >= threshold).mean()), 6),
+        mean_level_weights=[round(float(v), 4) for v in weights.mean(axis=0)],
+        verdict=LIKELY_MANIPULATED if score >= threshold else NO_MANIPULATION_DETECTED,
+        counts_for_video=True,
+        mean_face_size=round(float(np.mean([max(score.box[2:]) for score in scores])), 1),
+        scores=scores,
+    )
+
+
+def video_verdict(
+    tracks: list[TrackResult], threshold: float, min_track_faces: int
+) -> tuple[str, float, int]:
+    """(verdict, the deciding track's score, the deciding track id); marks which tracks counted."""
+    counted = [track for track in tracks if track.faces >= min_track_faces] or tracks
+    counted_ids = {track.track_id for track in counted}
+    for track in tracks:
+        track.counts_for_video = track.track_id in counted_ids
+    deciding = max(counted, key=lambda track: (track.score, track.faces, -track.track_id))
+    verdict = LIKELY_MANIPULATED if deciding.score >= threshold else NO_MANIPULATION_DETECTED
+    return verdict, deciding.score, deciding.track_id

@@ -1,0 +1,394 @@
+"""The PDF of a report, drawn with reportlab from the report's content dict and the results' pictures.
+
+Every figure printed comes from the content dict (the JSON twin), so the two
+cannot disagree; only the pictures (PNG bytes kept on the results) are not in
+the JSON, which records their SHA-256 instead.
+"""
+
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.pdfgen import canvas as pdfcanvas
+from reportlab.platypus import (
+    CondPageBreak,
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult
+from cffd_engine.report import charts
+from cffd_engine.report.sections import (
+    evidence_rows,
+    model_rows,
+    settings_rows,
+    software_rows,
+    track_rows,
+)
+
+PAGE_WIDTH = A4[0] - 3.6 * cm
+KEY_FRAME_WIDTH = 9.5 * cm
+VERDICT_COLOURS = {
+    LIKELY_MANIPULATED: colors.HexColor("#f8d7da"),
+    NOT_APPLICABLE: colors.HexColor("#e2e3e5"),
+}
+OK_COLOUR = colors.HexColor("#d4edda")
+ALARM_COLOUR = colors.HexColor("#f5c6cb")
+
+
+def text(value) -> str:
+    """Safe for a reportlab Paragraph: XML-escaped; characters the built-in fonts lack become '?'."""
+    plain = str(value).encode("latin-1", "replace").decode("latin-1")
+    return escape(plain)
+
+
+class Styles:
+    def __init__(self):
+        base = getSampleStyleSheet()
+        self.title = ParagraphStyle("title", parent=base["Title"], fontSize=17, spaceAfter=4)
+        heading = {"keepWithNext": 1}
+        self.h1 = ParagraphStyle(
+            "h1", parent=base["Heading1"], fontSize=13.5, spaceBefore=10, spaceAfter=5, **heading
+        )
+        self.h2 = ParagraphStyle(
+            "h2", parent=base["Heading2"], fontSize=11.5, spaceBefore=8, spaceAfter=4, **heading
+        )
+        self.h3 = ParagraphStyle(
+            "h3", parent=base["Heading3"], fontSize=10, spaceBefore=6, spaceAfter=3, **heading
+        )
+        self.body = ParagraphStyle("body", parent=base["BodyText"], fontSize=9, leading=12, alignment=TA_LEFT)
+        self.small = ParagraphStyle("small", parent=self.body, fontSize=7.5, leading=9.5)
+        self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8, leading=10)
+        self.mono = ParagraphStyle("mono", parent=self.cell, fontName="Courier", fontSize=7.5, leading=9.5)
+        self.verdict = ParagraphStyle(
+            "verdict", parent=self.body, fontSize=11, leading=14, fontName="Helvetica-Bold"
+        )
+
+
+def _table(rows: list[list], widths: list[float], header: bool = False, mono_cols=()) -> Table:
+    style = Styles()
+    cells = []
+    for r, row in enumerate(rows):
+        out = []
+        for c, value in enumerate(row):
+            if hasattr(value, "wrapOn"):
+                out.append(value)
+                continue
+            chosen = style.mono if c in mono_cols and not (header and r == 0) else style.cell
+            bold = header and r == 0
+            out.append(Paragraph(f"<b>{text(value)}</b>" if bold else text(value), chosen))
+        cells.append(out)
+    table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
+    commands = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]
+    if header:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")))
+    else:
+        commands.append(("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f4f5f7")))
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+def _pairs(rows: list[tuple[str, object]], key_width: float = 4.2 * cm, mono_keys=()) -> Table:
+    table = _table([[k, v] for k, v in rows], [key_width, PAGE_WIDTH - key_width])
+    style = Styles()
+    for index, (key, value) in enumerate(rows):
+        if key in mono_keys:
+            table._cellvalues[index][1] = Paragraph(text(value), style.mono)
+    return table
+
+
+def _png(data: bytes, width: float) -> Image:
+    image = Image(io.BytesIO(data))
+    scale = width / image.imageWidth
+    image.drawWidth, image.drawHeight = width, image.imageHeight * scale
+    return image
+
+
+def _numbered_canvas(footer: str):
+    """A canvas class that prints "page n of N" and the footer on every page (two passes over the pages)."""
+
+    class NumberedCanvas(pdfcanvas.Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages = []
+
+        def showPage(self):  # noqa: N802 (reportlab's name)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self.setFont("Helvetica", 7)
+                self.setFillColor(colors.HexColor("#555555"))
+                self.drawString(1.8 * cm, 1.1 * cm, footer)
+                self.drawRightString(A4[0] - 1.8 * cm, 1.1 * cm, f"page {self._pageNumber} of {total}")
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def _verdict_box(summary: dict, style: Styles) -> Table:
+    words = summary["verdict_words"]
+    if summary["verdict"] == NOT_APPLICABLE:
+        reason = summary["reason"] or ""
+        detail = reason[:1].upper() + reason[1:]
+    else:
+        detail = (
+            f"Score {summary['video_probability']:.3f} (mean fake probability of the most suspicious stretch, "
+            f"track {summary['deciding_track']}); threshold {summary['threshold']:.2f}"
+        )
+    box = Table(
+        [[Paragraph(text(words), style.verdict)], [Paragraph(text(detail), style.cell)]],
+        colWidths=[PAGE_WIDTH],
+    )
+    box.setStyle(
+        TableStyle([
+            ("BACKGROUND", (0, 0), (-1, -1), VERDICT_COLOURS.get(summary["verdict"], OK_COLOUR)),
+            ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#888888")),
+        ])
+    )  # fmt: skip
+    return box
+
+
+def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> KeepTogether:
+    weights = "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(key["level_weights"]))
+    where = "inside" if key["peak_in_box"] else "outside"
+    caption = (
+        f"<b>Frame {key['frame_index']}</b> at {key['timestamp_s']:.2f} s, track {key['track_id']}: "
+        f"P(fake) <b>{key['fake_probability']:.3f}</b>. Face box (x, y, w, h) "
+        f"{', '.join(f'{v:.0f}' for v in key['box'])}; heat-map peak at ({key['heatmap_peak'][0]:.0f}, "
+        f"{key['heatmap_peak'][1]:.0f}), {where} the box. FAF level weights: {weights}. Spectrum: "
+        f"{100 * key['spectrum_outside_fraction']:.0f}% of rings outside the real-face band, high-frequency "
+        f"excess {key['spectrum_high_excess_db']:+.1f} dB."
+    )
+    side = 3.7 * cm
+    frame_width = min(KEY_FRAME_WIDTH, PAGE_WIDTH - 2 * side - 0.6 * cm)
+    pictures = [
+        _png(images["frame"], frame_width),
+        _png(images["crop"], side),
+        _png(images["spectrum"], side),
+    ]
+    labels = [
+        Paragraph("frame, face box and heat map", style.small),
+        Paragraph("face and heat map", style.small),
+        Paragraph("2-D log spectrum of the face (centre: low frequencies)", style.small),
+    ]
+    row = Table([pictures, labels], colWidths=[frame_width + 0.3 * cm, side + 0.3 * cm, side])
+    row.setStyle(
+        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
+    )  # fmt: skip
+    return KeepTogether([row, Paragraph(caption, style.small), Spacer(1, 8)])
+
+
+def _result_section(
+    number: str, data: dict, result: AnalysisResult, summary: dict, rule: str, style: Styles
+) -> list:
+    flow = [Paragraph(f"{number} {text(data['evidence']['name'])}", style.h2), _verdict_box(summary, style)]
+    flow.append(Spacer(1, 4))
+    if data["verdict"] == NOT_APPLICABLE and not data["frames_read"]:
+        return flow
+    if data["aggregation"] != rule:
+        flow.append(Paragraph(text(data["aggregation"]), style.small))
+    counts = (
+        f"Frames read: {data['frames_read']}; with a face: {data['frames_with_faces']}; faces judged: "
+        f"{data['faces_scored']}; faces too small: {data['faces_too_small']}; detector: {data['detector'] or '-'}"
+        f"; decoding: {(data.get('decode') or {}).get('problem') or 'complete'}."
+    )
+    flow.append(Paragraph(text(counts), style.small))
+    for warning in data["warnings"]:
+        flow.append(Paragraph(f"<b>Note:</b> {text(warning)}", style.small))
+    if not data["tracks"]:
+        return flow
+    flow.append(Paragraph("Face tracks", style.h3))
+    rows = track_rows(data)
+    widths = [1.2, 1.1, 2.1, 1.3, 2.3, 1.3, 1.3, 1.4, 3.0, 1.6]
+    flow.append(
+        _table(rows, [w * cm for w in widths][:-1] + [PAGE_WIDTH - sum(widths[:-1]) * cm], header=True)
+    )
+    flow.append(Paragraph("Fake probability of every judged face over time", style.h3))
+    flow.append(charts.timeline(data, width=PAGE_WIDTH))
+    reference = data["spectrum_reference"]
+    for index, (track, track_result) in enumerate(zip(data["tracks"], result.tracks, strict=True)):
+        if not track["key_frames"]:
+            continue
+        flow.append(Paragraph(f"Key frames of track {track['track_id']}", style.h3))
+        if index == 0 and data.get("cam_layer"):
+            flow.append(
+                Paragraph(text(f"Grad-CAM taken at {data['cam_layer']} for the 'fake' class."), style.small)
+            )
+        for key, key_result in zip(track["key_frames"], track_result.key_frames, strict=True):
+            if key_result.images:
+                flow.append(_key_frame_block(key, key_result.images, style))
+        curves = [
+            (f"frame {k['frame_index']} (P {k['fake_probability']:.2f})", k["spectrum"])
+            for k in track["key_frames"]
+        ]
+        flow.append(
+            KeepTogether([
+                Paragraph(f"Radial power spectrum of the key-frame faces of track {track['track_id']}", style.h3),
+                charts.spectrum_chart(reference, curves, width=PAGE_WIDTH),
+                Paragraph(
+                    text(
+                        "Each curve is the face's azimuthally averaged power at each spatial frequency, minus the "
+                        "median of real faces; the band holds 90% of real faces (5th to 95th percentile). "
+                        f"Band: {_reference_words(reference)}."
+                    ),
+                    style.small,
+                ),
+                Paragraph(
+                    "How much each feature level weighed in the fused decision (FAF weights, mean over the track; "
+                    "L1 fine detail at stride 4 to L4 coarse structure at stride 32): "
+                    + "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(track["mean_level_weights"])),
+                    style.small,
+                ),
+                charts.level_weights(track["mean_level_weights"]),
+            ])
+        )  # fmt: skip
+    return flow
+
+
+def _reference_words(reference: dict) -> str:
+    if reference.get("fallback"):
+        return f"generic band, as the model ships no reference of its own: {reference['source']}"
+    return f"{reference['count']} real face crops of {reference['crop_size']} px ({reference['source']})"
+
+
+def render_pdf(content: dict, results: list[AnalysisResult], json_name: str, json_sha256: str) -> bytes:
+    """The report as PDF bytes; ``results`` are those of ``content`` (same order), for their pictures."""
+    style = Styles()
+    case = content["case"]
+    buffer = io.BytesIO()
+    footer = f"CFFD Studio report, case {case['case_id'] or '-'}; JSON twin SHA-256 {json_sha256[:16]}..."
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=1.8 * cm, rightMargin=1.8 * cm, topMargin=1.6 * cm, bottomMargin=1.8 * cm,
+        title=content["title"], author=case["examiner"] or "CFFD Studio", subject=f"case {case['case_id']}",
+    )  # fmt: skip
+    flow: list = [Paragraph(text(content["title"]), style.title)]
+    flow.append(
+        Paragraph(
+            text(
+                f"Report made {case['report_created_utc']} (UTC). Machine-readable twin: {json_name}, SHA-256:"
+            ),
+            style.small,
+        )
+    )
+    flow.append(Paragraph(json_sha256, style.mono))
+    flow.append(Spacer(1, 6))
+    summary_rows = [["Evidence", "Verdict", "Score", "Deciding track"]]
+    for item in content["summary"]:
+        probability = "-" if item["video_probability"] is None else f"{item['video_probability']:.3f}"
+        track = "-" if item["deciding_track"] is None else str(item["deciding_track"])
+        summary_rows.append([item["name"], item["verdict_words"], probability, track])
+    flow.append(_table(summary_rows, [6.5 * cm, 5.0 * cm, 2.8 * cm, PAGE_WIDTH - 14.3 * cm], header=True))
+    for check in content["evidence"]:
+        if check["match"] is False or check["problem"]:
+            alarm = f"Warning: {check['name']}: {check['problem']}."
+            flow.append(Paragraph(f'<font color="#a00000"><b>{text(alarm)}</b></font>', style.body))
+    for model in content["models"]:
+        flow.append(
+            Paragraph(
+                text(
+                    f"Judged by model {model['version'] or model['source']} (preset {model['preset']}, threshold "
+                    f"{model['threshold']:.2f}), weights SHA-256 {model['weights_sha256']}."
+                ),
+                style.small,
+            )
+        )
+
+    flow.append(Paragraph("1 Case", style.h1))
+    flow.append(_pairs([
+        ("Case", case["case_id"] or "-"), ("Examiner", case["examiner"] or "-"),
+        ("Organisation", case["organisation"] or "-"), ("Notes", case["notes"] or "-"),
+        ("Analysis started (UTC)", case["analysis_started_utc"] or "-"),
+        ("Analysis finished (UTC)", case["analysis_finished_utc"] or "-"),
+        ("Report made (UTC)", case["report_created_utc"]),
+    ]))  # fmt: skip
+    flow.append(Paragraph("2 Evidence", style.h1))
+    for check, data in zip(content["evidence"], content["results"], strict=True):
+        flow.append(Paragraph(text(check["name"]), style.h3))
+        rows = evidence_rows(check, data)
+        table = _pairs(rows, mono_keys=("SHA-256 at intake", "SHA-256 now", "MD5 at intake", "MD5 now"))
+        if check["match"] is False or check["problem"]:
+            table.setStyle(
+                TableStyle([("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), ALARM_COLOUR)])
+            )
+        flow.append(table)
+    flow.append(Paragraph("3 Software and device", style.h1))
+    flow.append(_pairs(software_rows(content["software"])))
+    flow.append(Paragraph("4 Model", style.h1))
+    for model in content["models"]:
+        flow.append(_pairs(model_rows(model), mono_keys=("Weights SHA-256",)))
+        flow.append(Paragraph("Model card", style.h3))
+        flow += _markdown(model["card"], style)
+    flow.append(Paragraph("5 Settings", style.h1))
+    if content["results"]:
+        rows = settings_rows(content["results"][0]["settings"])
+        flow.append(_table(rows, [7.5 * cm, 5.5 * cm, PAGE_WIDTH - 13 * cm], header=True, mono_cols=(1,)))
+        if any(r["settings"] != content["results"][0]["settings"] for r in content["results"]):
+            flow.append(
+                Paragraph("Files were analysed with different settings: see the JSON twin.", style.small)
+            )
+    flow.append(CondPageBreak(10 * cm))
+    flow.append(Paragraph("6 Results", style.h1))
+    rule = content["results"][0]["aggregation"] if content["results"] else ""
+    flow.append(Paragraph(text(rule), style.body))
+    for index, (data, result, summary) in enumerate(
+        zip(content["results"], results, content["summary"], strict=True)
+    ):
+        flow += _result_section(f"6.{index + 1}", data, result, summary, rule, style)
+    flow.append(Paragraph("7 Interpretation", style.h1))
+    flow += [Paragraph(text(p), style.body) for p in content["interpretation_general"]]
+    for item in content["interpretation"]:
+        flow.append(Paragraph(text(item["name"]), style.h3))
+        flow += [Paragraph(text(p), style.body) for p in item["paragraphs"]]
+    flow.append(Paragraph("8 Limitations", style.h1))
+    flow += [Paragraph(f"- {text(item)}", style.body) for item in content["limitations"]]
+    flow.append(Paragraph("9 Reproduction", style.h1))
+    flow.append(Paragraph(
+        "Each command below, run with the same model version (check its weights SHA-256 in section 4) on the "
+        "file with the SHA-256 in section 2, produces the same result.", style.body))  # fmt: skip
+    for item in content["reproduction"]:
+        flow.append(Paragraph(text(item["name"]), style.h3))
+        flow.append(Paragraph(text(item["command"]), style.mono))
+        for gap in item["not_expressible"]:
+            flow.append(Paragraph(text(f"Also set (no command option): {gap}"), style.small))
+    doc.build(flow, canvasmaker=_numbered_canvas(footer))
+    return buffer.getvalue()
+
+
+def _markdown(card: str, style: Styles) -> list:
+    """The model card's Markdown as paragraphs: headings, bullets and numbered lines kept readable."""
+    out = []
+    for line in card.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            out.append(Paragraph(f"<b>{text(line.lstrip('#').strip())}</b>", style.small))
+        else:
+            indent = (
+                "&nbsp;&nbsp;" if line.startswith(("- ", "1", "2", "3", "4", "5", "6", "7", "8", "9")) else ""
+            )
+            out.append(Paragraph(indent + text(line), style.small))
+    return out

@@ -1,0 +1,151 @@
+"""Reports: the PDF opens and carries the hashes and the verdict, the JSON twin says the same, writes are atomic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from pypdf import PdfReader
+
+from cffd_engine.analysis import AnalysisSettings, Analyzer, load_analysis_model
+from cffd_engine.model import RSIANet, preset
+from cffd_engine.report import CaseInfo, write_report
+from cffd_engine.report import writer as report_writer
+from cffd_engine.store import BundleManifest, write_bundle
+from tests import synthetic_media as sm
+
+CASE = CaseInfo("2026-0042", "A. Examiner", "Forensic Lab", "Seized phone, item 3 & <4>")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """An untrained lite model at 64 px: the report needs a model, not a good one."""
+    torch.manual_seed(0)
+    model = RSIANet(preset("lite", input_size=64))
+    directory = tmp_path_factory.mktemp("bundle") / "untrained"
+    manifest = BundleManifest(
+        model_config=model.config.to_dict(),
+        tasks=[{"name": "nothing yet", "num_samples": 0}],
+        limits=["Untrained: its scores mean nothing."],
+    )
+    write_bundle(directory, model, manifest)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def results(bundle, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evidence")
+    face = sm.write_video_av(folder / "interview.mp4", sm.drifting_portrait_frames(12))
+    empty = sm.write_video_av(folder / "empty room.mp4", [np.full((120, 160, 3), 50, np.uint8)] * 5)
+    model, info = load_analysis_model(bundle)
+    settings = AnalysisSettings(explain_top_k=2, cpu_threads=1)
+    with Analyzer(settings, model, info) as analyzer:
+        return [analyzer.analyze(face), analyzer.analyze(empty)]
+
+
+@pytest.fixture(scope="module")
+def report(results, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    files = write_report(results, folder / "case 42.pdf", case=CASE)
+    text = "\n".join(page.extract_text() for page in PdfReader(files.pdf).pages)
+    return files, json.loads(files.json.read_text(encoding="utf-8")), text
+
+
+def flat(text: str) -> str:
+    """PDF text with line breaks and runs of spaces folded, for phrase searches."""
+    return re.sub(r"\s+", " ", text)
+
+
+def test_pdf_opens_with_evidence_hash_model_hash_and_verdict(report, results, bundle):
+    files, _, text = report
+    assert files.pdf.name == "case 42.pdf" and files.json.name == "case 42.json"
+    face = results[0]
+    assert face.evidence.sha256 in text and face.evidence.md5 in text
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["files"]["weights.safetensors"] in text
+    assert face.verdict_words in text and "Not applicable" in text
+    assert files.json_sha256 == hashlib.sha256(files.json.read_bytes()).hexdigest()
+    assert files.json_sha256 in text
+    for heading in ("1 Case", "2 Evidence", "3 Software and device", "4 Model", "5 Settings", "6 Results",
+                    "7 Interpretation", "8 Limitations", "9 Reproduction"):  # fmt: skip
+        assert heading in text
+    assert "Seized phone, item 3 & <4>" in text
+
+
+def test_json_and_pdf_agree(report):
+    _, content, text = report
+    text = flat(text)
+    assert content["case"]["case_id"] in text and content["case"]["report_created_utc"] in text
+    for summary, result, check in zip(
+        content["summary"], content["results"], content["evidence"], strict=True
+    ):
+        assert summary["verdict_words"] in text
+        assert check["sha256_now"] in text and check["match"] is True
+        if result["video_probability"] is not None:
+            assert f"{result['video_probability']:.3f}" in text
+        for track in result["tracks"]:
+            for value in (track["score"], track["mean_probability"], track["max_probability"]):
+                assert f"{value:.3f}" in text
+            for key in track["key_frames"]:
+                assert f"Frame {key['frame_index']} at {key['timestamp_s']:.2f} s" in text
+                assert f"P(fake) {key['fake_probability']:.3f}" in text
+        if result["not_applicable"]:
+            assert flat(result["not_applicable"]["reason"])[:60] in text
+        assert flat(result["command"]) in text
+    for item in content["limitations"] + content["interpretation_general"]:
+        assert flat(item)[:50] in text
+    assert content["models"][0]["version"] is None and "Untrained: its scores mean nothing." in text
+
+
+def test_json_twin_holds_the_whole_results(report, results):
+    _, content, _ = report
+    assert content["format"] == "cffd-forensic-report"
+    assert content["results"] == [json.loads(json.dumps(r.to_dict())) for r in results]
+    keys = content["results"][0]["tracks"][0]["key_frames"]
+    assert len(keys) == 2 and all(set(k["image_sha256"]) == {"frame", "crop", "spectrum"} for k in keys)
+    assert content["software"]["report"]["libraries"]["reportlab"]
+    assert content["reproduction"][0]["command"].startswith("cffd analyze ")
+
+
+def test_a_changed_evidence_file_is_reported(results, tmp_path):
+    copy = tmp_path / "copy.mp4"
+    shutil.copy(results[0].evidence.path, copy)
+    model, info = load_analysis_model(results[0].model.bundle_path)
+    result = Analyzer(AnalysisSettings(explain=False, max_frames=3), model, info).analyze(copy)
+    with copy.open("ab") as handle:
+        handle.write(b"tampered")
+    files = write_report([result], tmp_path / "r.pdf", tmp_path / "r.json")
+    check = json.loads(files.json.read_text())["evidence"][0]
+    assert check["match"] is False and check["sha256_now"] != check["sha256_intake"]
+    text = flat("\n".join(page.extract_text() for page in PdfReader(files.pdf).pages))
+    assert "NO (the file changed since it was analysed" in text
+    assert "Warning: copy.mp4: the file changed since it was analysed" in text  # on the first page too
+
+
+def test_report_files_appear_whole_or_not_at_all(results, tmp_path, monkeypatch):
+    pdf = tmp_path / "report.pdf"
+    files = write_report(results[1:], pdf)
+    before, twin = pdf.read_bytes(), files.json.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report_writer, "render_pdf", broken)
+    with pytest.raises(RuntimeError):
+        write_report(results[1:], pdf)
+    assert pdf.read_bytes() == before and files.json.read_bytes() == twin  # the old pair, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.pdf"]
+
+
+def test_json_only(results, tmp_path):
+    files = write_report(results[1:], json_path=tmp_path / "only.json")
+    assert (
+        files.pdf is None and json.loads(files.json.read_text())["summary"][0]["verdict"] == "NOT_APPLICABLE"
+    )
+    with pytest.raises(ValueError):
+        write_report(results)
