@@ -133,16 +133,28 @@ def _add_models_parser(commands) -> None:
     models.set_defaults(func=_models)
 
 
-def _bench_model(args: argparse.Namespace) -> int:
-    from cffd_engine.model import bench
+def _run_benchmark(name: str, argv: list[str]) -> int:
+    """Benchmarks parse their own options; they are imported only when run (torch and timm take seconds)."""
+    if name == "model":
+        from cffd_engine.model import bench
 
-    return bench.main(args.bench_args)
+        return bench.main(argv)
+    if name == "analysis":
+        from cffd_engine.analysis import benchmark
+
+        return benchmark.main(argv)
+    from cffd_engine.continual import benchmark
+
+    parser = argparse.ArgumentParser(prog="cffd bench continual")
+    benchmark.add_arguments(parser)
+    return benchmark.run(parser.parse_args(argv))
 
 
-def _bench_analysis(args: argparse.Namespace) -> int:
-    from cffd_engine.analysis import benchmark
-
-    return benchmark.main(args.bench_args)
+BENCHMARKS = {
+    "model": "RSIA-Net presets vs single-stream detectors: speed, FLOPs, memory",
+    "analysis": "cffd analyze end to end: frames/s, peak memory, time to PDF",
+    "continual": "FT/LwF/EWC/ER/iCaRL/CFFD on a task sequence",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,20 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_parser = commands.add_parser("bench", help="benchmarks that print figures and write JSON")
     bench_commands = bench_parser.add_subparsers(dest="bench_command", required=True)
-    model_bench = bench_commands.add_parser(
-        "model", help="RSIA-Net presets vs single-stream detectors", add_help=False
-    )
-    model_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    model_bench.set_defaults(func=_bench_model)
-    analysis_bench = bench_commands.add_parser("analysis", help="cffd analyze end to end", add_help=False)
-    analysis_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    analysis_bench.set_defaults(func=_bench_analysis)
+    for name, help_text in BENCHMARKS.items():
+        bench_commands.add_parser(name, help=f"{help_text} (options: cffd bench {name} --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHMARKS:
+            return _run_benchmark(argv[1], argv[2:])
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except CFFDError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,120 @@
+"""Benchmark configs as data: which methods, which data, which model and training; three ready-made sizes.
+
+A config fully describes a run and is saved as ``config.json`` beside its results,
+so every figure can be regenerated with ``cffd bench continual --config config.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cffd_engine.continual.config import StrategyConfig, TrainSettings
+
+# Rows of the table: a label and the strategy fields that make it.
+METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ft": ("FT", {"name": "ft"}),
+    "lwf": ("LwF", {"name": "lwf"}),
+    "ewc": ("EWC", {"name": "ewc"}),
+    "er": ("ER", {"name": "er"}),
+    "icarl": ("iCaRL", {"name": "icarl"}),
+    "cffd": ("CFFD", {"name": "cffd"}),
+    "cffd-no-hscl": ("CFFD w/o HSCL", {"name": "cffd", "lambda_hscl": 0.0}),
+    "cffd-no-mfkd": ("CFFD w/o MFKD", {"name": "cffd", "lambda_mfkd": 0.0}),
+    "cffd-no-hybrid": ("CFFD w/o hybrid (random replay)", {"name": "cffd", "selection": "random"}),
+}
+PAPER_METHODS = ["ft", "lwf", "ewc", "er", "icarl", "cffd"]
+ABLATIONS = ["cffd-no-hscl", "cffd-no-mfkd", "cffd-no-hybrid"]
+
+
+@dataclass
+class BenchmarkConfig:
+    """A whole benchmark run as data: data, model, methods, training; saved as config.json with the results."""
+
+    name: str = "quick"
+    sequence: str | None = None  # a built synthetic sequence (folder with sequence.json)
+    build: dict[str, Any] | None = None  # BuildSettings fields to build it first when missing
+    cache: str | None = None  # or: a preprocessing cache + manifest + protocol line
+    manifest: str | None = None
+    protocol: str | None = None
+    frames_per_video: int | None = 8
+    tasks: list[str] | None = None  # a subset/order of the sequence's tasks
+    methods: list[str] = field(default_factory=lambda: list(PAPER_METHODS))
+    model_preset: str = "lite"
+    model_overrides: dict[str, Any] = field(default_factory=lambda: {"input_size": 64})
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=2))
+    first_task_epochs: int | None = 4
+    replay_budget: int = 100
+    max_train_per_task: int | None = None
+    strategy_overrides: dict[str, Any] = field(default_factory=dict)  # applied to every method
+    evaluate_future_tasks: bool = False  # fill R[i][j] for j > i too (zero-shot cells)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown:
+            raise ValueError(f"unknown benchmark method(s) {unknown}; known: {sorted(METHODS)}")
+        if isinstance(self.train, dict):
+            self.train = TrainSettings.from_dict(self.train)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["train"] = self.train.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchmarkConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown benchmark config field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: Path | str) -> BenchmarkConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def strategy_config(self, method: str) -> StrategyConfig:
+        return StrategyConfig.from_dict({**self.strategy_overrides, **METHODS[method][1]})
+
+
+def _synthetic_build(per_task: int, size: int) -> dict[str, Any]:
+    return {"per_task": per_task, "size": size, "seed": 0, "val_fraction": 0.1, "test_fraction": 0.2}
+
+
+# The three sizes of the synthetic protocol (blend -> swap -> reenact -> texture).
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {  # a CPU smoke run of all six strategies
+        "build": _synthetic_build(250, 64),
+        "model_overrides": {"input_size": 64},
+        "train": {"epochs": 2, "batch_size": 32},
+        "first_task_epochs": 4,
+        "replay_budget": 100,
+        "strategy_overrides": {"fisher_samples": 128},
+    },
+    "standard": {  # the README table, under an hour on a CPU
+        "build": _synthetic_build(500, 96),
+        "model_overrides": {"input_size": 96},
+        "train": {"epochs": 4, "batch_size": 32},
+        "first_task_epochs": 6,
+        "replay_budget": 200,
+    },
+    "full": {  # for a GPU: the lite model at its own size, METHOD's 10 epochs, buffer 500
+        "build": _synthetic_build(2000, 160),
+        "model_overrides": {},
+        "train": {"epochs": 10, "batch_size": 64, "threads": None},
+        "first_task_epochs": 10,
+        "replay_budget": 500,
+    },
+}
+
+
+def preset_config(name: str, **changes: Any) -> BenchmarkConfig:
+    """A ready-made config (``quick``, ``standard``, ``full``) with optional field changes."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown benchmark preset {name!r}; choose one of {sorted(PRESETS)}")
+    return BenchmarkConfig.from_dict({"name": name, **copy.deepcopy(PRESETS[name]), **changes})

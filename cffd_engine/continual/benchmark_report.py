@@ -1,0 +1,124 @@
+"""How a benchmark result is shown: the paper-style Markdown table and a PNG of the accuracy matrices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cffd_engine.fileio import atomic_write_bytes
+from cffd_engine.model import preset
+
+if TYPE_CHECKING:
+    from cffd_engine.continual.benchmark import BenchmarkResult
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.4f}"
+
+
+def markdown_table(result: BenchmarkResult, split: str = "test") -> str:
+    """Rows = methods; columns = final accuracy per task, average ACC and AUC, old-task average,
+    average forgetting and backward transfer (from the ``split`` matrices); best values in bold."""
+    names = result.task_names
+    header = ["Method", *names, "Avg ACC", "Avg AUC", "Old-task ACC", "Forgetting ↓", "BWT"]
+    rows, keys = [], []
+    for method in result.methods:
+        metrics = getattr(method, split)
+        summary = metrics.summary()
+        last = metrics.accuracy[-1] if metrics.accuracy else []
+        cells = [_fmt(last[j] if j < len(last) else None) for j in range(len(names))]
+        keys.append(
+            (
+                summary["final_accuracy"],
+                summary["final_auc"],
+                summary["old_task_accuracy"],
+                summary["average_forgetting"],
+            )
+        )
+        rows.append(
+            [
+                method.label,
+                *cells,
+                _fmt(summary["final_accuracy"]),
+                _fmt(summary["final_auc"]),
+                _fmt(summary["old_task_accuracy"]),
+                _fmt(summary["average_forgetting"]),
+                _signed(summary["backward_transfer"]),
+            ]
+        )
+    offset = 1 + len(names)
+    for column, better in enumerate((max, max, max, min)):
+        values = [k[column] for k in keys if k[column] is not None]
+        if len(values) > 1:
+            best = better(values)
+            for row, key in zip(rows, keys, strict=True):
+                if key[column] is not None and abs(key[column] - best) < 1e-12:
+                    row[offset + column] = f"**{row[offset + column]}**"
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + [":-:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    config = result.config
+    model = preset(config.model_preset, **config.model_overrides)
+    first = next(iter(result.task_sizes.values()), {})
+    lines += [
+        "",
+        f"Final accuracy on each task's {split} split after the last task ({' -> '.join(names)}); "
+        f"RSIA-Net '{config.model_preset}' ({model.spatial_backbone} backbones) at {model.input_size} px, "
+        f"{config.train.epochs} epoch(s) per task ({config.first_task_epochs or config.train.epochs} on the first), "
+        f"replay budget {config.replay_budget}, seed {config.seed}; per task {first.get('train', '?')} train / "
+        f"{first.get('val', '?')} val / {first.get('test', '?')} test crops; {result.seconds / 60:.1f} min in all.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_matrices(result: BenchmarkResult, path: Path, split: str = "test") -> Path | None:
+    """One heat map of R[i][j] per method in a PNG; None (nothing written) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    import io
+
+    import numpy as np
+
+    names = result.task_names
+    count = len(result.methods)
+    columns = min(3, count)
+    rows = (count + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.3 * rows), squeeze=False)
+    for axis in axes.flat[count:]:
+        axis.axis("off")
+    for axis, method in zip(axes.flat, result.methods, strict=False):
+        matrix = np.full((len(names), len(names)), np.nan)
+        for i, row in enumerate(getattr(method, split).accuracy):
+            for j, value in enumerate(row):
+                if value is not None:
+                    matrix[i, j] = value
+        axis.imshow(matrix, vmin=0.5, vmax=1.0, cmap="viridis")
+        for (i, j), value in np.ndenumerate(matrix):
+            if not np.isnan(value):
+                axis.text(
+                    j,
+                    i,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if value < 0.8 else "black",
+                )
+        axis.set_title(method.label, fontsize=9)
+        axis.set_xticks(range(len(names)), names, rotation=45, fontsize=7)
+        axis.set_yticks(range(len(names)), [f"after {n}" for n in names], fontsize=7)
+    figure.suptitle(f"Accuracy R[i][j] on the {split} split (row: after task i; column: task j)", fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path

@@ -1,0 +1,125 @@
+"""``UpdateReport``: what one continual update did, before and after, per task; the wizard shows it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+NOTICEABLE_DROP = 0.05  # accuracy points (as a fraction) worth a sentence in the summary
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+@dataclass
+class UpdateReport:
+    """Accuracy and AUC on every task's held-out validation faces, before and after an update.
+
+    Lists run over ``task_names`` (the earlier tasks in order, then the new one). "Before"
+    is the model the update started from (all None for a first task), "after" the candidate.
+    """
+
+    new_task: str
+    task_names: list[str]
+    accuracy_before: list[float | None]
+    accuracy_after: list[float | None]
+    auc_before: list[float | None]
+    auc_after: list[float | None]
+    validation_counts: list[int]
+    strategy: str
+    settings: dict[str, Any]
+    train_samples: int
+    replay_samples: int
+    epochs: int
+    steps: int
+    seconds: float
+    final_losses: dict[str, float] = field(default_factory=dict)
+    loss_history: list[dict[str, float]] = field(default_factory=list)
+    parent_version: str | None = None
+    resumed_from_epoch: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def old_tasks(self) -> list[str]:
+        return self.task_names[:-1]
+
+    @property
+    def forgetting(self) -> list[float | None]:
+        """Per earlier task: accuracy before minus after (positive = forgotten)."""
+        return [
+            None if b is None or a is None else b - a
+            for b, a in zip(self.accuracy_before[:-1], self.accuracy_after[:-1], strict=True)
+        ]
+
+    @property
+    def old_accuracy_before(self) -> float | None:
+        return _mean(self.accuracy_before[:-1])
+
+    @property
+    def old_accuracy_after(self) -> float | None:
+        return _mean(self.accuracy_after[:-1])
+
+    @property
+    def new_accuracy_before(self) -> float | None:
+        return self.accuracy_before[-1] if self.accuracy_before else None
+
+    @property
+    def new_accuracy_after(self) -> float | None:
+        return self.accuracy_after[-1] if self.accuracy_after else None
+
+    def summary_text(self) -> str:
+        """The outcome in plain words, for someone who is not a programmer."""
+        new = f"'{self.new_task}'"
+        lines = []
+        if self.new_accuracy_before is None:
+            lines.append(
+                f"The model recognises {_pct(self.new_accuracy_after)} of the held-out examples of {new}."
+            )
+        else:
+            lines.append(
+                f"On held-out examples of {new} the model is right {_pct(self.new_accuracy_after)} of the time "
+                f"(before the update: {_pct(self.new_accuracy_before)})."
+            )
+        if self.old_tasks:
+            lines.append(
+                f"On the {len(self.old_tasks)} forgery type(s) it knew before, accuracy went from "
+                f"{_pct(self.old_accuracy_before)} to {_pct(self.old_accuracy_after)} on average."
+            )
+            drops = [
+                (d, name) for d, name in zip(self.forgetting, self.old_tasks, strict=True) if d is not None
+            ]
+            worst = max(drops, default=None)
+            if worst is not None and worst[0] >= NOTICEABLE_DROP:
+                lines.append(
+                    f"It forgot most on '{worst[1]}': {100 * worst[0]:.0f} points lower than before."
+                )
+            elif drops:
+                lines.append(
+                    "No earlier forgery type lost more than 5 points: nothing noticeable was forgotten."
+                )
+        lines += self.warnings
+        return " ".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["derived"] = {
+            "forgetting": self.forgetting,
+            "old_accuracy_before": self.old_accuracy_before,
+            "old_accuracy_after": self.old_accuracy_after,
+            "new_accuracy_before": self.new_accuracy_before,
+            "new_accuracy_after": self.new_accuracy_after,
+            "summary": self.summary_text(),
+        }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UpdateReport:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,332 @@
+"""Learning a new forgery type from the active model: the API the wizard and the CLI call.
+
+``learn_task`` starts from a stored version (its weights, replay buffer and per-task
+validation faces), trains a student with the chosen strategy, measures every task
+before and after, and writes a complete candidate bundle into the store's staging
+area. Nothing outside staging is written: the caller accepts the ``Candidate``
+(commit and activate) or discards it, and a failure or a cancel leaves the store as
+it was. ``train_first_task`` makes the first version the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch import nn
+
+from cffd_engine.continual.buffer import ReplayBuffer
+from cffd_engine.continual.candidate import BaseModel, Candidate, TaskData
+from cffd_engine.continual.config import ContinualSettings
+from cffd_engine.continual.evaluate import Evaluation, evaluate
+from cffd_engine.continual.report import UpdateReport
+from cffd_engine.continual.samples import REAL, SampleSet
+from cffd_engine.continual.selection import HybridSelection
+from cffd_engine.continual.strategies import build_strategy
+from cffd_engine.continual.trainer import Trainer, TrainerCallback, TrainSummary
+from cffd_engine.continual.validation import ValidationSets, hold_out
+from cffd_engine.errors import CFFDError
+from cffd_engine.jobs import JobControl, ensure_job
+from cffd_engine.model import ModelConfig, RSIANet
+from cffd_engine.model.device import cpu_threads
+from cffd_engine.store import BundleManifest, ModelStore, verify_bundle, write_bundle
+from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR
+
+MIN_EXAMPLES = 4  # of the new forgery: fewer cannot be split into training and validation
+FEW_EXAMPLES = 50
+
+
+def _evaluate_all(
+    model: nn.Module, sets: ValidationSets, threshold: float, batch_size: int, job: JobControl
+) -> list[Evaluation]:
+    return [evaluate(model, sets.get(task), threshold, batch_size, job) for task in sets.tasks]
+
+
+def _prepare(
+    task: TaskData, size: int, settings: ContinualSettings, existing: Sequence[str]
+) -> tuple[SampleSet, SampleSet, list[str]]:
+    """(train, validation, warnings) for a new task, resized to the model's input size."""
+    if not task.name.strip():
+        raise CFFDError("the new forgery type needs a name")
+    if task.name in existing:
+        raise CFFDError(
+            f"the model already knows a task named '{task.name}'; give the new forgery type another name"
+        )
+    samples = task.samples.resized(size)
+    samples.tasks = [task.name] * len(samples)
+    counts = samples.counts()
+    if counts["fake"] < MIN_EXAMPLES:
+        raise CFFDError(
+            f"only {counts['fake']} face(s) of the new forgery '{task.name}' were given; at least "
+            f"{MIN_EXAMPLES} are needed (ideally a few hundred): add more examples"
+        )
+    warnings = []
+    if counts["fake"] < FEW_EXAMPLES:
+        warnings.append(f"Only {counts['fake']} examples of the new forgery: the figures above are rough.")
+    if counts["real"] == 0:
+        warnings.append("No genuine examples were given: genuine faces came from the replay buffer.")
+    if task.validation is not None:
+        train, validation = samples, task.validation.resized(size)
+        validation.tasks = [task.name] * len(validation)
+    else:
+        train, validation = hold_out(samples, settings.validation_size, settings.train.seed)
+    return train, validation, warnings
+
+
+def _fit(
+    model: RSIANet,
+    settings: ContinualSettings,
+    task_index: int,
+    train: SampleSet,
+    memory: SampleSet | None,
+    task_name: str,
+    work_dir: Path | str | None,
+    callbacks: Sequence[TrainerCallback],
+    job: JobControl,
+):
+    """Train in place with checkpoints under ``work_dir`` (resumable) or a temporary folder."""
+    strategy = build_strategy(settings.strategy)
+    if train.counts()["real"] == 0 and not strategy.uses_replay and memory is not None:
+        train = SampleSet.concat([train, memory.of_label(REAL)])  # the genuine side of the task
+    trainer = Trainer(settings.train, callbacks, job)
+    if work_dir is not None:
+        folder = Path(work_dir) / "checkpoint"
+        folder.mkdir(parents=True, exist_ok=True)
+        summary = trainer.fit(model, strategy, train, task_index, memory, task_name, folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        with tempfile.TemporaryDirectory(prefix="cffd-train-") as folder:
+            summary = trainer.fit(model, strategy, train, task_index, memory, task_name, folder)
+    return strategy, summary
+
+
+def _write_candidate(
+    store: ModelStore,
+    model: RSIANet,
+    manifest: BundleManifest,
+    buffer: ReplayBuffer,
+    validation: ValidationSets,
+    report: UpdateReport,
+) -> Candidate:
+    staged = store.new_staging_folder()
+    try:
+        buffer.save(staged / REPLAY_DIR)
+        validation.save(staged / VALIDATION_DIR)
+        manifest = write_bundle(staged, model.cpu().eval(), manifest)
+        verify_bundle(staged)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return Candidate(staged, manifest, report, store)
+
+
+def _report(
+    task: TaskData,
+    names: list[str],
+    before: Sequence[Evaluation | None],
+    after: Sequence[Evaluation],
+    validation: ValidationSets,
+    settings: ContinualSettings,
+    summary: TrainSummary,
+    parent: str | None,
+    warnings: list[str],
+) -> UpdateReport:
+    return UpdateReport(
+        new_task=task.name,
+        task_names=list(names),
+        accuracy_before=[e.accuracy if e else None for e in before],
+        accuracy_after=[e.accuracy for e in after],
+        auc_before=[e.auc if e else None for e in before],
+        auc_after=[e.auc for e in after],
+        validation_counts=[len(validation.get(name)) for name in names],
+        strategy=settings.strategy.name,
+        settings=settings.to_dict(),
+        train_samples=summary.samples,
+        replay_samples=summary.replay_samples,
+        epochs=summary.epochs,
+        steps=summary.steps,
+        seconds=round(summary.seconds, 2),
+        final_losses={k: v for k, v in summary.final_losses.items() if k != "steps"},
+        loss_history=summary.history,
+        parent_version=parent,
+        resumed_from_epoch=summary.resumed_from_epoch,
+        warnings=warnings,
+    )
+
+
+def _task_record(task: TaskData, train: SampleSet, validation: SampleSet) -> dict:
+    counts = task.samples.counts()
+    return {
+        "name": task.name,
+        "date": task.date,
+        "num_samples": len(train) + len(validation),
+        "data_description": task.description
+        or f"{counts['fake']} manipulated and {counts['real']} genuine faces",
+    }
+
+
+def learn_task(
+    store: ModelStore,
+    task: TaskData,
+    settings: ContinualSettings | None = None,
+    base: BaseModel | str | None = None,
+    job: JobControl | None = None,
+    work_dir: Path | str | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> Candidate:
+    """Learn ``task`` on top of ``base`` (a BaseModel, a version name, or None for the active version).
+
+    Returns a Candidate whose bundle (weights, updated replay buffer, validation faces with
+    the new task's, manifest with the task appended, the accuracy matrix extended and the
+    parent version set) sits in ``store``'s staging area. ``work_dir`` keeps a checkpoint
+    after each epoch, so calling again with the same arguments after a cancel or a crash
+    resumes. Raises ``Cancelled`` if the job is cancelled; the store is then unchanged.
+    """
+    settings = settings or ContinualSettings()
+    with cpu_threads(settings.train.threads):
+        return _learn_task(store, task, settings, base, ensure_job(job), work_dir, callbacks)
+
+
+def _learn_task(
+    store: ModelStore,
+    task: TaskData,
+    settings: ContinualSettings,
+    base: BaseModel | str | None,
+    job: JobControl,
+    work_dir: Path | str | None,
+    callbacks: Sequence[TrainerCallback],
+) -> Candidate:
+    if not isinstance(base, BaseModel):
+        base = BaseModel.from_store(store, base)
+    job.report(0.0, "preparing the examples")
+    size = base.model.config.input_size
+    train, held_out, warnings = _prepare(task, size, settings, base.validation.tasks + base.buffer.tasks)
+    validation = base.validation.copy()
+    validation.add(task.name, held_out)
+    threshold = base.manifest.threshold
+    batch = settings.train.eval_batch_size
+    before = _evaluate_all(base.model, validation, threshold, batch, job.sub(0.0, 0.05))
+    student = copy.deepcopy(base.model)
+    memory = base.buffer.samples if len(base.buffer) else None
+    strategy, summary = _fit(
+        student,
+        settings,
+        len(base.manifest.tasks),
+        train,
+        memory,
+        task.name,
+        work_dir,
+        callbacks,
+        job.sub(0.05, 0.9),
+    )
+    after = _evaluate_all(student, validation, threshold, batch, job.sub(0.9, 0.95))
+    buffer = base.buffer.copy()
+    buffer.budget = settings.replay_budget
+    selection = strategy.selection() or HybridSelection(settings.strategy.hard_fraction)
+    buffer.select_and_add(task.name, train, student, selection, settings.selection_seed, job)
+    names = validation.tasks
+    report = _report(
+        task, names, before, after, validation, settings, summary, base.manifest.version, warnings
+    )
+    metrics = dict(base.manifest.metrics)
+    metrics["task_names"] = names
+    metrics["accuracy"] = [*metrics.get("accuracy", []), report.accuracy_after]
+    metrics["auc"] = [*metrics.get("auc", []), report.auc_after]
+    metrics["validation_counts"] = report.validation_counts
+    metrics["updates"] = [
+        *metrics.get("updates", []),
+        {k: v for k, v in report.to_dict().items() if k != "loss_history"},
+    ]
+    manifest = BundleManifest(
+        model_config=student.config.to_dict(),
+        tasks=[*base.manifest.tasks, _task_record(task, train, held_out)],
+        metrics=metrics,
+        decision=dict(base.manifest.decision),
+        parent_version=base.manifest.version,
+        description=base.manifest.description,
+        evaluation=_evaluation_note(validation),
+        limits=list(base.manifest.limits),
+    )
+    job.report(0.97, "writing the candidate model")
+    candidate = _write_candidate(store, student, manifest, buffer, validation, report)
+    job.report(1.0, "candidate ready")
+    return candidate
+
+
+def _evaluation_note(validation: ValidationSets) -> str:
+    counts = ", ".join(f"{task}: {len(validation.get(task))}" for task in validation.tasks)
+    return (
+        f"Accuracy is measured on held-out validation faces of each task, never trained on ({counts} faces)."
+    )
+
+
+def train_first_task(
+    store: ModelStore,
+    task: TaskData,
+    model: RSIANet | ModelConfig,
+    settings: ContinualSettings | None = None,
+    job: JobControl | None = None,
+    work_dir: Path | str | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    description: str = "",
+    limits: Sequence[str] = (),
+) -> Candidate:
+    """Train a model (fresh from a config, or given) on its first task; a Candidate like ``learn_task``'s.
+
+    The bundle carries a replay buffer chosen by the strategy's selection (hybrid when the
+    strategy keeps none) and the task's validation faces, so later updates can protect it.
+    """
+    settings = settings or ContinualSettings()
+    with cpu_threads(settings.train.threads):
+        return _train_first_task(
+            store, task, model, settings, ensure_job(job), work_dir, callbacks, description, limits
+        )
+
+
+def _train_first_task(
+    store: ModelStore,
+    task: TaskData,
+    model: RSIANet | ModelConfig,
+    settings: ContinualSettings,
+    job: JobControl,
+    work_dir: Path | str | None,
+    callbacks: Sequence[TrainerCallback],
+    description: str,
+    limits: Sequence[str],
+) -> Candidate:
+    model = RSIANet(model) if isinstance(model, ModelConfig) else model
+    size = model.config.input_size
+    train, held_out, warnings = _prepare(task, size, settings, [])
+    if train.counts()["real"] == 0:
+        raise CFFDError(f"the first task '{task.name}' needs genuine faces as well as manipulated ones")
+    validation = ValidationSets(size)
+    validation.add(task.name, held_out)
+    strategy, summary = _fit(
+        model, settings, 0, train, None, task.name, work_dir, callbacks, job.sub(0.0, 0.9)
+    )
+    after = _evaluate_all(model, validation, 0.5, settings.train.eval_batch_size, job.sub(0.9, 0.95))
+    buffer = ReplayBuffer(settings.replay_budget, size)
+    selection = strategy.selection() or HybridSelection(settings.strategy.hard_fraction)
+    buffer.select_and_add(task.name, train, model, selection, settings.selection_seed, job)
+    report = _report(task, [task.name], [None], after, validation, settings, summary, None, warnings)
+    manifest = BundleManifest(
+        model_config=model.config.to_dict(),
+        tasks=[_task_record(task, train, held_out)],
+        metrics={
+            "task_names": [task.name],
+            "accuracy": [report.accuracy_after],
+            "auc": [report.auc_after],
+            "validation_counts": report.validation_counts,
+            "updates": [{k: v for k, v in report.to_dict().items() if k != "loss_history"}],
+        },
+        description=description,
+        evaluation=_evaluation_note(validation),
+        limits=list(limits),
+    )
+    job.report(0.97, "writing the model")
+    candidate = _write_candidate(store, model, manifest, buffer, validation, report)
+    job.report(1.0, "model ready")
+    return candidate

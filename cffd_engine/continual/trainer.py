@@ -1,0 +1,319 @@
+"""The one trainer every continual strategy shares: epochs, Adam/AdamW with step decay, checkpoints.
+
+It trains a model on one task's samples (plus the replay buffer when the strategy
+replays), asks the strategy for the loss terms, reports progress and honours
+cancellation every step, and writes a checkpoint after every epoch (atomically), so a
+cancelled or crashed run resumes from its last finished epoch. On the CPU, with the
+same seed and thread count, a resumed run ends with exactly the weights of an
+uninterrupted one: every epoch draws its order and flips from its own seeded generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import Tensor, nn
+
+from cffd_engine.continual.config import TrainSettings
+from cffd_engine.continual.samples import SampleSet
+from cffd_engine.continual.strategies import Batch, Strategy
+from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
+from cffd_engine.jobs import JobControl, ensure_job
+from cffd_engine.model.device import autocast_for, cpu_threads, select_device
+
+CHECKPOINT_INDEX = "checkpoint.json"
+
+
+@dataclass
+class Progress:
+    """What a callback learns after each step (and at each epoch's end): where, the losses by term, speed."""
+
+    task: str
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # 1-based, within the epoch
+    steps: int
+    losses: dict[str, float]
+    samples_per_second: float
+    learning_rate: float
+
+    @property
+    def fraction(self) -> float:
+        return ((self.epoch - 1) * self.steps + self.step) / max(1, self.epochs * self.steps)
+
+
+class TrainerCallback:
+    """Hooks for live loss curves, logging or tests; every method is optional."""
+
+    def on_step(self, progress: Progress) -> None: ...
+
+    def on_epoch_end(self, progress: Progress) -> None: ...
+
+    def on_checkpoint(self, path: Path, epoch: int) -> None: ...
+
+
+@dataclass
+class TrainSummary:
+    """How a task's training went: epochs and steps run, time, where it resumed, mean losses per epoch."""
+
+    task: str
+    epochs: int
+    steps: int
+    samples: int
+    replay_samples: int
+    seconds: float
+    resumed_from_epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def final_losses(self) -> dict[str, float]:
+        return self.history[-1] if self.history else {}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _seed(*parts: int) -> int:
+    digest = hashlib.sha256(json.dumps(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _state_digest(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class Trainer:
+    """Trains one task with a strategy; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        settings: TrainSettings,
+        callbacks: Sequence[TrainerCallback] = (),
+        job: JobControl | None = None,
+    ):
+        self.settings = settings
+        self.callbacks = list(callbacks)
+        self.job = ensure_job(job)
+
+    def fit(
+        self,
+        model: nn.Module,
+        strategy: Strategy,
+        train: SampleSet,
+        task_index: int,
+        memory: SampleSet | None = None,
+        task_name: str = "",
+        checkpoint_dir: Path | str | None = None,
+    ) -> TrainSummary:
+        """Train ``model`` in place on ``train`` (+ ``memory`` if the strategy replays); returns the summary.
+
+        ``task_index`` is 0 for the first task. With ``checkpoint_dir``, a checkpoint of the
+        same run found there is resumed from, and one is written after every epoch.
+        Raises ``Cancelled`` (from the job) between steps; the last checkpoint stays.
+        """
+        s = self.settings
+        with cpu_threads(s.threads):
+            device = select_device(s.device)
+            model.to(device)
+            torch.manual_seed(_seed(s.seed, task_index, -1))
+            fingerprint = self._fingerprint(model, strategy, train, memory, task_index, task_name)
+            strategy.before_task(model, task_index, train, memory)
+            replayed = memory if (strategy.uses_replay and memory is not None and len(memory)) else None
+            data = SampleSet.concat([train, replayed]) if replayed is not None else train
+            is_replay = torch.zeros(len(data), dtype=torch.bool)
+            is_replay[len(train) :] = True
+            modules = strategy.trainable_modules()
+            parameters = [p for p in model.parameters() if p.requires_grad]
+            parameters += [p for m in modules.values() for p in m.parameters()]
+            optimizer_class = torch.optim.AdamW if s.optimizer == "adamw" else torch.optim.Adam
+            optimizer = optimizer_class(parameters, lr=s.learning_rate, weight_decay=s.weight_decay)
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, s.lr_step_epochs, s.lr_gamma)
+            summary = TrainSummary(task_name, s.epochs, 0, len(train), len(data) - len(train), 0.0)
+            folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+            start = 0
+            if folder is not None:
+                start = self._resume(folder, fingerprint, model, modules, optimizer, scheduler, summary)
+            summary.resumed_from_epoch = start
+            begun = time.perf_counter()
+            for epoch in range(start, s.epochs):
+                summary.history.append(
+                    self._epoch(
+                        model,
+                        strategy,
+                        modules,
+                        optimizer,
+                        data,
+                        is_replay,
+                        task_index,
+                        epoch,
+                        task_name,
+                        device,
+                    )
+                )
+                scheduler.step()
+                if folder is not None:
+                    self._save(folder, fingerprint, epoch + 1, model, modules, optimizer, scheduler, summary)
+            summary.steps = sum(int(h.get("steps", 0)) for h in summary.history)
+            summary.seconds = time.perf_counter() - begun
+            model.eval()
+            strategy.after_task(model, train, self.job)
+        return summary
+
+    def _batches(self, count: int, generator: torch.Generator) -> list[Tensor]:
+        order = torch.randperm(count, generator=generator)
+        batches = list(order.split(self.settings.batch_size))
+        if len(batches) > 1 and len(batches[-1]) < 2:
+            batches.pop()  # a lone sample breaks batch norm in training mode
+        return batches
+
+    def _epoch(
+        self, model, strategy, modules, optimizer, data, is_replay, task_index, epoch, task_name, device
+    ) -> dict[str, float]:
+        s = self.settings
+        generator = torch.Generator().manual_seed(_seed(s.seed, task_index, epoch))
+        torch.manual_seed(_seed(s.seed, task_index, epoch, 1))
+        batches = self._batches(len(data), generator)
+        if not batches:
+            raise ValueError(f"task {task_name!r} has no training samples")
+        flips = torch.rand(len(data), generator=generator) < 0.5
+        use_amp = device.type == "cuda" and s.mixed_precision
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported())
+        model.train()
+        for module in modules.values():
+            module.train()
+        sums: dict[str, float] = {}
+        seen, begun = 0, time.perf_counter()
+        for step, index in enumerate(batches, 1):
+            self.job.check()
+            images = data.float_images(index)
+            if s.horizontal_flip:
+                flip = flips[index]
+                images[flip] = images[flip].flip(-1)
+            batch = Batch(images.to(device), data.labels[index].to(device), is_replay[index].to(device))
+            mask = strategy.teacher_mask(batch)
+            with autocast_for(device) if use_amp else torch.autocast(device.type, enabled=False):
+                out = model(batch.images)
+                teacher_out = None
+                if mask is not None and bool(mask.any()):
+                    with torch.no_grad():
+                        teacher_out = strategy.teacher(batch.images[mask])
+                terms = strategy.losses(out, batch, teacher_out, mask, model)
+            loss = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if s.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(
+                    [p for g in optimizer.param_groups for p in g["params"]], s.grad_clip
+                )
+            scaler.step(optimizer)
+            scaler.update()
+            seen += len(index)
+            values = {name: float(value.detach()) for name, value in terms.items()}
+            values["total"] = float(loss.detach())
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value
+            progress = Progress(
+                task_name, epoch + 1, s.epochs, step, len(batches), values,
+                seen / max(1e-9, time.perf_counter() - begun), optimizer.param_groups[0]["lr"],
+            )  # fmt: skip
+            for callback in self.callbacks:
+                callback.on_step(progress)
+            losses = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+            self.job.report(
+                progress.fraction, f"epoch {epoch + 1}/{s.epochs}, step {step}/{len(batches)}: {losses}"
+            )
+        means = {name: total / max(1, len(batches)) for name, total in sums.items()}
+        means["steps"] = float(len(batches))
+        for callback in self.callbacks:
+            callback.on_epoch_end(progress)
+        return means
+
+    # Checkpoints ---------------------------------------------------------------------------------
+
+    def _fingerprint(self, model, strategy, train, memory, task_index, task_name) -> str:
+        """Identifies a run: settings, strategy, starting weights and data; a checkpoint of another run is ignored."""
+        digest = hashlib.sha256()
+        head = {
+            "settings": self.settings.to_dict(),
+            "strategy": strategy.config.to_dict(),
+            "task": [task_index, task_name],
+            "weights": _state_digest(model),
+        }
+        digest.update(json.dumps(head, sort_keys=True).encode())
+        for part in (train, memory):
+            if part is not None:
+                digest.update(json.dumps([part.ids, part.tasks, part.labels.tolist()]).encode())
+                digest.update(hashlib.sha256(part.images.numpy().tobytes()).digest())
+        return digest.hexdigest()
+
+    def _save(
+        self, folder: Path, fingerprint, epochs_done, model, modules, optimizer, scheduler, summary
+    ) -> None:
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        for name, module in modules.items():
+            tensors.update(
+                {f"module.{name}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+            )
+        state = optimizer.state_dict()
+        scalars: dict[str, dict[str, float]] = {}
+        for pid, values in state["state"].items():
+            for key, value in values.items():
+                if isinstance(value, Tensor):
+                    tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars.setdefault(str(pid), {})[key] = value
+        weights = f"epoch-{epochs_done:03d}.safetensors"
+        atomic_write_bytes(folder / weights, save_safetensors(tensors))
+        index = {
+            "fingerprint": fingerprint,
+            "epochs_done": epochs_done,
+            "weights": weights,
+            "param_groups": state["param_groups"],
+            "optimizer_scalars": scalars,
+            "scheduler": scheduler.state_dict(),
+            "history": summary.history,
+        }
+        atomic_write_json(folder / CHECKPOINT_INDEX, index)  # the index switches to the new epoch last
+        for old in folder.glob("epoch-*.safetensors"):
+            if old.name != weights:
+                old.unlink(missing_ok=True)
+        for callback in self.callbacks:
+            callback.on_checkpoint(folder / CHECKPOINT_INDEX, epochs_done)
+
+    def _resume(self, folder, fingerprint, model, modules, optimizer, scheduler, summary) -> int:
+        """Load the checkpoint in ``folder`` if it belongs to this run; returns the epochs already done."""
+        try:
+            index = json.loads((folder / CHECKPOINT_INDEX).read_text(encoding="utf-8"))
+            if index.get("fingerprint") != fingerprint:
+                return 0
+            tensors = load_safetensors((folder / index["weights"]).read_bytes())
+        except (OSError, ValueError, KeyError):
+            return 0
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        for name, module in modules.items():
+            prefix = f"module.{name}."
+            module.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+        state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, pid, name = key.split(".", 2)
+                state.setdefault(int(pid), {})[name] = value  # load_state_dict moves them to the parameters
+        for pid, values in index["optimizer_scalars"].items():
+            state.setdefault(int(pid), {}).update(values)
+        optimizer.load_state_dict({"state": state, "param_groups": index["param_groups"]})
+        scheduler.load_state_dict(index["scheduler"])
+        summary.history = list(index["history"])
+        return int(index["epochs_done"])

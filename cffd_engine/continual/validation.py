@@ -1,0 +1,96 @@
+"""Per-task held-out validation sets: faces never trained on, kept so forgetting can be measured later.
+
+Each learned task keeps a small balanced set (default 100 faces) taken out of its
+examples before training. They travel with every later model version, so each
+update reports accuracy before and after on every task seen so far.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from cffd_engine.continual.samples import FAKE, REAL, SampleError, SampleSet
+
+DEFAULT_VALIDATION_SIZE = 100
+VALIDATION_KIND = "validation_sets"
+
+
+def hold_out(
+    samples: SampleSet, size: int = DEFAULT_VALIDATION_SIZE, seed: int = 0
+) -> tuple[SampleSet, SampleSet]:
+    """Split ``samples`` into (rest, held_out) with about ``size`` held out, balanced real/fake.
+
+    Crops of one video (same non-empty group) stay on one side, so no face is both
+    trained on and validated on. A class with few samples gives at most half of them.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    held: list[int] = []
+    for label in (REAL, FAKE):
+        members = torch.nonzero(samples.labels == label).flatten().tolist()
+        units: dict[str, list[int]] = {}
+        for i in members:
+            units.setdefault(samples.groups[i] or f"#{i}", []).append(i)
+        keys = list(units)
+        order = torch.randperm(len(keys), generator=generator).tolist()
+        want = min(size // 2, len(members) // 2)
+        taken: list[int] = []
+        for position in order:
+            if len(taken) >= want:
+                break
+            taken += units[keys[position]]
+        held += taken
+    held_set = set(held)
+    rest = [i for i in range(len(samples)) if i not in held_set]
+    return samples.subset(rest), samples.subset(sorted(held))
+
+
+class ValidationSets:
+    """Held-out faces per task, in the order the tasks were learned."""
+
+    def __init__(self, image_size: int = 0):
+        self.samples = SampleSet.empty(image_size)
+        self.task_order: list[str] = []
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.task_order)
+
+    def __contains__(self, task: str) -> bool:
+        return task in self.task_order
+
+    def get(self, task: str) -> SampleSet:
+        if task not in self.task_order:
+            raise KeyError(f"no validation set for task {task!r} (have {self.task_order})")
+        return self.samples.of_task(task)
+
+    def add(self, task: str, samples: SampleSet) -> None:
+        """Add (or replace) the validation set of ``task``."""
+        if task in self.task_order:
+            keep = [i for i, name in enumerate(self.samples.tasks) if name != task]
+            self.samples = self.samples.subset(keep)
+            self.task_order.remove(task)
+        samples = samples.subset(range(len(samples)))
+        samples.tasks = [task] * len(samples)
+        self.samples = SampleSet.concat([self.samples, samples]) if len(self.samples) else samples
+        self.task_order.append(task)
+
+    def copy(self) -> ValidationSets:
+        other = ValidationSets(self.samples.size)
+        other.samples = self.samples.subset(range(len(self.samples))) if len(self.samples) else self.samples
+        other.task_order = list(self.task_order)
+        return other
+
+    def save(self, folder: Path | str) -> Path:
+        return self.samples.save(folder, {"kind": VALIDATION_KIND, "task_order": self.task_order})
+
+    @classmethod
+    def load(cls, folder: Path | str) -> ValidationSets:
+        samples, index = SampleSet.load(folder)
+        if index.get("kind") != VALIDATION_KIND:
+            raise SampleError(f"{folder}: not a set of validation faces (index kind {index.get('kind')!r})")
+        sets = cls(samples.size)
+        sets.samples = samples
+        sets.task_order = list(index["task_order"])
+        return sets

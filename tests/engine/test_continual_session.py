@@ -1,0 +1,195 @@
+"""learn_task / train_first_task end to end: staged bundles that verify, commit, and never touch the active version."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from cffd_engine.continual import (
+    BaseModel,
+    ContinualSettings,
+    ReplayBuffer,
+    StrategyConfig,
+    TaskData,
+    TrainSettings,
+    UpdateReport,
+    ValidationSets,
+    learn_task,
+    train_first_task,
+)
+from cffd_engine.errors import CFFDError
+from cffd_engine.jobs import Cancelled, JobControl
+from cffd_engine.model.device import cpu_threads
+from cffd_engine.store import BundleError, ModelStore, verify_bundle
+from tests.engine.continual_fixtures import make_task, tiny_config
+
+
+def settings(name: str = "cffd", epochs: int = 1) -> ContinualSettings:
+    return ContinualSettings(
+        StrategyConfig(name=name, hscl_projection_dim=8, fisher_samples=4),
+        TrainSettings(device="cpu", epochs=epochs, batch_size=16),
+        replay_budget=24,
+        validation_size=12,
+    )
+
+
+@pytest.fixture(scope="module")
+def store_with_v1(tmp_path_factory):
+    """A store whose active v1 learned 'checker' (a first task through train_first_task)."""
+    store = ModelStore(tmp_path_factory.mktemp("store"))
+    torch.manual_seed(0)
+    with cpu_threads(1):
+        candidate = train_first_task(
+            store,
+            TaskData("checker", make_task("checker", 48), description="checker patches"),
+            tiny_config(),
+            settings(),
+        )
+    assert candidate.manifest.parent_version is None
+    assert candidate.report.accuracy_before == [None]
+    candidate.accept()
+    return store
+
+
+def test_first_task_bundle_is_complete_and_learnable(store_with_v1):
+    store = store_with_v1
+    assert store.active_version() == "v1"
+    manifest = store.verify("v1")
+    assert manifest.learnable and manifest.contents["validation_sets"]
+    assert [t["name"] for t in manifest.tasks] == ["checker"]
+    assert (
+        manifest.tasks[0]["num_samples"] == 48 and manifest.tasks[0]["data_description"] == "checker patches"
+    )
+    assert manifest.metrics["task_names"] == ["checker"] and len(manifest.metrics["accuracy"]) == 1
+    base = BaseModel.from_store(store)
+    assert base.buffer.counts() == {"checker": {"real": 12, "fake": 12}}
+    assert base.validation.tasks == ["checker"] and base.validation.get("checker").counts() == {
+        "real": 6,
+        "fake": 6,
+    }
+    assert not set(base.validation.get("checker").ids) & set(base.buffer.samples.ids)  # never trained on
+
+
+def test_learn_task_stages_a_verified_candidate_that_commits(store_with_v1, tmp_path):
+    store = store_with_v1
+    progress: list[float] = []
+    with cpu_threads(1):
+        candidate = learn_task(
+            store,
+            TaskData("stripes", make_task("stripes", 40, "stripes")),
+            settings(),
+            job=JobControl(lambda f, m: progress.append(f)),
+        )
+    assert candidate.staged.parent == store.staging_dir
+    assert store.versions() == ["v1"] and store.active_version() == "v1"  # nothing changed yet
+    manifest = verify_bundle(candidate.staged)
+    assert manifest.parent_version == "v1"
+    assert [t["name"] for t in manifest.tasks] == ["checker", "stripes"]
+    metrics = manifest.metrics
+    assert metrics["task_names"] == ["checker", "stripes"]
+    assert [len(row) for row in metrics["accuracy"]] == [1, 2]
+    assert metrics["accuracy"][-1] == candidate.report.accuracy_after
+    files = set(manifest.files)
+    assert {"replay/index.json", "replay/samples.safetensors", "validation/index.json"} <= files
+    assert all(name.endswith((".json", ".safetensors")) for name in files)
+
+    report = candidate.report
+    assert report.task_names == ["checker", "stripes"] and report.parent_version == "v1"
+    assert all(v is not None for v in report.accuracy_before + report.accuracy_after)
+    assert report.validation_counts == [12, 12] and report.train_samples == 28
+    assert report.replay_samples == 24 and report.strategy == "cffd"
+    assert UpdateReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
+    assert "'stripes'" in report.summary_text()
+    assert progress[-1] == 1.0 and progress == sorted(progress)
+
+    buffer = ReplayBuffer.load(candidate.staged / "replay")
+    assert buffer.counts() == {"checker": {"real": 6, "fake": 6}, "stripes": {"real": 6, "fake": 6}}
+    assert ValidationSets.load(candidate.staged / "validation").tasks == ["checker", "stripes"]
+
+    version = candidate.accept()
+    assert version == "v2" and store.active_version() == "v2"
+    assert store.manifest("v2").parent_version == "v1"
+    store.activate("v1")  # leave the module's store as the other tests expect it
+
+
+def test_discard_and_failures_leave_the_store_untouched(store_with_v1):
+    store = store_with_v1
+    versions, active = store.versions(), store.active_version()
+    with cpu_threads(1):
+        candidate = learn_task(store, TaskData("dark", make_task("dark", 24, "dark")), settings("er"))
+    candidate.discard()
+    assert not candidate.staged.exists()
+
+    job = JobControl()
+
+    class CancelOnFirstStep:
+        def on_step(self, progress):
+            job.cancel()
+
+        def on_epoch_end(self, progress): ...
+
+        def on_checkpoint(self, path, epoch): ...
+
+    with cpu_threads(1), pytest.raises(Cancelled):
+        learn_task(
+            store,
+            TaskData("dark", make_task("dark", 24, "dark")),
+            settings("lwf"),
+            job=job,
+            callbacks=[CancelOnFirstStep()],
+        )
+    with pytest.raises(CFFDError, match="already knows a task named 'checker'"):
+        learn_task(store, TaskData("checker", make_task("checker", 24)), settings())
+    with pytest.raises(CFFDError, match="at least"):
+        learn_task(store, TaskData("few", make_task("few", 4)), settings())
+    assert store.versions() == versions and store.active_version() == active
+    assert list(store.staging_dir.iterdir()) == []
+
+
+def test_only_fakes_borrow_genuine_faces_and_a_bundle_without_buffer_is_refused(store_with_v1, tmp_path):
+    store = store_with_v1
+    fakes = make_task("bright", 32, "bright").of_label(1)
+    with cpu_threads(1):
+        candidate = learn_task(store, TaskData("bright", fakes), settings("ft"))
+    assert candidate.report.train_samples == (16 - 6) + 12  # the fakes not held out, plus the buffer's reals
+    assert any("genuine faces came from the replay buffer" in w for w in candidate.report.warnings)
+    candidate.discard()
+
+    bare = ModelStore(tmp_path / "bare")
+    exported = store.export("v1", tmp_path / "v1.cffd", include_private_data=False)
+    bare.activate(bare.import_bundle(exported))
+    with pytest.raises(BundleError, match="no replay buffer"):
+        learn_task(bare, TaskData("stripes", make_task("stripes", 24)), settings())
+
+
+def test_learn_task_resumes_from_its_work_folder(store_with_v1, tmp_path):
+    store = store_with_v1
+    task = TaskData("stripes", make_task("stripes", 32, "stripes"), date="2024-01-01")
+    job = JobControl()
+
+    class CancelInSecondEpoch:
+        def on_step(self, progress):
+            if progress.epoch == 2:
+                job.cancel()
+
+        def on_epoch_end(self, progress): ...
+
+        def on_checkpoint(self, path, epoch): ...
+
+    with cpu_threads(1):
+        with pytest.raises(Cancelled):
+            learn_task(
+                store, task, settings(epochs=2), job=job, work_dir=tmp_path, callbacks=[CancelInSecondEpoch()]
+            )
+        resumed = learn_task(store, task, settings(epochs=2), work_dir=tmp_path)
+        fresh = learn_task(store, task, settings(epochs=2))
+    assert resumed.report.resumed_from_epoch == 1
+    assert resumed.report.accuracy_after == fresh.report.accuracy_after
+    assert (resumed.staged / "weights.safetensors").read_bytes() == (
+        fresh.staged / "weights.safetensors"
+    ).read_bytes()
+    assert not (tmp_path / "checkpoint").exists()
+    resumed.discard()
+    fresh.discard()

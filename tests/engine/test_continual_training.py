@@ -1,0 +1,207 @@
+"""Strategies and the trainer: EWC's penalty, CFFD's terms, progress, cancel and resume to the same weights."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from cffd_engine.continual import (
+    ContinualSettings,
+    StrategyConfig,
+    Trainer,
+    TrainerCallback,
+    TrainSettings,
+    build_strategy,
+)
+from cffd_engine.continual.strategies import Batch
+from cffd_engine.jobs import Cancelled, JobControl
+from cffd_engine.model import RSIANet
+from cffd_engine.model.device import cpu_threads
+from tests.engine.continual_fixtures import make_task, tiny_config
+
+
+@pytest.fixture(autouse=True)
+def one_cpu_thread():
+    """Same seed and one thread: CPU training is then bit-for-bit reproducible."""
+    with cpu_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def trained_tiny():
+    torch.manual_seed(0)
+    model = RSIANet(tiny_config())
+    with cpu_threads(1):
+        Trainer(TrainSettings(device="cpu", epochs=1, batch_size=16)).fit(
+            model, build_strategy("ft"), make_task("a", 32), 0
+        )
+    return model.eval()
+
+
+def test_ewc_penalty_is_zero_at_the_anchor_and_grows_away_from_it(trained_tiny):
+    model = copy.deepcopy(trained_tiny)
+    ewc = build_strategy(StrategyConfig(name="ewc", fisher_samples=8))
+    assert ewc.penalty(model).item() == 0.0  # nothing consolidated yet
+    ewc.consolidate(model, make_task("a", 16))
+    assert all((f >= 0).all() for f in ewc.fisher.values())
+    assert sum(float(f.sum()) for f in ewc.fisher.values()) > 0
+    assert ewc.penalty(model).item() == 0.0
+    direction = {n: torch.randn_like(p) for n, p in model.named_parameters()}
+    penalties = []
+    for step in (0.01, 0.02, 0.04):
+        moved = copy.deepcopy(model)
+        with torch.no_grad():
+            for name, parameter in moved.named_parameters():
+                parameter.add_(step * direction[name])
+        penalties.append(ewc.penalty(moved).item())
+    assert 0 < penalties[0] < penalties[1] < penalties[2]
+    assert penalties[1] == pytest.approx(4 * penalties[0], rel=1e-3)  # quadratic
+
+
+def test_online_ewc_accumulates_fisher(trained_tiny):
+    ewc = build_strategy(StrategyConfig(name="ewc", fisher_samples=4, ewc_gamma=0.5))
+    ewc.consolidate(trained_tiny, make_task("a", 8))
+    first = {n: f.clone() for n, f in ewc.fisher.items()}
+    ewc.consolidate(trained_tiny, make_task("a", 8))
+    name = next(iter(first))
+    torch.testing.assert_close(ewc.fisher[name], 1.5 * first[name])
+
+
+def test_cffd_distils_on_replayed_samples_against_a_frozen_teacher(trained_tiny):
+    model = copy.deepcopy(trained_tiny)
+    cffd = build_strategy(StrategyConfig(name="cffd", hscl_projection_dim=8))
+    cffd.before_task(model, 0, make_task("a", 8), None)
+    assert cffd.teacher is None and set(cffd.trainable_modules()) == {"hscl"}
+    cffd.before_task(model, 1, make_task("b", 8), make_task("a", 8))
+    assert cffd.teacher is not None and not any(p.requires_grad for p in cffd.teacher.parameters())
+    images = make_task("b", 6).float_images()
+    batch = Batch(
+        images, torch.tensor([0, 1, 0, 1, 0, 1]), torch.tensor([False, False, True, True, True, True])
+    )
+    mask = cffd.teacher_mask(batch)
+    assert mask.tolist() == batch.replay.tolist()
+    model.eval()  # same mode as the teacher: an unchanged student has nothing to distil
+    with torch.no_grad():
+        terms = cffd.losses(model(images), batch, cffd.teacher(images[mask]), mask, model)
+    assert set(terms) == {"ce", "hscl", "slkd", "mfkd"}
+    assert float(terms["slkd"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(terms["mfkd"]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_strategies_share_first_tasks_only_when_trained_the_same_way():
+    signatures = {
+        name: build_strategy(name).first_task_signature() for name in ("ft", "lwf", "ewc", "er", "icarl")
+    }
+    assert len({str(s) for s in signatures.values()}) == 1
+    assert build_strategy("cffd").first_task_signature() != signatures["ft"]
+    no_hscl = build_strategy(StrategyConfig(name="cffd", lambda_hscl=0.0)).first_task_signature()
+    assert no_hscl == signatures["ft"]
+    assert build_strategy("er").selection().name == "random"
+    assert build_strategy("icarl").selection().name == "herding"
+    assert build_strategy("cffd").selection().name == "hybrid"
+    assert build_strategy("lwf").selection() is None and build_strategy("ft").selection() is None
+
+
+def test_settings_round_trip_through_json(tmp_path):
+    settings = ContinualSettings(
+        StrategyConfig(name="icarl", lambda_kd=2.0), TrainSettings(device="cpu", epochs=3), replay_budget=42
+    )
+    path = settings.save(tmp_path / "settings.json")
+    assert ContinualSettings.load(path) == settings
+    with pytest.raises(ValueError, match="unknown strategy"):
+        StrategyConfig(name="magic")
+    with pytest.raises(ValueError, match="lamda_kd"):
+        StrategyConfig.from_dict({"lamda_kd": 1})
+
+
+class CancelAt(TrainerCallback):
+    def __init__(self, job: JobControl, epoch: int, step: int):
+        self.job, self.epoch, self.step = job, epoch, step
+        self.steps: list[tuple[int, int]] = []
+        self.checkpoints: list[int] = []
+
+    def on_step(self, progress):
+        self.steps.append((progress.epoch, progress.step))
+        assert set(progress.losses) >= {"ce", "total"} and progress.samples_per_second > 0
+        if (progress.epoch, progress.step) == (self.epoch, self.step):
+            self.job.cancel()
+
+    def on_checkpoint(self, path, epoch):
+        self.checkpoints.append(epoch)
+
+
+def _cffd_run(checkpoint_dir, callbacks=(), job=None):
+    """A CFFD second task (teacher, HSCL heads, replay) on a fixed starting model."""
+    torch.manual_seed(1)
+    model = RSIANet(tiny_config())
+    strategy = build_strategy(StrategyConfig(name="cffd", hscl_projection_dim=8))
+    settings = TrainSettings(device="cpu", epochs=3, batch_size=16, lr_step_epochs=1, seed=7)
+    trainer = Trainer(settings, callbacks, job)
+    summary = trainer.fit(
+        model, strategy, make_task("b", 24, "stripes"), 1, make_task("a", 12), "b", checkpoint_dir
+    )
+    return model, strategy, summary
+
+
+def test_a_cancelled_run_resumes_from_its_checkpoint_to_the_same_weights(tmp_path):
+    reference, reference_strategy, reference_summary = _cffd_run(None)
+
+    job = JobControl()
+    cancel = CancelAt(job, epoch=2, step=2)
+    with pytest.raises(Cancelled):
+        _cffd_run(tmp_path / "ckpt", [cancel], job)
+    assert cancel.checkpoints == [1]
+    assert (tmp_path / "ckpt" / "checkpoint.json").is_file()
+
+    reported: list[float] = []
+    resumed_callback = CancelAt(JobControl(), epoch=-1, step=-1)
+    model, strategy, summary = _cffd_run(
+        tmp_path / "ckpt", [resumed_callback], JobControl(lambda f, m: reported.append(f))
+    )
+    assert summary.resumed_from_epoch == 1
+    assert resumed_callback.steps[0] == (2, 1)  # it did not redo epoch 1
+    assert reported[-1] == 1.0
+    for (name, a), b in zip(reference.state_dict().items(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    for a, b in zip(reference_strategy.hscl.parameters(), strategy.hscl.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert summary.history == reference_summary.history
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "checkpoint.json",
+        "epoch-003.safetensors",
+    ]
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path):
+    def run(seed: int):
+        torch.manual_seed(1)
+        settings = TrainSettings(device="cpu", epochs=1, batch_size=16, seed=seed)
+        return Trainer(settings).fit(
+            RSIANet(tiny_config()), build_strategy("ft"), make_task("b", 24), 1, None, "b", tmp_path
+        )
+
+    assert run(seed=8).resumed_from_epoch == 0
+    assert run(seed=8).resumed_from_epoch == 1  # the same run again: nothing left to train
+    summary = run(seed=9)  # another seed: another run
+    assert summary.resumed_from_epoch == 0 and summary.steps == 2
+
+
+@pytest.mark.parametrize("name", ["ft", "lwf", "ewc", "er", "icarl", "cffd"])
+def test_every_strategy_trains_through_the_one_trainer(name, trained_tiny):
+    model = copy.deepcopy(trained_tiny)
+    config = StrategyConfig(name=name, fisher_samples=4, hscl_projection_dim=8)
+    strategy = build_strategy(config)
+    memory = make_task("a", 8)
+    before = copy.deepcopy(model.state_dict())
+    summary = Trainer(TrainSettings(device="cpu", epochs=1, batch_size=8)).fit(
+        model, strategy, make_task("b", 16), 1, memory, "b"
+    )
+    assert summary.replay_samples == (8 if strategy.uses_replay else 0)
+    assert summary.steps == (3 if strategy.uses_replay else 2)
+    expected = {"ft": {"ce"}, "er": {"ce"}, "lwf": {"ce", "kd"}, "icarl": {"ce", "kd"}, "ewc": {"ce", "ewc"}}
+    assert set(summary.final_losses) - {"total", "steps"} == expected.get(
+        name, {"ce", "hscl", "slkd", "mfkd"}
+    )
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
