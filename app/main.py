@@ -5,10 +5,19 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
+from pathlib import Path
+
+# Before torch loads: idle OpenMP threads sleep instead of spinning, so that inference in a worker
+# leaves the GUI thread its core (as the `cffd` command does).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # torch must be loaded before Qt: importing it after Qt crashes on Windows with recent torch.
-import torch  # noqa: F401  (imported for its side effect on DLL load order)
-from PySide6.QtWidgets import QApplication
+import torch  # noqa: E402, F401  (imported for its side effect on DLL load order)
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "resources" / "default_model"
+# Cancelled work stops at its next check; this long is allowed for it before the process exits.
+EXIT_WAIT_MS = 15_000
 
 
 def missing_system_library() -> str | None:
@@ -26,6 +35,7 @@ def missing_system_library() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     from app.main_window import MainWindow
+    from app.workers import wait_for_all
 
     missing = missing_system_library()
     if missing:
@@ -36,11 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication(argv)
     app.setApplicationName("CFFD Studio")
     app.setOrganizationName("CFFD Studio")
-    window = MainWindow()
+    window = MainWindow(default_bundle=DEFAULT_MODEL)
     window.show()
     if len(argv) > 1:
         window.open_paths(argv[1:])
-    return app.exec()
+    code = app.exec()
+    wait_for_all(EXIT_WAIT_MS)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,147 +1,188 @@
-"""The main window: open or drop evidence, see what it is (metadata, first frame, hashes)."""
+"""The analyst's window: the evidence queue, the analysis in the background, and one result explained."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QPixmap
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QProgressBar,
-    QSizePolicy,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.workers import Job
-from cffd_engine.media import video
-
-EVIDENCE_FILTER = (
-    "Evidence (*.mp4 *.mov *.avi *.mkv *.webm *.m4v *.jpg *.jpeg *.png *.webp *.bmp);;All files (*)"
+from app.analysis_runner import AnalysisRunner
+from app.evidence_queue import (
+    ANALYSING,
+    CANCELLED,
+    EVIDENCE_FILTER,
+    FAILED,
+    WAITING,
+    WAITING_FOR_MODEL,
+    EvidenceQueue,
+    evidence_files,
 )
-METADATA_FIELDS = (
-    ("file", "File"),
-    ("container", "Container"),
-    ("codec", "Codec"),
-    ("resolution", "Resolution"),
-    ("fps", "Frame rate"),
-    ("frame_count", "Frames"),
-    ("duration", "Duration"),
-    ("file_size", "File size"),
-    ("rotation", "Rotation"),
-    ("creation_time", "Created"),
-    ("encoder", "Encoder"),
-    ("sha256", "SHA-256"),
-    ("md5", "MD5"),
-)
+from app.export_dialog import ExportDialog
+from app.item_view import ItemView
+from app.menus import WindowMenus
+from app.model_manager import ModelManager, active_model_text
+from app.progress_panel import ProgressPanel
+from app.review_queue import ReviewQueue
+from app.theme import ERROR_STYLE, INFO_STYLE
+from app.welcome_panel import WelcomePanel
+from app.wizard import LearnWizard
+from app.workers import JobGroup
+from cffd_engine.analysis import AnalysisResult, AnalysisSettings
+from cffd_engine.continual import ContinualSettings
+from cffd_engine.data.synth.demo import ensure_demo_videos
+from cffd_engine.store import ModelStore
 
 
-def rgb_to_pixmap(rgb: np.ndarray) -> QPixmap:
-    rgb = np.ascontiguousarray(rgb)
-    height, width = rgb.shape[:2]
-    image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(image.copy())  # copy: the QImage must not outlive the numpy buffer
-
-
-def describe(info: video.MediaInfo) -> dict[str, str]:
-    """The metadata of an evidence file as the texts the form shows."""
-    size_mb = info.file_size / 1e6
-    return {
-        "file": info.path,
-        "container": info.container,
-        "codec": info.codec,
-        "resolution": f"{info.width} x {info.height}",
-        "fps": f"{info.fps:.3f}" if info.kind == "video" else "still image",
-        "frame_count": str(info.frame_count),
-        "duration": f"{info.duration_s:.2f} s" if info.kind == "video" else "-",
-        "file_size": f"{size_mb:.2f} MB ({info.file_size:,} bytes)",
-        "rotation": f"{info.rotation} degrees",
-        "creation_time": info.creation_time or "not recorded",
-        "encoder": info.encoder or "not recorded",
-    }
+def default_settings() -> QSettings:
+    return QSettings("CFFD Studio", "CFFD Studio")
 
 
 class MainWindow(QMainWindow):
-    """Evidence in: drop or open a file, read its metadata, first frame and hashes."""
+    """Evidence in (drop, open, folders), analysed in turn in a worker, each result explained on selection.
 
-    evidence_loaded = Signal(object)  # MediaInfo
+    ``store``, ``settings``, ``review_queue`` and the analysis/continual settings default to the
+    user's own; tests pass their own to stay apart from them.
+    """
+
+    evidence_loaded = Signal(object)  # MediaInfo of the selected file
     evidence_failed = Signal(str)
     hashes_ready = Signal(dict)
+    analysis_finished = Signal(object)  # AnalysisResult
+    analysis_cancelled = Signal(list)
+    feedback_kept = Signal(int)
+    active_model_changed = Signal(object)
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        store: ModelStore | None = None,
+        settings: QSettings | None = None,
+        review_queue: ReviewQueue | None = None,
+        analysis_settings: AnalysisSettings | None = None,
+        continual_settings: ContinualSettings | None = None,
+        demo_dir: Path | None = None,
+        default_bundle: Path | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("CFFD Studio")
         self.setAcceptDrops(True)
-        self.resize(1100, 680)
-        self._jobs: set[Job] = set()
-        self._hash_job: Job | None = None
-        self._frame_pixmap: QPixmap | None = None
-        self.current_path: Path | None = None
-
-        self.preview = QLabel("Drop a video or image here, or use File > Open")
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(480, 360)
-        self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.preview.setStyleSheet("QLabel { border: 2px dashed #8a8f98; color: #555; font-size: 15px; }")
+        screen = QGuiApplication.primaryScreen().availableGeometry()
+        self.resize(min(1400, screen.width()), min(900, screen.height()))
+        self.store = store or ModelStore()
+        self.settings = settings or default_settings()
+        self.review_queue = review_queue or ReviewQueue()
+        self.continual_settings = continual_settings
+        self.demo_dir = demo_dir
+        self._jobs = JobGroup()
+        self._demo_job = None
+        self.runner = AnalysisRunner(
+            self.store, analysis_settings or AnalysisSettings(leave_core_free=True), self
+        )
 
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
         self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_banner.setStyleSheet(
-            "QLabel { background: #fdecea; color: #8a1c12; border: 1px solid #e0a39c; padding: 8px; }"
-        )
+        self.error_banner.setStyleSheet(ERROR_STYLE)
         self.error_banner.hide()
+        self.model_banner = QLabel()
+        self.model_banner.setWordWrap(True)
+        self.model_banner.setStyleSheet(INFO_STYLE)
+        self.model_banner.hide()
 
-        form = QFormLayout()
-        self.metadata_labels: dict[str, QLabel] = {}
-        for key, title in METADATA_FIELDS:
-            label = QLabel("-")
-            label.setWordWrap(True)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.metadata_labels[key] = label
-            form.addRow(f"{title}:", label)
-        self.hash_progress = QProgressBar()
-        self.hash_progress.setRange(0, 1000)
-        self.hash_progress.setFormat("hashing %p%")
-        self.hash_progress.hide()
-        form.addRow("", self.hash_progress)
+        self.queue = EvidenceQueue()
+        self.progress = ProgressPanel()
+        add_files = QPushButton("Add files...")
+        add_files.clicked.connect(self.choose_files)
+        add_folder = QPushButton("Add folder...")
+        add_folder.clicked.connect(self.choose_folder)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add_files)
+        buttons.addWidget(add_folder)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(QLabel("<b>Evidence</b>"))
+        left_layout.addWidget(self.queue, stretch=1)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
 
-        side = QWidget()
-        side.setLayout(form)
-        side.setMinimumWidth(420)
-        body = QHBoxLayout()
-        body.addWidget(self.preview, stretch=3)
-        body.addWidget(side, stretch=2)
-        layout = QVBoxLayout()
-        layout.addWidget(self.error_banner)
-        layout.addLayout(body)
+        self.welcome = WelcomePanel(self.store)
+        self.item_view = ItemView()
+        self.results_view = self.item_view.results_view
+        self.evidence_panel = self.item_view.evidence_panel
+        self.right_stack = QStackedWidget()
+        self.right_stack.addWidget(self.welcome)
+        self.right_stack.addWidget(self.item_view)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.right_stack)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([360, 1040])
         central = QWidget()
-        central.setLayout(layout)
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.error_banner)
+        layout.addWidget(self.model_banner)
+        layout.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
-        self._build_menu()
+        self.model_label = QLabel()
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.menus = WindowMenus(self, self.settings)
+        self._connect()
+        self._refresh_model()
         self.statusBar().showMessage("Ready")
+        if default_bundle is not None and default_bundle.is_dir() and self.store.active_version() is None:
+            self._install_default(default_bundle)
 
-    def _build_menu(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open evidence...", self)
-        open_action.setShortcut(QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self._choose_files)
-        file_menu.addAction(open_action)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+    def _connect(self) -> None:
+        self.queue.item_selected.connect(self._show_item)
+        self.queue.reanalyse_requested.connect(self._reanalyse)
+        self.queue.remove_requested.connect(self._remove)
+        self.progress.cancel_requested.connect(self._cancel_work)
+        runner = self.runner
+        runner.item_started.connect(self._item_started)
+        runner.item_progress.connect(self._item_progress)
+        runner.item_finished.connect(self._item_finished)
+        runner.items_cancelled.connect(self._items_stopped)
+        runner.batch_failed.connect(self._batch_failed)
+        runner.idle.connect(self.progress.end)
+        runner.model_missing.connect(self._model_missing)
+        panel = self.evidence_panel
+        panel.evidence_loaded.connect(self.evidence_loaded)
+        panel.hashes_ready.connect(self.hashes_ready)
+        panel.evidence_failed.connect(self._evidence_failed)
+        self.results_view.verdict_card.feedback_given.connect(self._keep_feedback)
+        self.welcome.demo_requested.connect(self.analyse_demo)
+        self.welcome.models_requested.connect(self.open_model_manager)
 
-    def _choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open evidence", "", EVIDENCE_FILTER)
+    @property
+    def verdict_label(self) -> QLabel:
+        return self.results_view.verdict_card.verdict_label
+
+    # Evidence in -----------------------------------------------------------------------------
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open evidence", self.menus.last_folder(), EVIDENCE_FILTER
+        )
         if paths:
             self.open_paths(paths)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of evidence", self.menus.last_folder())
+        if folder:
+            self.open_paths([folder])
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
         if event.mimeData().hasUrls():
@@ -154,98 +195,207 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Open the first file among ``paths`` (a folder contributes its files, sorted)."""
-        files = []
-        for path in map(Path, paths):
-            files.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
+        """Queue every file among ``paths`` (folders: their videos and images) and show the first."""
+        paths = [Path(p) for p in paths]
+        files = evidence_files(paths)
         if not files:
-            self._show_error(f"{', '.join(map(str, paths))}: nothing to open (an empty folder?)")
+            self._show_error(f"{', '.join(map(str, paths))}: nothing to open (no video or image found)")
             return
-        self.open_file(files[0])
-        if len(files) > 1:
-            self.statusBar().showMessage(f"Opened {files[0].name}; {len(files) - 1} more file(s) not opened")
-
-    def open_file(self, path: Path) -> None:
-        if self._hash_job is not None:
-            self._hash_job.cancel()
-        self.current_path = path
         self.error_banner.hide()
-        for label in self.metadata_labels.values():
-            label.setText("-")
-        self.statusBar().showMessage(f"Reading {path.name}...")
-        job = self._start(lambda control: (video.probe(path), video.read_first_frame(path)))
-        job.finished.connect(lambda result: self._show_evidence(path, *result))
-        job.failed.connect(self._show_error)
+        self.menus.remember(paths)
+        items = [self.queue.add(path) for path in files]
+        self.right_stack.setCurrentWidget(self.item_view)
+        self.queue.select(items[0].id)
+        for item in items:
+            self.runner.enqueue(item.id, item.path)
+        self.statusBar().showMessage(f"{len(files)} file(s) added to the queue")
 
-    def _start(self, work) -> Job:
-        job = Job(work, self)
-        self._jobs.add(job)
-        for signal in (job.finished, job.failed, job.cancelled):
-            signal.connect(lambda *_, job=job: self._jobs.discard(job))
-        job.start()
-        return job
+    # The queue's items -----------------------------------------------------------------------
 
-    def _show_evidence(self, path: Path, info: video.MediaInfo, first_frame: np.ndarray) -> None:
-        if path != self.current_path:
+    def _show_item(self, item_id: int) -> None:
+        self.error_banner.hide()
+        self.item_view.show_item(self.queue.items[item_id])
+
+    def _reanalyse(self, item_id: int) -> None:
+        item = self.queue.items[item_id]
+        self.queue.set_status(item_id, WAITING)
+        self.item_view.forget(item_id)
+        if self.queue.selected_id() == item_id:
+            self._show_item(item_id)
+        self.runner.enqueue(item_id, item.path)
+
+    def _remove(self, item_id: int) -> None:
+        self.runner.remove(item_id)
+        self.item_view.forget(item_id)
+        self.queue.remove(item_id)
+        if not self.queue.items:
+            self.right_stack.setCurrentWidget(self.welcome)
+
+    def current_result(self) -> AnalysisResult | None:
+        item_id = self.queue.selected_id()
+        return self.queue.items[item_id].result if item_id is not None else None
+
+    # The analysis as it runs -----------------------------------------------------------------
+
+    def _item_started(self, item_id: int) -> None:
+        item = self.queue.items[item_id]
+        self.queue.set_status(item_id, ANALYSING)
+        waiting = len(self.queue.with_status(WAITING))
+        more = f" ({waiting} more waiting)" if waiting else ""
+        self.progress.begin(f"Analysing {item.path.name}{more}")
+        if self.queue.selected_id() == item_id:
+            self.item_view.show_status(ANALYSING)
+
+    def _item_progress(self, item_id: int, fraction: float, message: str) -> None:
+        self.progress.update_progress(fraction, message)
+        self.queue.set_status(item_id, ANALYSING, f"{100 * fraction:.0f}%")
+
+    def _item_finished(self, item_id: int, result: AnalysisResult) -> None:
+        if item_id not in self.queue.items:
             return
-        for key, text in describe(info).items():
-            self.metadata_labels[key].setText(text)
-        self.metadata_labels["sha256"].setText("computing...")
-        self.metadata_labels["md5"].setText("computing...")
-        pixmap = rgb_to_pixmap(first_frame)
-        self.preview.setPixmap(
-            pixmap.scaled(
-                self.preview.size(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
+        self.queue.set_result(item_id, result)
+        if self.queue.selected_id() == item_id:
+            self.item_view.show_result(item_id, result)
+        self.statusBar().showMessage(f"{result.evidence.name}: {result.verdict_words}")
+        self.analysis_finished.emit(result)
+
+    def _items_stopped(self, item_ids: list[int]) -> None:
+        for item_id in item_ids:
+            if item_id in self.queue.items:
+                self.queue.set_status(item_id, CANCELLED)
+        self._refresh_placeholder()
+        self.statusBar().showMessage("Analysis cancelled")
+        self.analysis_cancelled.emit(item_ids)
+
+    def _batch_failed(self, message: str, item_ids: list[int]) -> None:
+        for item_id in item_ids:
+            if item_id in self.queue.items:
+                self.queue.set_status(item_id, FAILED)
+        self._refresh_placeholder()
+        self._show_error(f"The analysis could not run: {message}")
+
+    def _model_missing(self, message: str) -> None:
+        for item in self.queue.with_status(WAITING):
+            self.queue.set_status(item.id, WAITING_FOR_MODEL)
+        self._refresh_placeholder()
+        self.model_banner.setText(message)
+        self.model_banner.show()
+
+    def _refresh_placeholder(self) -> None:
+        item_id = self.queue.selected_id()
+        if item_id is not None and self.queue.items[item_id].result is None:
+            self.item_view.show_status(self.queue.items[item_id].status)
+
+    def _cancel_work(self) -> None:
+        if self._demo_job is not None:
+            self._demo_job.cancel()
+        else:
+            self.runner.cancel()
+
+    # Models ----------------------------------------------------------------------------------
+
+    def _refresh_model(self) -> None:
+        self.model_label.setText(active_model_text(self.store))
+        self.welcome.refresh()
+        if self.store.active_version() is not None:
+            self.model_banner.hide()
+
+    def _model_changed(self, *_args) -> None:
+        self._refresh_model()
+        self.active_model_changed.emit(self.store.active_version())
+        for item in self.queue.with_status(WAITING_FOR_MODEL):
+            self.queue.set_status(item.id, WAITING)
+        self.runner.resume()
+
+    def _install_default(self, bundle: Path) -> None:
+        self.statusBar().showMessage("Installing the default model...")
+        job = self._jobs.start(lambda control: self.store.ensure_default(bundle))
+        job.finished.connect(self._model_changed)
+        job.failed.connect(
+            lambda message: self._show_error(f"The default model could not be installed: {message}")
         )
-        self.statusBar().showMessage(f"{path.name}: {info.kind}, {info.width} x {info.height}")
-        self.evidence_loaded.emit(info)
-        self._hash(path)
 
-    def _fit_preview(self) -> None:
-        if self._frame_pixmap is not None:
-            self.preview.setPixmap(
-                self._frame_pixmap.scaled(
-                    self.preview.size(),
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
+    def open_model_manager(self) -> ModelManager:
+        dialog = ModelManager(self.store, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.active_changed.connect(self._model_changed)
+        dialog.show()
+        return dialog
+
+    def open_learn_wizard(self) -> LearnWizard:
+        wizard = LearnWizard(self.store, self.review_queue, self.continual_settings, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.model_accepted.connect(self._model_changed)
+        wizard.show()
+        return wizard
+
+    # Reports, feedback, demo -----------------------------------------------------------------
+
+    def open_export_dialog(self) -> ExportDialog:
+        dialog = ExportDialog(self.current_result(), self.queue.results(), self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.report_written.connect(
+            lambda files: self.statusBar().showMessage(f"Report written: {files.pdf}")
+        )
+        dialog.show()
+        return dialog
+
+    def _keep_feedback(self, track_id: int, label: str) -> None:
+        result = self.results_view.result
+        card = self.results_view.verdict_card
+        job = self._jobs.start(lambda control: self.review_queue.keep_track(result, track_id, label, control))
+
+        def kept(count: int) -> None:
+            counts = self.review_queue.counts()
+            card.feedback_status.setText(
+                f"{count} faces of track {track_id} kept as {label} examples. Review queue: "
+                f"{counts['manipulated']} manipulated, {counts['genuine']} genuine "
+                "(Models > Learn new forgery can use them)."
             )
+            self.feedback_kept.emit(count)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().resizeEvent(event)
-        self._fit_preview()
+        job.finished.connect(kept)
+        job.failed.connect(lambda message: card.feedback_status.setText(f"Not kept: {message}"))
 
-    def _hash(self, path: Path) -> None:
-        self.hash_progress.setValue(0)
-        self.hash_progress.show()
-        job = self._start(lambda control: video.file_hashes(path, control))
-        self._hash_job = job
-        job.progress.connect(lambda fraction, _message: self.hash_progress.setValue(int(fraction * 1000)))
-        job.finished.connect(lambda hashes: self._show_hashes(path, hashes))
-        job.failed.connect(self._show_error)
-
-    def _show_hashes(self, path: Path, hashes: dict) -> None:
-        if path != self.current_path:
+    def analyse_demo(self) -> None:
+        """Make the demo videos if needed (in the background), then analyse both."""
+        if self._demo_job is not None:
             return
-        self.hash_progress.hide()
-        self.metadata_labels["sha256"].setText(hashes["sha256"])
-        self.metadata_labels["md5"].setText(hashes["md5"])
-        self.hashes_ready.emit(hashes)
+        self.progress.begin("Making the demo videos (first time only)")
+        job = self._jobs.start(lambda control: ensure_demo_videos(self.demo_dir, control))
+        self._demo_job = job
+        job.progress.connect(self.progress.update_progress)
 
-    def _show_error(self, message: str) -> None:
-        self.hash_progress.hide()
-        self.error_banner.setText(message)
-        self.error_banner.show()
-        self._frame_pixmap = None
-        self.preview.clear()
-        self.preview.setText("Drop a video or image here, or use File > Open")
-        self.statusBar().showMessage("Could not open the evidence; see the message above")
+        def made(videos) -> None:
+            self._demo_job = None
+            self.progress.end()
+            self.open_paths([videos.pristine, videos.manipulated])
+
+        def stopped(message: str = "") -> None:
+            self._demo_job = None
+            self.progress.end()
+            if message:
+                self._show_error(f"The demo videos could not be made: {message}")
+
+        job.finished.connect(made)
+        job.failed.connect(stopped)
+        job.cancelled.connect(stopped)
+
+    # Messages and closing --------------------------------------------------------------------
+
+    def _evidence_failed(self, message: str) -> None:
+        self._show_error(message)
         self.evidence_failed.emit(message)
 
+    def _show_error(self, message: str) -> None:
+        self.error_banner.setText(message)
+        self.error_banner.show()
+        self.statusBar().showMessage("Something went wrong; see the message above")
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        for job in list(self._jobs):
-            job.cancel()
+        for dialog in self.findChildren(QDialog):
+            dialog.reject()  # each abandons its own work; the wizard discards a pending update
+        self.runner.shut_down()
+        self.item_view.close_jobs()
+        self._jobs.abandon_all()
         super().closeEvent(event)

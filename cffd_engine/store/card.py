@@ -42,7 +42,7 @@ def model_card(manifest: BundleManifest) -> str:
         lines.append("Accuracy on each task's held-out faces after the last update:")
         lines += [f"- {name}: {_percent(value)}" for name, value in zip(names, final, strict=False)]
         if len(matrix) > 1:
-            lines.append("The full accuracy matrix (row: after task i, column: task j) is in the manifest.")
+            lines += ["", "The full accuracy matrix (row: after task i, column: task j) is in the manifest."]
     else:
         lines.append("No evaluation recorded.")
     if manifest.evaluation:

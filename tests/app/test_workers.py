@@ -1,5 +1,6 @@
 import threading
 
+import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
@@ -48,3 +49,52 @@ def test_cancel_and_user_errors_are_reported_as_such(qtbot):
     with qtbot.waitSignal(failing.failed, timeout=5_000) as failure:
         failing.start()
     assert failure.args[0] == "/evidence/x.mp4: the file is empty (0 bytes). Copy it again"
+
+
+def test_partial_results_arrive_in_order_and_an_abandoned_job_is_silent(qtbot):
+    partials = []
+
+    def counting(control):
+        for i in range(3):
+            control.publish(i)
+        return "done"
+
+    job = Job(counting)
+    job.partial.connect(partials.append)
+    with qtbot.waitSignal(job.finished, timeout=5_000):
+        job.start()
+    assert partials == [0, 1, 2]
+
+    started = threading.Event()
+
+    def endless(control):
+        started.set()
+        while True:
+            control.check()
+
+    heard = []
+    quiet = Job(endless)
+    for signal in (quiet.finished, quiet.failed, quiet.cancelled):
+        signal.connect(lambda *args: heard.append(args))
+    quiet.start()
+    assert started.wait(5)
+    quiet.abandon()
+    qtbot.waitUntil(lambda: not quiet.running, timeout=5_000)
+    assert heard == [] and quiet.control.cancelled
+
+
+def test_time_left_is_said_only_once_it_can_be_estimated():
+    from app.progress_panel import TimeLeft, describe_seconds
+
+    estimate = TimeLeft()
+    start = estimate._began
+    assert estimate.estimate(0.0, now=start) is None
+    assert estimate.estimate(0.01, now=start + 5) is None  # too little done to say
+    assert estimate.estimate(0.25, now=start + 10) == pytest.approx(30.0)
+    assert estimate.estimate(1.0, now=start + 40) == 0.0
+    assert [describe_seconds(s) for s in (3, 42, 130, 4000)] == [
+        "a few seconds",
+        "about 40 s",
+        "about 2 min",
+        "about 1 h 07 min",
+    ]

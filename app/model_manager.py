@@ -1,0 +1,279 @@
+"""The model manager: every stored model version, its card, and what can be done with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.theme import ERROR_STYLE, INFO_STYLE
+from app.workers import JobGroup
+from cffd_engine.store import BundleError, ModelStore, VersionInfo, model_card
+
+BUNDLE_FILTER = "CFFD model bundle (*.cffd *.zip);;All files (*)"
+
+
+def accuracy_text(store: ModelStore, version: str) -> str:
+    """Mean accuracy over every task after the version's last update, from its manifest."""
+    try:
+        matrix = store.manifest(version).metrics.get("accuracy") or []
+    except BundleError:
+        return "-"
+    final = [value for value in (matrix[-1] if matrix else []) if value is not None]
+    return f"{100 * sum(final) / len(final):.1f}%" if final else "-"
+
+
+def active_model_text(store: ModelStore) -> str:
+    """The status bar's line: which version analyses, and what it learned."""
+    version = store.active_version()
+    if version is None:
+        return "No model installed (Models > Manage models to import one)"
+    try:
+        tasks = [str(task.get("name", "?")) for task in store.manifest(version).tasks]
+    except BundleError:
+        tasks = []
+    learned = f", knows: {', '.join(tasks)}" if tasks else ""
+    return f"Active model: {version}{learned}"
+
+
+class ModelManager(QDialog):
+    """Versions table and model card; activate, roll back, import, export and delete in the background.
+
+    ``active_changed(version or None)`` after anything that may change the active version;
+    ``operation_done(message)`` / ``operation_failed(message)`` after each operation.
+    """
+
+    active_changed = Signal(object)
+    operation_done = Signal(str)
+    operation_failed = Signal(str)
+
+    COLUMNS = (
+        "Version",
+        "Status",
+        "Created",
+        "Forgery types learned",
+        "Made from",
+        "Mean accuracy",
+        "Can learn",
+    )
+
+    def __init__(self, store: ModelStore, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Model versions")
+        self.resize(1000, 560)
+        self.store = store
+        self._jobs = JobGroup()
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.card = QTextBrowser()
+        self.card.setOpenExternalLinks(False)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+        self.buttons: dict[str, QPushButton] = {}
+        row = QHBoxLayout()
+        for name, text, slot in (
+            ("activate", "Use this version", self._activate_selected),
+            ("rollback", "Roll back", self.roll_back),
+            ("import", "Import...", self._choose_import),
+            ("export", "Export...", self._choose_export),
+            ("delete", "Delete", self._delete_selected),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            self.buttons[name] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        row.addWidget(close)
+        self.buttons["rollback"].setToolTip("Go back to the version the active one was made from")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.card)
+        splitter.setSizes([170, 330])
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Model store: {store.root}"))
+        layout.addWidget(splitter, stretch=1)
+        layout.addWidget(self.message)
+        layout.addLayout(row)
+        self.refresh()
+
+    def refresh(self, select: str | None = None) -> None:
+        keep = select or self.selected_version()
+        rows = self.store.list()
+        self.table.setRowCount(0)
+        for info in rows:
+            self._add_row(info)
+        versions = [info.version for info in rows]
+        target = keep if keep in versions else self.store.active_version()
+        if target in versions:
+            self.table.selectRow(versions.index(target))
+        else:
+            self.card.setMarkdown(
+                "# No model installed\n\nImport a model bundle (a `.cffd` file or a bundle folder) "
+                "with **Import...** to analyse evidence."
+            )
+        self._update_buttons()
+
+    def _add_row(self, info: VersionInfo) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        status = "● active" if info.active else ("unreadable" if info.problem else "")
+        cells = (
+            info.version,
+            status,
+            info.created[:19].replace("T", " "),
+            ", ".join(info.tasks) or "-",
+            info.parent_version or "-",
+            accuracy_text(self.store, info.version) if not info.problem else "-",
+            "yes" if info.learnable else "no",
+        )
+        for column, text in enumerate(cells):
+            cell = QTableWidgetItem(text)
+            if info.active:
+                font = cell.font()
+                font.setBold(True)
+                cell.setFont(font)
+            if info.problem:
+                cell.setToolTip(info.problem)
+            self.table.setItem(row, column, cell)
+
+    def selected_version(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.table.item(rows[0].row(), 0).text() if rows else None
+
+    def _selection_changed(self) -> None:
+        version = self.selected_version()
+        if version is not None:
+            try:
+                self.card.setMarkdown(model_card(self.store.manifest(version)))
+            except BundleError as exc:
+                self.card.setPlainText(str(exc))
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        version, active = self.selected_version(), self.store.active_version()
+        busy = len(self._jobs) > 0
+        self.buttons["activate"].setEnabled(not busy and version is not None and version != active)
+        self.buttons["delete"].setEnabled(not busy and version is not None and version != active)
+        self.buttons["export"].setEnabled(not busy and version is not None)
+        self.buttons["import"].setEnabled(not busy)
+        self.buttons["rollback"].setEnabled(not busy and active is not None)
+
+    # Operations: each runs in the background and reports in the message line -----------------
+
+    def activate(self, version: str) -> None:
+        self._run(lambda control: self.store.activate(version), f"{version} is now the active model.")
+
+    def roll_back(self) -> None:
+        self._run(lambda control: self.store.rollback(), "Rolled back: {} is now the active model.")
+
+    def import_bundle(self, path: Path | str) -> None:
+        path = Path(path)
+        self._run(
+            lambda control: self.store.import_bundle(path),
+            f"Imported {path.name} as {{}}. Select it and press 'Use this version' to analyse with it.",
+        )
+
+    def export_version(self, version: str, path: Path | str, include_private_data: bool) -> None:
+        self._run(
+            lambda control: self.store.export(version, Path(path), include_private_data),
+            f"Exported {version} to {{}}.",
+        )
+
+    def delete(self, version: str) -> None:
+        self._run(lambda control: self.store.delete(version), f"Deleted {version}.")
+
+    def _run(self, work: Callable, done: str) -> None:
+        self.message.hide()
+        job = self._jobs.start(work)
+        job.finished.connect(lambda value: self._done(done.format(value)))
+        job.failed.connect(self._failed)
+        self._update_buttons()
+
+    def _done(self, message: str) -> None:
+        self.refresh()
+        self._show(INFO_STYLE, message)
+        self.active_changed.emit(self.store.active_version())
+        self.operation_done.emit(message)
+
+    def _failed(self, message: str) -> None:
+        self.refresh()
+        self._show(ERROR_STYLE, f"Nothing was changed. {message}")
+        self.operation_failed.emit(message)
+
+    def _show(self, style: str, text: str) -> None:
+        self.message.setStyleSheet(style)
+        self.message.setText(text)
+        self.message.show()
+
+    # Buttons: ask what is needed, then run the operation -------------------------------------
+
+    def _activate_selected(self) -> None:
+        if (version := self.selected_version()) is not None:
+            self.activate(version)
+
+    def _choose_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a model bundle", "", BUNDLE_FILTER)
+        if path:
+            self.import_bundle(path)
+
+    def _choose_export(self) -> None:
+        version = self.selected_version()
+        if version is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export {version}", f"cffd-model-{version}.cffd", BUNDLE_FILTER
+        )
+        if not path:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Include the training faces?",
+            "The bundle can carry the faces the model keeps to learn new forgeries without forgetting "
+            "(its replay buffer and validation faces). They are photographs of people.\n\n"
+            "Include them? Without them the exported model can analyse evidence but cannot learn.",
+        )
+        self.export_version(version, path, answer == QMessageBox.StandardButton.Yes)
+
+    def _delete_selected(self) -> None:
+        version = self.selected_version()
+        if version is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            f"Delete {version}?",
+            f"Delete model version {version} from this computer? This cannot be undone.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete(version)
+
+    def done(self, result: int) -> None:
+        self._jobs.abandon_all()
+        super().done(result)

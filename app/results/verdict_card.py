@@ -1,0 +1,174 @@
+"""The verdict card: the video's verdict in words, each face track's, and the analyst's own review."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.review_queue import GENUINE, MANIPULATED
+from app.theme import NOTE_STYLE, VERDICT_BACKGROUNDS, VERDICT_COLOURS, track_colour
+from cffd_engine.analysis import NOT_APPLICABLE, AnalysisResult
+from cffd_engine.analysis.result import VERDICT_WORDS
+from cffd_engine.report import interpretation
+
+
+def swatch(colour: str) -> QIcon:
+    picture = QPixmap(12, 12)
+    picture.fill(QColor(colour))
+    return QIcon(picture)
+
+
+def headline(result: AnalysisResult) -> str:
+    """The line under the verdict: the deciding number, the threshold and the model that judged."""
+    model = result.model.version or result.model.source
+    if result.verdict == NOT_APPLICABLE or result.video_probability is None:
+        return f"Model {model}"
+    return (
+        f"Fake probability {result.video_probability:.2f} (threshold {result.threshold:.2f}), "
+        f"decided by face track {result.deciding_track} · model {model}"
+    )
+
+
+class VerdictCard(QFrame):
+    """Verdict, reason, per-track table, warnings; ``track_selected`` and ``feedback_given`` for the window."""
+
+    track_selected = Signal(int)
+    feedback_given = Signal(int, str)  # track id, GENUINE or MANIPULATED
+
+    TRACK_COLUMNS = ("Face track", "Faces", "Time (s)", "Score", "Verdict")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("verdictCard")
+        self.verdict_label = QLabel()
+        font = self.verdict_label.font()
+        font.setPointSize(font.pointSize() + 8)
+        font.setBold(True)
+        self.verdict_label.setFont(font)
+        self.headline_label = QLabel()
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        self.explanation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings_label = QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setStyleSheet(NOTE_STYLE)
+        self.tracks = QTableWidget(0, len(self.TRACK_COLUMNS))
+        self.tracks.setHorizontalHeaderLabels(self.TRACK_COLUMNS)
+        self.tracks.verticalHeader().hide()
+        self.tracks.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tracks.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tracks.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tracks.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tracks.horizontalHeader().setStretchLastSection(True)
+        self.tracks.setMaximumHeight(110)
+        self.tracks.itemSelectionChanged.connect(self._track_changed)
+        self.genuine_button = QPushButton("Actually genuine")
+        self.manipulated_button = QPushButton("Actually manipulated")
+        for button, label in ((self.genuine_button, GENUINE), (self.manipulated_button, MANIPULATED)):
+            button.setToolTip(
+                f"Your own finding: keep this face track's faces in the review queue as {label} examples "
+                "(Models > Learn new forgery can learn from them)"
+            )
+            button.clicked.connect(lambda _=False, label=label: self._feedback(label))
+        self.feedback_status = QLabel()
+        self.feedback_status.setStyleSheet(NOTE_STYLE)
+        self.feedback_status.setWordWrap(True)
+
+        left = QVBoxLayout()
+        left.addWidget(self.verdict_label)
+        left.addWidget(self.headline_label)
+        left.addWidget(self.explanation, stretch=1)
+        feedback = QHBoxLayout()
+        feedback.addWidget(QLabel("Your review of the selected track:"))
+        feedback.addWidget(self.genuine_button)
+        feedback.addWidget(self.manipulated_button)
+        feedback.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(self.tracks)
+        right.addLayout(feedback)
+        right.addWidget(self.feedback_status)
+        top = QHBoxLayout()
+        top.addLayout(left, stretch=3)
+        top.addLayout(right, stretch=2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.warnings_label)
+        self.result: AnalysisResult | None = None
+
+    def show_result(self, result: AnalysisResult) -> None:
+        self.result = result
+        colour, background = VERDICT_COLOURS[result.verdict], VERDICT_BACKGROUNDS[result.verdict]
+        self.setStyleSheet(
+            f"#verdictCard {{ background: {background}; border: 1px solid {colour}; border-radius: 6px; }}"
+        )
+        self.verdict_label.setText(result.verdict_words)
+        self.verdict_label.setStyleSheet(f"color: {colour};")
+        self.headline_label.setText(headline(result))
+        paragraphs = interpretation(result)
+        self.explanation.setText(paragraphs[0])
+        self.explanation.setToolTip("\n\n".join(paragraphs))
+        self.warnings_label.setText("\n".join(f"⚠ {warning}" for warning in result.warnings))
+        self.warnings_label.setVisible(bool(result.warnings))
+        self.feedback_status.setText("")
+        self._fill_tracks(result)
+
+    def _fill_tracks(self, result: AnalysisResult) -> None:
+        self.tracks.blockSignals(True)
+        self.tracks.setRowCount(0)
+        for track in result.tracks:
+            row = self.tracks.rowCount()
+            self.tracks.insertRow(row)
+            counted = "" if track.counts_for_video else " (too short to count)"
+            cells = (
+                str(track.track_id),
+                str(track.faces),
+                f"{track.start_s:.2f} to {track.end_s:.2f}",
+                f"{track.score:.2f}",
+                VERDICT_WORDS.get(track.verdict, track.verdict) + counted,
+            )
+            for column, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                cell.setData(Qt.ItemDataRole.UserRole, track.track_id)
+                if column == 0:
+                    cell.setIcon(swatch(track_colour(track.track_id)))
+                    cell.setToolTip("The colour of this face track on the timeline")
+                if column == 4:
+                    cell.setForeground(QBrush(QColor(VERDICT_COLOURS[track.verdict])))
+                self.tracks.setItem(row, column, cell)
+        self.tracks.blockSignals(False)
+        has_tracks = bool(result.tracks)
+        self.tracks.setVisible(has_tracks)
+        self.genuine_button.setEnabled(has_tracks)
+        self.manipulated_button.setEnabled(has_tracks)
+        if has_tracks:
+            deciding = [t.track_id for t in result.tracks].index(
+                result.deciding_track or result.tracks[0].track_id
+            )
+            self.tracks.selectRow(deciding)
+
+    def selected_track(self) -> int | None:
+        rows = self.tracks.selectionModel().selectedRows()
+        return self.tracks.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
+
+    def _track_changed(self) -> None:
+        track_id = self.selected_track()
+        if track_id is not None:
+            self.track_selected.emit(track_id)
+
+    def _feedback(self, label: str) -> None:
+        track_id = self.selected_track()
+        if track_id is not None:
+            self.feedback_status.setText(f"Keeping the faces of track {track_id} as {label} examples...")
+            self.feedback_given.emit(track_id, label)

@@ -1,0 +1,158 @@
+"""The review queue: faces the analyst judged differently from the model, kept as examples to learn from.
+
+Marking a face track "actually genuine" or "actually manipulated" cuts up to
+``FACES_PER_TRACK`` of its faces from the evidence (the frames the analysis
+judged, as it cut them) and keeps them as PNG files with where they came from.
+The "learn new forgery" wizard offers them as examples. No Qt here: the window
+runs ``keep_track`` in a worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from cffd_engine.analysis import AnalysisResult
+from cffd_engine.analysis.explain import encode_png
+from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
+from cffd_engine.jobs import JobControl, ensure_job
+from cffd_engine.media.crops import DEFAULT_SIZE, crop_geometry, crop_image
+from cffd_engine.media.faces import FaceDetection
+from cffd_engine.media.frames import FrameReader
+from cffd_engine.media.video import read_image
+
+GENUINE, MANIPULATED = "genuine", "manipulated"
+LABELS = (GENUINE, MANIPULATED)
+FACES_PER_TRACK = 24
+INDEX = "review.json"
+FORMAT = 1
+
+
+def default_review_root() -> Path:
+    return Path(platformdirs.user_data_dir("cffd-studio", appauthor=False)) / "review"
+
+
+@dataclass
+class ReviewedFace:
+    """One kept face: the analyst's label, the model's score, and where in which evidence it was."""
+
+    id: str
+    label: str
+    image: str  # file name in the queue's faces/ folder
+    evidence_name: str
+    evidence_sha256: str | None
+    track_id: int
+    frame_index: int
+    timestamp_s: float
+    model_fake_probability: float
+    model_version: str | None
+    marked_utc: str
+
+
+class ReviewQueue:
+    """Reviewed faces under ``root`` (``review.json`` and ``faces/*.png``); safe to read while written."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_review_root()
+        self.faces_dir = self.root / "faces"
+
+    def faces(self, label: str | None = None) -> list[ReviewedFace]:
+        try:
+            data = json.loads((self.root / INDEX).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return []
+        faces = [ReviewedFace(**entry) for entry in data.get("faces", [])]
+        return [face for face in faces if label is None or face.label == label]
+
+    def counts(self) -> dict[str, int]:
+        faces = self.faces()
+        return {label: sum(face.label == label for face in faces) for label in LABELS}
+
+    def images(self, label: str) -> list[np.ndarray]:
+        """The kept faces with ``label`` as RGB arrays (missing files are skipped)."""
+        return [
+            read_image(self.faces_dir / face.image)
+            for face in self.faces(label)
+            if (self.faces_dir / face.image).is_file()
+        ]
+
+    def keep_track(
+        self,
+        result: AnalysisResult,
+        track_id: int,
+        label: str,
+        job: JobControl | None = None,
+        limit: int = FACES_PER_TRACK,
+    ) -> int:
+        """Cut up to ``limit`` faces of one track from the evidence and keep them as ``label``; returns how many.
+
+        Marking the same track again replaces its earlier faces (the analyst changed their mind).
+        """
+        if label not in LABELS:
+            raise ValueError(f"label must be one of {LABELS}, got {label!r}")
+        job = ensure_job(job)
+        track = result.track(track_id)
+        picks = np.linspace(0, len(track.scores) - 1, min(limit, len(track.scores))).round().astype(int)
+        wanted = {track.scores[i].frame_index: track.scores[i] for i in sorted(set(picks.tolist()))}
+        settings = result.settings
+        reader = FrameReader(
+            result.evidence.path,
+            stride=settings.stride,
+            count=settings.frames,
+            max_frames=settings.max_frames,
+        )
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        kept: list[ReviewedFace] = []
+        for frame in reader:
+            job.check()
+            score = wanted.get(frame.index)
+            if score is not None:
+                height, width = frame.rgb.shape[:2]
+                detection = FaceDetection(
+                    tuple(score.box), score.detection_score, np.zeros((6, 2)), "analysis"
+                )
+                geometry = crop_geometry(detection, (width, height), DEFAULT_SIZE, settings.crop_scale)
+                name = f"{uuid.uuid4().hex}.png"
+                atomic_write_bytes(self.faces_dir / name, encode_png(crop_image(frame.rgb, geometry)))
+                kept.append(
+                    ReviewedFace(
+                        id=name[:-4],
+                        label=label,
+                        image=name,
+                        evidence_name=result.evidence.name,
+                        evidence_sha256=result.evidence.sha256,
+                        track_id=track_id,
+                        frame_index=frame.index,
+                        timestamp_s=score.timestamp_s,
+                        model_fake_probability=score.fake_probability,
+                        model_version=result.model.version,
+                        marked_utc=now,
+                    )
+                )
+                job.report(len(kept) / len(wanted), "keeping faces for review")
+            if frame.index >= max(wanted):
+                break
+        same = (result.evidence.sha256, track_id)
+        earlier = [face for face in self.faces() if (face.evidence_sha256, face.track_id) != same]
+        replaced = [face for face in self.faces() if (face.evidence_sha256, face.track_id) == same]
+        self._write(earlier + kept)
+        for face in replaced:
+            (self.faces_dir / face.image).unlink(missing_ok=True)
+        return len(kept)
+
+    def clear(self, label: str | None = None) -> None:
+        """Forget the faces with ``label`` (all when None)."""
+        keep = [face for face in self.faces() if label is not None and face.label != label]
+        gone = [face for face in self.faces() if face not in keep]
+        self._write(keep)
+        for face in gone:
+            (self.faces_dir / face.image).unlink(missing_ok=True)
+
+    def _write(self, faces: list[ReviewedFace]) -> None:
+        atomic_write_json(self.root / INDEX, {"format": FORMAT, "faces": [asdict(face) for face in faces]})

@@ -1,0 +1,155 @@
+"""The "learn new forgery" wizard end to end on a tiny task: accept, discard, cancel and close mid-update."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.review_queue import MANIPULATED
+from app.workers import wait_for_all
+from tests import synthetic_media as sm
+from tests.app.conftest import tiny_settings
+
+
+@pytest.fixture(scope="module")
+def new_forgery(tmp_path_factory):
+    """Two dozen face photos standing for examples of a new manipulation."""
+    return sm.write_face_folder(tmp_path_factory.mktemp("new-forgery") / "examples", 24)
+
+
+def to_faces_page(qtbot, wizard, examples, name: str = "portrait swap"):
+    wizard.next()
+    assert wizard.currentPage() is wizard.examples_page and not wizard.examples_page.isComplete()
+    if examples is not None:
+        wizard.examples_page.fake_sources.add_paths([examples])
+    wizard.next()
+    assert wizard.currentPage() is wizard.name_page
+    wizard.name_page.name.setText(name)
+    with qtbot.waitSignal(wizard.faces_ready, timeout=60_000) as ready:
+        wizard.next()
+    return ready.args[0]
+
+
+def start_update(qtbot, wizard, finish: bool = True):
+    wizard.next()
+    assert wizard.currentPage() is wizard.settings_page
+    if not finish:
+        wizard.next()
+        return None
+    with qtbot.waitSignal(wizard.training_finished, timeout=120_000) as finished:
+        wizard.next()
+    return finished.args[0]
+
+
+def staging_is_empty(store) -> bool:
+    return list(store.staging_dir.iterdir()) == []
+
+
+def test_accept_makes_the_new_model_the_active_version(qtbot, window, store, new_forgery):
+    wizard = window.open_learn_wizard()
+    assert "knows: checker" in wizard.intro_page.model_label.text()
+    gathered = to_faces_page(qtbot, wizard, new_forgery)
+    faces = wizard.faces_page
+    assert len(gathered.fake) >= 24 and not gathered.real
+    assert faces.isComplete() and faces.sources.rowCount() == 24
+    assert faces.thumbnails.count() == len(gathered.fake)
+    # A face the analyst did not mean (a false detection, a bystander) can be left out.
+    found = len(gathered.fake)
+    faces.thumbnails.item(0).setSelected(True)
+    faces.thumbnails.item(3).setSelected(True)
+    faces.leave_out_button.click()
+    assert len(gathered.fake) == found - 2 == faces.thumbnails.count()
+    assert str(found - 2) in faces.summary.text()
+    assert (
+        "That is few" in faces.summary.text()
+        and "genuine faces the model keeps in memory" in faces.summary.text()
+    )
+
+    candidate = start_update(qtbot, wizard)
+    assert wizard.currentPage() is wizard.results_page
+    results = wizard.results_page
+    assert [results.table.item(row, 0).text() for row in range(results.table.rowCount())] == [
+        "checker",
+        "portrait swap (new)",
+    ]
+    assert "'portrait swap'" in results.summary.text()
+    assert store.versions() == ["v1"] and store.active_version() == "v1"  # nothing before the choice
+
+    with qtbot.waitSignal(window.active_model_changed, timeout=30_000) as changed:
+        results.accept_button.click()
+    assert changed.args[0] == "v2" == store.active_version()
+    manifest = store.manifest("v2")
+    assert manifest.parent_version == "v1" and [t["name"] for t in manifest.tasks] == [
+        "checker",
+        "portrait swap",
+    ]
+    assert candidate.report.task_names == ["checker", "portrait swap"]
+    assert window.model_label.text() == "Active model: v2, knows: checker, portrait swap"
+    assert staging_is_empty(store) and not wizard.isVisible()
+
+
+def test_discard_creates_no_version(qtbot, window, store, new_forgery):
+    wizard = window.open_learn_wizard()
+    to_faces_page(qtbot, wizard, new_forgery)
+    start_update(qtbot, wizard)
+    with qtbot.waitSignal(wizard.update_discarded, timeout=30_000):
+        wizard.results_page.discard_button.click()
+    assert store.versions() == ["v1"] and store.active_version() == "v1"
+    assert staging_is_empty(store) and not wizard.isVisible()
+
+
+def test_cancelling_mid_training_leaves_the_active_model_unchanged(qtbot, make_window, store, new_forgery):
+    window = make_window(store, continual_settings=tiny_settings(epochs=200))
+    wizard = window.open_learn_wizard()
+    to_faces_page(qtbot, wizard, new_forgery)
+    start_update(qtbot, wizard, finish=False)
+    training = wizard.training_page
+    assert wizard.currentPage() is training and training.running
+    qtbot.waitUntil(lambda: training.stage.text().startswith("Pass 1 of 200"), timeout=60_000)
+    with qtbot.waitSignal(wizard.training_cancelled, timeout=60_000):
+        training.progress.cancel_button.click()
+    assert "Nothing was changed: the model in use is still v1" in training.message.text()
+    assert training.again_button.isVisible() and not training.isComplete()
+    assert store.versions() == ["v1"] and store.active_version() == "v1" and staging_is_empty(store)
+
+
+def test_closing_the_window_mid_training_leaves_the_store_as_it_was(qtbot, make_window, store, new_forgery):
+    window = make_window(store, continual_settings=tiny_settings(epochs=200))
+    wizard = window.open_learn_wizard()
+    to_faces_page(qtbot, wizard, new_forgery)
+    start_update(qtbot, wizard, finish=False)
+    qtbot.waitUntil(lambda: wizard.training_page.stage.text().startswith("Pass"), timeout=60_000)
+    window.close()  # closes the wizard too, which cancels the update
+    assert not wizard.isVisible() and not wizard.training_page.running
+    assert wait_for_all(60_000)
+    assert store.versions() == ["v1"] and store.active_version() == "v1" and staging_is_empty(store)
+
+
+def test_a_known_name_is_refused_and_reviewed_faces_serve_as_examples(qtbot, window, store, portrait_video):
+    with qtbot.waitSignal(window.analysis_finished, timeout=90_000):
+        window.open_paths([portrait_video])
+    with qtbot.waitSignal(window.feedback_kept, timeout=30_000):
+        window.results_view.verdict_card.manipulated_button.click()
+    wizard = window.open_learn_wizard()
+    wizard.next()
+    examples = wizard.examples_page
+    assert (
+        examples.use_review.isEnabled() and "20 marked 'actually manipulated'" in examples.use_review.text()
+    )
+    examples.use_review.setChecked(True)
+    assert examples.isComplete()
+    wizard.next()
+    wizard.name_page.name.setText("checker")
+    wizard.next()
+    assert wizard.currentPage() is wizard.name_page and "already knows" in wizard.name_page.problem.text()
+    wizard.name_page.name.setText("reviewed swaps")
+    with qtbot.waitSignal(wizard.faces_ready, timeout=60_000) as ready:
+        wizard.next()
+    gathered = ready.args[0]
+    assert gathered.reviewed[MANIPULATED] == 20 and len(gathered.fake) == 20
+    assert wizard.faces_page.isComplete()
+
+
+def test_without_a_learnable_model_the_wizard_says_why_and_goes_no_further(qtbot, make_window, empty_store):
+    wizard = make_window(empty_store).open_learn_wizard()
+    assert "No model is installed" in wizard.intro_page.model_label.text()
+    assert not wizard.intro_page.isComplete()
