@@ -201,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     preprocess.add_arguments(preprocess_parser)
     preprocess_parser.set_defaults(func=preprocess.run)
 
+    from cffd_engine.data.synth import cli as synth_cli
+
+    synth_parser = commands.add_parser(
+        "synth", help="forgeries from real faces: task sequence, contact sheet, videos"
+    )
+    synth_cli.add_arguments(synth_parser)
+    synth_parser.set_defaults(func=synth_cli.run)
+
     bench_parser = commands.add_parser("bench", help="benchmarks that print figures and write JSON")
     bench_commands = bench_parser.add_subparsers(dest="bench_command", required=True)
     for name, help_text in BENCHMARKS.items():
