@@ -70,6 +70,10 @@ def radial_power(rgb: np.ndarray, bins: int = BINS) -> np.ndarray:
     sums = np.bincount(ring[keep], weights=power[keep], minlength=bins)
     counts = np.bincount(ring[keep], minlength=bins)
     mean = sums / np.maximum(counts, 1)
+    sampled = counts > 0
+    if not sampled.all():  # small crops leave the innermost rings without a frequency sample
+        centres = np.arange(bins)
+        mean[~sampled] = np.interp(centres[~sampled], centres[sampled], mean[sampled])
     return (10 * np.log10(mean / max(mean.sum(), _EPS) + _EPS)).astype(np.float64)
 
 
