@@ -2,13 +2,12 @@
 
 The donor's face is aligned onto the target by the similarity transform that
 best maps its rigid landmarks onto the target's, its colours moved towards
-the target's skin (Reinhard transfer in Lab), softened as a rendered
-texture would be, and Poisson-blended (``cv2.seamlessClone``) or
-alpha-blended inside the hull of the target's inner face. The eyes, nose,
-mouth and skin texture are the donor's; the face outline, hair and forehead
-stay the target's. No 3-D model is fitted, so large pose differences
-between donor and target give visibly wrong results: choose donors with
-``donor_cost`` (pose, gender, age, ethnicity, sharpness).
+the target's (Reinhard transfer in Lab), and Poisson-blended
+(``cv2.seamlessClone``) inside the hull of the target's inner face. The
+eyes, nose, mouth and skin texture are the donor's; the face outline, hair
+and forehead stay the target's. No 3-D model is fitted, so large pose
+differences between donor and target give visibly wrong results: choose
+donors of similar pose (``donor_pose_distance``).
 """
 
 from __future__ import annotations
@@ -29,11 +28,10 @@ def sample(rng: np.random.Generator, face: Face, donor: Face | None = None) -> P
     """Random colour-transfer strength, mask erosion and edge softness; the donor is the caller's choice."""
     return {
         "donor": Path(donor.name).name if donor is not None else "",
-        "colour_transfer": uniform(rng, 0.5, 0.9),
+        "colour_transfer": uniform(rng, 0.8, 1.0),
         "erode": uniform(rng, 0.02, 0.12),
         "feather": uniform(rng, 0.02, 0.06),
-        "clone": str(rng.choice(["poisson", "alpha"])),
-        "render_scale": uniform(rng, 0.4, 0.7),
+        "clone": str(rng.choice(["poisson", "poisson", "alpha"])),
     }
 
 
@@ -102,10 +100,6 @@ def apply(face: Face, params: Params, donor: Face | None = None) -> Forgery:
     donor_skin = skin_mask(face.image.shape, donor_landmarks, region)
     target_skin = skin_mask(face.image.shape, face.landmarks, region)
     warped = colour_transfer(warped, face.image, donor_skin, target_skin, params["colour_transfer"])
-    # FaceSwap renders the donor from a fitted model's texture: softer than the photo it lands in.
-    height, width = warped.shape[:2]
-    small = (max(1, round(width * params["render_scale"])), max(1, round(height * params["render_scale"])))
-    warped = cv2.resize(cv2.resize(warped, small, interpolation=cv2.INTER_AREA), (width, height))
     pasted = _poisson(warped, face.image, region) if params["clone"] == "poisson" else warped
     # The soft edge lies inside the region, so the Poisson boundary condition is met at the seam.
     unit = geo.iod(face.landmarks)
