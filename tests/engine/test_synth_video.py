@@ -124,7 +124,9 @@ def test_cli_sheet_writes_the_png(tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     out = tmp_path / "sheet.png"
-    args = parser.parse_args(["sheet", "--faces", str(faces), "--out", str(out), "--count", "2", "--cell", "64"])
+    args = parser.parse_args(
+        ["sheet", "--faces", str(faces), "--out", str(out), "--count", "2", "--cell", "64"]
+    )
     assert cli.run(args) == 0
     assert cv2.imread(str(out)).shape == (2 * (64 + 28 + 4), 5 * (64 + 4) + 32 + 4, 3)
 

@@ -150,13 +150,6 @@ def folded_area(src_points: np.ndarray, dst_points: np.ndarray) -> float:
     return float(np.abs(src_area[flipped]).sum() / 2)
 
 
-def moved_landmarks(face: Face, params: Params) -> np.ndarray:
-    """The landmarks as the reenacted face should have them (same depth column), in pixels."""
-    moved = np.array(face.landmarks, dtype=np.float64, copy=True)
-    moved[:, :2] += displacements(face.landmarks, params)
-    return moved
-
-
 def control_points(landmarks: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source and destination points of the warp, and the destination outline of the newly opened mouth.
 
