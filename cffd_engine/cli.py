@@ -109,6 +109,11 @@ def _models(args: argparse.Namespace) -> int:
     elif action == "delete":
         store.delete(args.version)
         print(f"deleted {args.version}")
+    elif action == "restore-data":
+        from cffd_engine.training import restore_training_faces
+
+        version = restore_training_faces(store, args.version, progress_bar("restore"))
+        print(f"\n{version}: {args.version or 'the active version'} with its training faces rebuilt")
     return 0
 
 
@@ -135,6 +140,11 @@ def _add_models_parser(commands) -> None:
         help="leave out the replay buffer and validation faces (the copy can analyse, not learn)",
     )
     actions.add_parser("delete", help="delete a version (never the active one)").add_argument("version")
+    restore = actions.add_parser(
+        "restore-data",
+        help="rebuild the replay buffer and validation faces a shared model left out (needs its photos)",
+    )
+    restore.add_argument("version", nargs="?", help="default: the active version")
     models.set_defaults(func=_models)
 
 
@@ -208,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth_cli.add_arguments(synth_parser)
     synth_parser.set_defaults(func=synth_cli.run)
+
+    from cffd_engine import training
+
+    train_parser = commands.add_parser(
+        "train", help="train a model from a recipe (data, training, test, store)"
+    )
+    training.add_arguments(train_parser)
+    train_parser.set_defaults(func=training.run)
 
     bench_parser = commands.add_parser("bench", help="benchmarks that print figures and write JSON")
     bench_commands = bench_parser.add_subparsers(dest="bench_command", required=True)

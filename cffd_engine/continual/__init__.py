@@ -26,7 +26,7 @@ from cffd_engine.continual.selection import (
     SelectionStrategy,
     selection_from_dict,
 )
-from cffd_engine.continual.session import learn_task, train_first_task
+from cffd_engine.continual.session import first_buffer, learn_task, train_first_task
 from cffd_engine.continual.strategies import (
     CFFD,
     EWC,
@@ -80,6 +80,7 @@ __all__ = [
     "evaluate",
     "from_arrays",
     "hold_out",
+    "first_buffer",
     "learn_task",
     "load_images",
     "load_labelled_folder",

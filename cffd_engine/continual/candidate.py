@@ -46,10 +46,15 @@ class BaseModel:
         path = Path(path)
         manifest = verify_bundle(path)
         if not manifest.learnable or not (path / REPLAY_DIR).is_dir():
+            fix = (
+                "rebuild them from the training photos with `cffd models restore-data` "
+                "(the model manager's 'Restore training faces')"
+                if manifest.contents.get("recipe")
+                else "use a version that has one"
+            )
             raise BundleError(
-                f"{path}: this model version carries no replay buffer (it was exported without its "
-                "training faces), so it cannot learn a new forgery without forgetting; use a version "
-                "that has one, or the default model"
+                f"{path}: this model version carries no replay buffer (it was shared without its "
+                f"training faces), so it cannot learn a new forgery without forgetting; {fix}"
             )
         validation = (
             ValidationSets.load(path / VALIDATION_DIR)

@@ -104,8 +104,20 @@ def _cache_split(
     dataset = FaceCropDataset(cache_dir, split, task, manifest, frames_per_video)
     if len(dataset) == 0:
         raise SampleError(f"{cache_dir}: task '{name}' has no {split} crops in this cache")
+    # Ordered by file name, label and frame, never by the path hash in the video key: the same
+    # data in another folder loads in the same order, so a seeded training repeats exactly.
+    records = dataset.records
+    order = sorted(
+        range(len(dataset)),
+        key=lambda i: (
+            records[i].video_key.rsplit("-", 1)[0],
+            records[i].label,
+            records[i].frame_index,
+            records[i].track_id,
+        ),
+    )
     images, labels = [], []
-    for item in range(len(dataset)):
+    for item in order:
         job.check()
         image, label = dataset[item]
         images.append(image.mul(255).round().to(torch.uint8))
@@ -113,7 +125,7 @@ def _cache_split(
     stack = torch.stack(images)
     if stack.shape[-1] != size:
         stack = resize_images(stack, size)
-    records = dataset.records
+    records = [records[i] for i in order]
     keys = [r.video_key for r in records]
     return SampleSet(
         stack,

@@ -265,7 +265,7 @@ def _evaluation_note(validation: ValidationSets) -> str:
 
 def train_first_task(
     store: ModelStore,
-    task: TaskData,
+    task: TaskData | Sequence[TaskData],
     model: RSIANet | ModelConfig,
     settings: ContinualSettings | None = None,
     job: JobControl | None = None,
@@ -276,19 +276,24 @@ def train_first_task(
 ) -> Candidate:
     """Train a model (fresh from a config, or given) on its first task; a Candidate like ``learn_task``'s.
 
-    The bundle carries a replay buffer chosen by the strategy's selection (hybrid when the
-    strategy keeps none) and the task's validation faces, so later updates can protect it.
+    Several tasks are trained jointly, as one (their training faces mixed), yet each keeps
+    its own validation faces, replay share and accuracy column, so a later update shows
+    what it does to each. The bundle carries a replay buffer chosen by the strategy's
+    selection (hybrid when the strategy keeps none) and the validation faces.
     """
     settings = settings or ContinualSettings()
+    tasks = [task] if isinstance(task, TaskData) else list(task)
+    if not tasks:
+        raise CFFDError("training needs at least one task")
     with cpu_threads(settings.train.threads):
         return _train_first_task(
-            store, task, model, settings, ensure_job(job), work_dir, callbacks, description, limits
+            store, tasks, model, settings, ensure_job(job), work_dir, callbacks, description, limits
         )
 
 
 def _train_first_task(
     store: ModelStore,
-    task: TaskData,
+    tasks: list[TaskData],
     model: RSIANet | ModelConfig,
     settings: ContinualSettings,
     job: JobControl,
@@ -299,24 +304,42 @@ def _train_first_task(
 ) -> Candidate:
     model = RSIANet(model) if isinstance(model, ModelConfig) else model
     size = model.config.input_size
-    train, held_out, warnings = _prepare(task, size, settings, [])
-    if train.counts()["real"] == 0:
-        raise CFFDError(f"the first task '{task.name}' needs genuine faces as well as manipulated ones")
     validation = ValidationSets(size)
-    validation.add(task.name, held_out)
-    strategy, summary = _fit(
-        model, settings, 0, train, None, task.name, work_dir, callbacks, job.sub(0.0, 0.9)
-    )
+    trains, warnings, records = [], [], []
+    for task in tasks:
+        train, held_out, task_warnings = _prepare(task, size, settings, validation.tasks)
+        if train.counts()["real"] == 0:
+            raise CFFDError(f"the first task '{task.name}' needs genuine faces as well as manipulated ones")
+        validation.add(task.name, held_out)
+        trains.append(train)
+        warnings += task_warnings
+        records.append(_task_record(task, train, held_out))
+    name = " + ".join(task.name for task in tasks)
+    joint = SampleSet.concat(trains)
+    _, summary = _fit(model, settings, 0, joint, None, name, work_dir, callbacks, job.sub(0.0, 0.9))
+    del joint
     after = _evaluate_all(model, validation, 0.5, settings.train.eval_batch_size, job.sub(0.9, 0.95))
-    buffer = ReplayBuffer(settings.replay_budget, size)
-    selection = strategy.selection() or HybridSelection(settings.strategy.hard_fraction)
-    buffer.select_and_add(task.name, train, model, selection, settings.selection_seed, job)
-    report = _report(task, [task.name], [None], after, validation, settings, summary, None, warnings)
+    buffer = first_buffer([t.name for t in tasks], trains, model, settings, job.sub(0.95, 0.97))
+    if len(tasks) > 1:
+        for task, record in zip(tasks, records, strict=True):
+            record["trained_jointly_with"] = [t.name for t in tasks if t is not task]
+    names = validation.tasks
+    report = _report(
+        TaskData(name, SampleSet.empty(size)),
+        names,
+        [None] * len(names),
+        after,
+        validation,
+        settings,
+        summary,
+        None,
+        warnings,
+    )
     manifest = BundleManifest(
         model_config=model.config.to_dict(),
-        tasks=[_task_record(task, train, held_out)],
+        tasks=records,
         metrics={
-            "task_names": [task.name],
+            "task_names": names,
             "accuracy": [report.accuracy_after],
             "auc": [report.auc_after],
             "validation_counts": report.validation_counts,
@@ -330,3 +353,26 @@ def _train_first_task(
     candidate = _write_candidate(store, model, manifest, buffer, validation, report)
     job.report(1.0, "model ready")
     return candidate
+
+
+def first_buffer(
+    names: Sequence[str],
+    trains: Sequence[SampleSet],
+    model: nn.Module,
+    settings: ContinualSettings,
+    job: JobControl | None = None,
+) -> ReplayBuffer:
+    """The replay buffer of a first training: each task's share chosen from its training faces.
+
+    Deterministic for given weights, faces and settings, so a buffer left out of a shared
+    bundle can be rebuilt exactly from the same faces (``cffd models restore-data``).
+    """
+    job = ensure_job(job)
+    buffer = ReplayBuffer(settings.replay_budget, trains[0].size if trains else 0)
+    selection = build_strategy(settings.strategy).selection() or HybridSelection(
+        settings.strategy.hard_fraction
+    )
+    for index, (name, train) in enumerate(zip(names, trains, strict=True)):
+        share = job.sub(index / len(names), (index + 1) / len(names))
+        buffer.select_and_add(name, train, model, selection, settings.selection_seed, share)
+    return buffer

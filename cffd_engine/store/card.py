@@ -47,11 +47,25 @@ def model_card(manifest: BundleManifest) -> str:
         lines.append("No evaluation recorded.")
     if manifest.evaluation:
         lines += ["", manifest.evaluation]
+    test = manifest.metrics.get("test") or {}
+    if test:
+        lines += ["", "On each task's test faces (neither trained on nor used to choose the model):"]
+        lines += [
+            f"- {name}: accuracy {_percent(figures.get('accuracy'))}, AUC "
+            + ("n/a" if figures.get("auc") is None else f"{figures['auc']:.3f}")
+            + f" ({figures.get('count', '?')} faces)"
+            for name, figures in test.items()
+        ]
     lines += ["", "## Known limits"]
     lines += [f"- {limit}" for limit in manifest.limits] or ["- None recorded."]
     if not manifest.learnable:
         lines.append(
             "- This copy carries no replay buffer: it can analyse evidence but cannot be updated "
-            "with a new forgery method."
+            "with a new forgery method"
+            + (
+                " until its training faces are rebuilt from the photos (`cffd models restore-data`)."
+                if manifest.contents.get("recipe")
+                else "."
+            )
         )
     return "\n".join(lines) + "\n"

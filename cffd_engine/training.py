@@ -1,0 +1,354 @@
+"""``cffd train``: a model from a recipe file, reproducibly: data, training, held-out test, bundle.
+
+A recipe (TOML, e.g. ``resources/default-model.toml``) names the real face photos,
+how the synthetic task sequence is built from them (``cffd_engine.data.synth``), the
+RSIA-Net preset, the continual settings and the mode:
+
+- ``joint``: one model learns every family at once (the families' training faces
+  mixed); each family keeps its own validation faces and replay share.
+- ``sequence``: the families are learned one after another with the configured
+  continual strategy (CFFD by default), as an analyst's updates would be.
+
+Either way the result is a complete bundle (weights, replay buffer, per-family
+validation faces) committed to a model store, with accuracy and AUC per family on
+the test split, which neither training nor validation saw, in its manifest and in
+``training_report.json``. Work goes under ``--out``: the built sequence is reused
+and an interrupted training resumes from its last epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from cffd_engine.errors import CFFDError
+from cffd_engine.fileio import atomic_write_json
+from cffd_engine.jobs import JobControl, ensure_job
+
+MODES = ("joint", "sequence")
+REPORT_FILE = "training_report.json"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What ``cffd train`` makes: data, model, settings, mode; ``text`` is the file as read."""
+
+    name: str
+    mode: str = "joint"
+    description: str = ""
+    limits: tuple[str, ...] = ()
+    faces: str = ""  # "" = $CFFD_SHARED_DATA/faces/utkface, else ../shared/data/faces/utkface
+    build: dict[str, Any] = field(default_factory=dict)  # BuildSettings fields besides faces and out
+    preset: str = "lite"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    continual: dict[str, Any] = field(default_factory=dict)  # ContinualSettings.from_dict
+    text: str = ""
+
+    @classmethod
+    def load(cls, path: Path | str) -> Recipe:
+        """Read and check a recipe file; every problem names the file and the key."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CFFDError(f"{path}: not a readable training recipe ({exc})") from exc
+        return cls.from_text(text, path, default_name=path.stem)
+
+    @classmethod
+    def from_text(cls, text: str, source: Path | str, default_name: str = "model") -> Recipe:
+        """A recipe from its TOML text; ``source`` names it in errors."""
+        try:
+            data = dict(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise CFFDError(f"{source}: not a readable training recipe ({exc})") from exc
+        section = {key: data.pop(key, {}) for key in ("data", "model", "continual")}
+        known = {"name", "mode", "description", "limits"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CFFDError(f"{source}: unknown key(s) {unknown}; known: {sorted(known | set(section))}")
+        build = dict(section["data"])
+        model = dict(section["model"])
+        recipe = cls(
+            name=str(data.get("name") or default_name),
+            mode=str(data.get("mode", "joint")),
+            description=str(data.get("description", "")),
+            limits=tuple(str(limit) for limit in data.get("limits", [])),
+            faces=str(build.pop("faces", "")),
+            build=build,
+            preset=str(model.pop("preset", "lite")),
+            model_overrides=model,
+            continual=dict(section["continual"]),
+            text=text,
+        )
+        recipe.check(source)
+        return recipe
+
+    def check(self, source: Path | str) -> None:
+        from cffd_engine.continual import ContinualSettings
+        from cffd_engine.data.synth import BuildSettings
+        from cffd_engine.model import preset
+
+        if self.mode not in MODES:
+            raise CFFDError(f"{source}: mode = {self.mode!r}; choose one of {MODES}")
+        try:
+            preset(self.preset, **self.model_overrides)
+            ContinualSettings.from_dict(self.continual)
+            BuildSettings(faces=Path("."), out=Path("."), **self.build)
+        except (TypeError, ValueError) as exc:
+            raise CFFDError(f"{source}: {exc}") from exc
+
+    def faces_folder(self) -> Path:
+        """The photos to forge from; a clear error when they are not on this machine."""
+        if self.faces:
+            candidates = [Path(self.faces).expanduser()]
+        else:
+            candidates = []
+            if os.environ.get("CFFD_SHARED_DATA"):
+                candidates.append(Path(os.environ["CFFD_SHARED_DATA"]) / "faces" / "utkface")
+            candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "utkface")
+        for folder in candidates:
+            if folder.is_dir():
+                return folder
+        raise CFFDError(
+            f"the face photos for recipe '{self.name}' are not on this machine (looked in "
+            f"{', '.join(str(c) for c in candidates)}); set CFFD_SHARED_DATA to the folder that holds "
+            "faces/utkface, or set [data] faces in the recipe"
+        )
+
+
+@dataclass
+class TrainingResult:
+    """What a training run made: the committed version, its bundle and the per-family test figures."""
+
+    version: str
+    bundle: Path
+    test: dict[str, dict[str, Any]]
+    seconds: float
+    report_path: Path
+
+
+def train(
+    recipe: Recipe,
+    out: Path | str,
+    store=None,
+    activate: bool = False,
+    job: JobControl | None = None,
+) -> TrainingResult:
+    """Build the data (or reuse it under ``out``), train, test, and commit a version to ``store``.
+
+    ``store`` None: a store under ``out/store``. Raises ``CFFDError`` when the photos are missing.
+    """
+    from cffd_engine.continual import ContinualSettings, TaskData, learn_task, train_first_task
+    from cffd_engine.continual.candidate import BaseModel
+    from cffd_engine.continual.evaluate import evaluate
+    from cffd_engine.continual.protocols import load_synthetic_sequence
+    from cffd_engine.data.synth import BuildSettings, build_task_sequence
+    from cffd_engine.model import preset
+    from cffd_engine.model.device import cpu_threads
+    from cffd_engine.store import ModelStore, load_model, write_bundle
+
+    job = ensure_job(job)
+    faces = recipe.faces_folder()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    config = preset(recipe.preset, **recipe.model_overrides)
+    settings = ContinualSettings.from_dict(recipe.continual)
+    sequence_dir = out / "data"
+    if not (sequence_dir / "sequence.json").is_file():
+        job.report(0.0, f"building the synthetic forgeries from {faces}")
+        build = {"size": config.input_size, **recipe.build}
+        build_task_sequence(BuildSettings(faces=faces, out=sequence_dir, **build), job.sub(0.0, 0.2))
+    tasks = load_synthetic_sequence(sequence_dir, config.input_size, job=job.sub(0.2, 0.22))
+    described = [
+        TaskData(
+            task.name,
+            task.train,
+            task.val,
+            description=f"synthetic '{task.name}' forgeries of face photos from {faces.name}: "
+            f"{task.train.counts()['fake']} manipulated and {task.train.counts()['real']} genuine",
+        )
+        for task in tasks
+    ]
+    store = store if store is not None else ModelStore(out / "store")
+    work = out / "work"
+    training = job.sub(0.22, 0.95)
+    if recipe.mode == "joint":
+        candidate = train_first_task(
+            store,
+            described,
+            config,
+            settings,
+            training,
+            work / "joint",
+            (),
+            recipe.description,
+            recipe.limits,
+        )
+    else:
+        share = 1.0 / len(described)
+        candidate = train_first_task(
+            store, described[0], config, settings, training.sub(0, share), work / "0",
+            (), recipe.description, recipe.limits,
+        )  # fmt: skip
+        for index, task in enumerate(described[1:], start=1):
+            previous = candidate
+            candidate = learn_task(
+                store, task, settings, BaseModel.from_bundle(previous.staged),
+                training.sub(index * share, (index + 1) * share), work / str(index),
+            )  # fmt: skip
+            previous.discard()
+    job.report(0.95, "testing on the held-out test split")
+    model = load_model(candidate.staged)
+    with cpu_threads(settings.train.threads):
+        test = {
+            task.name: evaluate(model, task.test, candidate.manifest.threshold).to_dict() for task in tasks
+        }
+    manifest = candidate.manifest
+    manifest.metrics["test"] = test
+    manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
+    write_bundle(candidate.staged, model, manifest)
+    version = candidate.accept(activate=activate)
+    seconds = time.monotonic() - started
+    report = {
+        "recipe": recipe.name,
+        "mode": recipe.mode,
+        "version": version,
+        "store": str(store.root),
+        "faces": str(faces),
+        "seconds": round(seconds, 1),
+        "threads": settings.train.threads,
+        "validation": dict(
+            zip(manifest.metrics["task_names"], manifest.metrics["accuracy"][-1], strict=True)
+        ),
+        "test": test,
+        "train_samples": {task.name: len(task.train) for task in tasks},
+    }
+    report_path = out / REPORT_FILE
+    atomic_write_json(report_path, report)
+    job.report(1.0, f"trained {version}")
+    return TrainingResult(version, store.path(version), test, seconds, report_path)
+
+
+def restore_training_faces(store, version: str | None = None, job: JobControl | None = None) -> str:
+    """Rebuild, from the photos, the replay buffer and validation faces a shared bundle left out.
+
+    A model trained by ``cffd train`` in joint mode carries its recipe; the same recipe on the
+    same photos makes the same forgeries, and the same weights pick the same replay faces.
+    The result is a new version (parent: ``version``) with identical weights that can learn;
+    it becomes active if ``version`` was. The validation accuracy recorded at training is
+    measured again on the rebuilt faces and must agree, or nothing is written.
+    """
+    from cffd_engine.continual import ContinualSettings, evaluate, first_buffer
+    from cffd_engine.continual.protocols import load_synthetic_sequence
+    from cffd_engine.continual.validation import ValidationSets
+    from cffd_engine.data.synth import BuildSettings, build_task_sequence
+    from cffd_engine.model.device import cpu_threads
+    from cffd_engine.store import load_model, write_bundle
+    from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR
+
+    job = ensure_job(job)
+    version = version or store.active_version()
+    if version is None:
+        raise CFFDError(f"{store.root}: no model version to restore")
+    manifest = store.verify(version)
+    if manifest.learnable:
+        raise CFFDError(f"{version} already carries its replay buffer; nothing to restore")
+    text = manifest.contents.get("recipe")
+    if not text or manifest.contents.get("training_mode") != "joint":
+        raise CFFDError(
+            f"{version} was not made by `cffd train` in joint mode, so its training faces cannot be "
+            "rebuilt here; import a copy of it exported with its training faces"
+        )
+    recipe = Recipe.from_text(text, f"the recipe recorded in {version}")
+    faces = recipe.faces_folder()
+    model = load_model(store.path(version), manifest, verify=False)
+    size = model.config.input_size
+    settings = ContinualSettings.from_dict(recipe.continual)
+    digest = hashlib.sha256(f"{text}\n{faces.resolve()}".encode()).hexdigest()[:16]
+    sequence_dir = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
+    if not (sequence_dir / "sequence.json").is_file():
+        job.report(0.0, f"re-making the training forgeries from {faces}")
+        build = {"size": size, **recipe.build}
+        build_task_sequence(BuildSettings(faces=faces, out=sequence_dir, **build), job.sub(0.0, 0.6))
+    tasks = load_synthetic_sequence(sequence_dir, size, job=job.sub(0.6, 0.65))
+    names = [task.name for task in tasks]
+    if names != manifest.metrics.get("task_names"):
+        raise CFFDError(f"{version}: the recipe makes tasks {names}, the model learned {manifest.tasks}")
+    validation = ValidationSets(size)
+    with cpu_threads(settings.train.threads):
+        for task in tasks:
+            task.val.tasks = [task.name] * len(task.val)
+            validation.add(task.name, task.val)
+            task.train.tasks = [task.name] * len(task.train)
+        recorded = manifest.metrics["accuracy"][-1]
+        for name, expected in zip(names, recorded, strict=True):
+            measured = evaluate(model, validation.get(name), manifest.threshold).accuracy
+            if expected is not None and abs(measured - expected) > 0.005:
+                raise CFFDError(
+                    f"the rebuilt validation faces of '{name}' are not those {version} was measured on "
+                    f"(accuracy {measured:.3f}, recorded {expected:.3f}): the photos in {faces} or the "
+                    "forgery code differ from training; nothing was changed"
+                )
+        buffer = first_buffer(names, [task.train for task in tasks], model, settings, job.sub(0.65, 0.95))
+    staged = store.new_staging_folder()
+    try:
+        buffer.save(staged / REPLAY_DIR)
+        validation.save(staged / VALIDATION_DIR)
+        manifest.parent_version = version
+        manifest.contents = {
+            k: v for k, v in manifest.contents.items() if k not in ("imported_from", "omitted")
+        }
+        manifest.contents["restored_from"] = f"{version}, training faces rebuilt from {faces}"
+        write_bundle(staged, model, manifest)
+        new_version = store.commit(staged)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    if store.active_version() == version:
+        store.activate(new_version)
+    job.report(1.0, f"{new_version}: {version} with its training faces")
+    return new_version
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, help="training recipe (TOML)")
+    parser.add_argument("--out", type=Path, required=True, help="work folder: data, checkpoints, report")
+    parser.add_argument("--store", type=Path, help="commit the model to this store (default: OUT/store)")
+    parser.add_argument("--activate", action="store_true", help="make the new version the active one")
+    parser.add_argument(
+        "--export", type=Path, help="also write the model as a shareable .cffd file, without training faces"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from cffd_engine.cli import progress_bar
+    from cffd_engine.store import ModelStore
+
+    recipe = Recipe.load(args.config)
+    store = ModelStore(args.store) if args.store else None
+    result = train(recipe, args.out, store, args.activate, progress_bar(f"train {recipe.name}"))
+    print(f"\n{result.version}: {result.bundle} ({result.seconds / 60:.1f} min)")
+    for name, figures in result.test.items():
+        auc = figures["auc"]
+        print(
+            f"  {name:<10} test accuracy {figures['accuracy']:.3f}  AUC {auc:.3f}"
+            if auc is not None
+            else name
+        )
+    if args.export:
+        (store or ModelStore(args.out / "store")).export(
+            result.version, args.export, include_private_data=False
+        )
+        print(f"exported without training faces to {args.export}")
+    print(f"report: {result.report_path}")
+    return 0

@@ -1,0 +1,177 @@
+"""`cffd train`: recipes, joint first training over several tasks, and rebuilding left-out training faces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cffd_engine import cli
+from cffd_engine.continual import (
+    BaseModel,
+    ContinualSettings,
+    StrategyConfig,
+    TaskData,
+    TrainSettings,
+    learn_task,
+    train_first_task,
+)
+from cffd_engine.errors import CFFDError
+from cffd_engine.model.device import cpu_threads
+from cffd_engine.store import ModelStore
+from cffd_engine.training import Recipe, restore_training_faces, train
+from tests.engine.continual_fixtures import make_task, tiny_config
+
+DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "resources" / "default-model.toml"
+
+TINY_RECIPE = """
+name = "tiny"
+mode = "joint"
+description = "a tiny test model"
+limits = ["made by a test"]
+
+[data]
+faces = "{faces}"
+per_task = 10
+seed = 3
+workers = 1
+
+[model]
+preset = "lite"
+input_size = 32
+spatial_backbone = "test_efficientnet"
+frequency_backbone = "test_efficientnet"
+width = 16
+msfe_branch_width = 8
+faf_hidden = 16
+sfia_key_dim = 8
+sfia_max_tokens = 4
+channels_last = false
+
+[continual]
+replay_budget = 16
+
+[continual.strategy]
+name = "ft"
+
+[continual.train]
+epochs = 1
+batch_size = 8
+threads = 1
+device = "cpu"
+"""
+
+
+def test_the_default_recipe_reads_and_names_the_four_families():
+    recipe = Recipe.load(DEFAULT_RECIPE)
+    assert recipe.mode == "joint" and recipe.preset == "lite"
+    assert recipe.build["methods"] == ["blend", "swap", "reenact", "texture"]
+    assert any("not validated on real deepfake" in limit for limit in recipe.limits)
+    assert ContinualSettings.from_dict(recipe.continual).train.threads == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\ncolour = "red"\n', "unknown key"),
+        ('mode = "both"\n', "mode = 'both'"),
+        ("[continual.train]\nepochs = 0\n", "epochs"),
+        ('[model]\npreset = "huge"\n', "unknown RSIA-Net preset"),
+        ("[data]\nper_tusk = 3\n", "per_tusk"),
+        ("name = \n", "not a readable training recipe"),
+    ],
+)
+def test_a_bad_recipe_is_refused_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CFFDError, match=message) as caught:
+        Recipe.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_training_without_the_photos_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(TINY_RECIPE.format(faces=tmp_path / "no-photos"), encoding="utf-8")
+    out = tmp_path / "work"
+    code = cli.main(["train", "--config", str(recipe), "--out", str(out)])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "not on this machine" in error and "CFFD_SHARED_DATA" in error and "no-photos" in error
+    assert not out.exists()
+
+
+def test_joint_first_training_keeps_each_task_apart(tmp_path):
+    tasks = [
+        TaskData(name, make_task(name, 40, patch, seed=i), description=f"{name} patches")
+        for i, (name, patch) in enumerate([("checker", "checker"), ("stripes", "stripes"), ("dark", "dark")])
+    ]
+    settings = ContinualSettings(
+        StrategyConfig(name="cffd", hscl_projection_dim=8),
+        TrainSettings(device="cpu", epochs=1, batch_size=16),
+        replay_budget=30,
+        validation_size=10,
+    )
+    store = ModelStore(tmp_path / "store")
+    torch.manual_seed(0)
+    with cpu_threads(1):
+        candidate = train_first_task(store, tasks, tiny_config(), settings)
+    manifest = candidate.manifest
+    assert [t["name"] for t in manifest.tasks] == ["checker", "stripes", "dark"]
+    assert manifest.tasks[1]["trained_jointly_with"] == ["checker", "dark"]
+    assert manifest.metrics["task_names"] == ["checker", "stripes", "dark"]
+    assert len(manifest.metrics["accuracy"]) == 1 and len(manifest.metrics["accuracy"][0]) == 3
+    assert candidate.report.train_samples == 3 * (40 - 10)  # one training pass over all of them
+    candidate.accept()
+    base = BaseModel.from_store(store)
+    # 30 faces shared by 3 tasks and 2 classes: 5 each.
+    assert base.buffer.counts() == {name: {"real": 5, "fake": 5} for name in ("checker", "stripes", "dark")}
+    for task in tasks:
+        held_out = base.validation.get(task.name)
+        assert len(held_out) == 10
+        assert not set(held_out.ids) & set(base.buffer.samples.ids)
+
+
+@pytest.mark.data
+def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shared_data):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("CFFD_SYNTH_CACHE", str(tmp_path / "cache" / "synth"))
+    recipe_path = tmp_path / "tiny.toml"
+    recipe_path.write_text(TINY_RECIPE.format(faces=shared_data / "faces" / "utkface"), encoding="utf-8")
+    store = ModelStore(tmp_path / "trained")
+    with cpu_threads(1):
+        result = train(Recipe.load(recipe_path), tmp_path / "work", store, activate=True)
+    report = json.loads(result.report_path.read_text())
+    assert sorted(report["test"]) == ["blend", "reenact", "swap", "texture"]
+    assert all(
+        figures["count"] == 2 for figures in report["test"].values()
+    )  # 10 photos: 1 test photo, 2 crops
+    manifest = store.verify(result.version)
+    assert manifest.metrics["test"] == report["test"] and manifest.contents["training_mode"] == "joint"
+    assert Recipe.from_text(manifest.contents["recipe"], "manifest").name == "tiny"
+
+    # Shared without its faces (as the shipped default is), then rebuilt from the photos.
+    shared = store.export(result.version, tmp_path / "tiny.cffd", include_private_data=False)
+    user = ModelStore(tmp_path / "user")
+    user.activate(user.import_bundle(shared))
+    with pytest.raises(CFFDError, match="restore-data"):
+        learn_task(user, TaskData("stripes", make_task("stripes", 24, size=32)))
+    with cpu_threads(1):
+        restored = restore_training_faces(user)
+    assert user.active_version() == restored == "v2" and user.verify("v2").parent_version == "v1"
+    original, rebuilt = BaseModel.from_store(store), BaseModel.from_store(user)
+    # Ids name the crops' files, which live elsewhere now; the faces themselves are the same.
+    assert rebuilt.buffer.counts() == original.buffer.counts()
+    assert torch.equal(rebuilt.buffer.samples.labels, original.buffer.samples.labels)
+    assert torch.equal(rebuilt.buffer.samples.images, original.buffer.samples.images)
+    for name in original.validation.tasks:
+        assert torch.equal(rebuilt.validation.get(name).images, original.validation.get(name).images)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            rebuilt.model.state_dict().values(), original.model.state_dict().values(), strict=True
+        )
+    )
+    with pytest.raises(CFFDError, match="already carries"):
+        restore_training_faces(user)
