@@ -15,11 +15,28 @@ import numpy as np
 from cffd_engine.data.synth import geometry as geo
 from cffd_engine.data.synth.base import Face, Family, Forgery, Params, uniform
 
-BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # SBI's choice: a full paste half the time
+# SBI draws from (0.25, 0.5, 0.75, 1, 1, 1); a quarter-strength paste is invisible after JPEG at small scale.
+BLEND_RATIOS = (0.5, 0.75, 1.0, 1.0, 1.0)
+MIN_CHANGE = 6.0  # grey levels, inner face, times the ratio
+MAX_DRAWS = 20
 
 
 def sample(rng: np.random.Generator, face: Face, donor: Face | None = None) -> Params:
-    """Random mask shape, source degradation and blend ratio, sized in inter-ocular distances."""
+    """Random mask shape, source degradation and blend ratio, sized in inter-ocular distances.
+
+    Draws whose degraded copy hardly differs from the face (mean change under
+    ``MIN_CHANGE`` grey levels inside the face) are drawn again: a forgery that
+    changes nothing would only be a mislabelled real sample.
+    """
+    for _ in range(MAX_DRAWS):
+        params = _draw(rng)
+        if face.image.size <= 3 or _change(face, params) >= MIN_CHANGE:
+            break
+    return params
+
+
+def _draw(rng: np.random.Generator) -> Params:
+    # The ranges are SBI's (RGB shift 20, hue/saturation/value, brightness/contrast, down-scaling, sharpening).
     harmonics = [[int(k), uniform(rng, 0.2, 1.0), uniform(rng, 0, 2 * np.pi)] for k in rng.choice([2, 3, 4, 5], 2, replace=False)]  # fmt: skip
     sharpness = str(rng.choice(["none", "blur", "sharpen"]))
     return {
@@ -29,17 +46,26 @@ def sample(rng: np.random.Generator, face: Face, donor: Face | None = None) -> P
         "grow": uniform(rng, -0.12, 0.06),
         "blur": uniform(rng, 0.04, 0.15),
         "ratio": float(rng.choice(BLEND_RATIOS)),
-        "rgb_shift": [int(v) for v in rng.integers(-15, 16, 3)],
-        "hue": uniform(rng, -5.0, 5.0),
-        "saturation": uniform(rng, 0.8, 1.2),
-        "brightness": uniform(rng, -0.08, 0.08),
-        "contrast": uniform(rng, 0.85, 1.15),
+        "rgb_shift": [int(v) for v in rng.integers(-20, 21, 3)],
+        "hue": uniform(rng, -8.0, 8.0),
+        "saturation": uniform(rng, 0.7, 1.3),
+        "brightness": uniform(rng, -0.1, 0.1),
+        "contrast": uniform(rng, 0.8, 1.2),
         "sharpness": sharpness,
         "sharpness_amount": uniform(rng, 0.5, 1.5) if sharpness != "none" else 0.0,
-        "rescale": uniform(rng, 0.5, 0.95) if rng.random() < 0.5 else 1.0,
+        "rescale": uniform(rng, 0.4, 0.9) if rng.random() < 0.5 else 1.0,
         "shift": [uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05)],
         "scale": uniform(rng, 0.95, 1.05),
     }
+
+
+def _change(face: Face, params: Params) -> float:
+    """Mean absolute grey-level change the draw makes inside the inner face, before blending."""
+    inner = (
+        geo.hull_mask(face.image.shape, geo.xy(face.landmarks)[geo.inner_face_indices(face.landmarks)]) > 0
+    )
+    source = source_image(face, params).astype(np.float32)
+    return float(np.abs(source - face.image)[inner].mean() * params["ratio"]) if inner.any() else 0.0
 
 
 def blend_mask(face: Face, params: Params) -> np.ndarray:

@@ -21,15 +21,15 @@ from cffd_engine.data.synth.base import Face, Family, Forgery, Params, uniform
 def sample(rng: np.random.Generator, face: Face, donor: Face | None = None) -> Params:
     """Random render resolution, kernel perturbation, warp, mask size and blend strength."""
     return {
-        "render_iod_px": uniform(rng, 24.0, 40.0),  # the face's IOD at the render resolution
-        "kernel_noise": uniform(rng, 0.03, 0.08),
+        "render_iod_px": uniform(rng, 16.0, 28.0),  # the face's IOD at the render resolution
+        "kernel_noise": uniform(rng, 0.04, 0.08),
         "kernel_seed": int(rng.integers(0, 2**31 - 1)),
         "rotate_deg": uniform(rng, -3.0, 3.0),
         "shift": [uniform(rng, -0.02, 0.02), uniform(rng, -0.02, 0.02)],
         "zoom": uniform(rng, 0.97, 1.03),
         "grow": uniform(rng, 0.12, 0.28),
         "feather": uniform(rng, 0.03, 0.07),
-        "strength": uniform(rng, 0.85, 1.0),
+        "strength": uniform(rng, 0.9, 1.0),
     }
 
 
