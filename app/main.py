@@ -15,7 +15,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402, F401  (imported for its side effect on DLL load order)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "resources" / "default_model"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "resources" / "default-model.cffd"
 # Cancelled work stops at its next check; this long is allowed for it before the process exits.
 EXIT_WAIT_MS = 15_000
 

@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._refresh_model()
         self.statusBar().showMessage("Ready")
-        if default_bundle is not None and default_bundle.is_dir() and self.store.active_version() is None:
+        if default_bundle is not None and default_bundle.exists() and self.store.active_version() is None:
             self._install_default(default_bundle)
 
     def _connect(self) -> None:

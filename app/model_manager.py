@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.theme import ERROR_STYLE, INFO_STYLE
 from app.workers import JobGroup
 from cffd_engine.store import BundleError, ModelStore, VersionInfo, model_card
+from cffd_engine.training import restore_training_faces
 
 BUNDLE_FILTER = "CFFD model bundle (*.cffd *.zip);;All files (*)"
 
@@ -102,6 +103,7 @@ class ModelManager(QDialog):
             ("rollback", "Roll back", self.roll_back),
             ("import", "Import...", self._choose_import),
             ("export", "Export...", self._choose_export),
+            ("restore", "Restore training faces", self._restore_selected),
             ("delete", "Delete", self._delete_selected),
         ):
             button = QPushButton(text)
@@ -113,6 +115,10 @@ class ModelManager(QDialog):
         close.clicked.connect(self.accept)
         row.addWidget(close)
         self.buttons["rollback"].setToolTip("Go back to the version the active one was made from")
+        self.buttons["restore"].setToolTip(
+            "Rebuild, from the training photos on this computer, the faces a shared model left out, "
+            "so that it can learn new forgeries (makes a new version)"
+        )
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.card)
@@ -185,6 +191,14 @@ class ModelManager(QDialog):
         self.buttons["export"].setEnabled(not busy and version is not None)
         self.buttons["import"].setEnabled(not busy)
         self.buttons["rollback"].setEnabled(not busy and active is not None)
+        self.buttons["restore"].setEnabled(not busy and version is not None and self._restorable(version))
+
+    def _restorable(self, version: str) -> bool:
+        try:
+            manifest = self.store.manifest(version)
+        except BundleError:
+            return False
+        return not manifest.learnable and bool(manifest.contents.get("recipe"))
 
     # Operations: each runs in the background and reports in the message line -----------------
 
@@ -205,6 +219,12 @@ class ModelManager(QDialog):
         self._run(
             lambda control: self.store.export(version, Path(path), include_private_data),
             f"Exported {version} to {{}}.",
+        )
+
+    def restore_training_faces(self, version: str) -> None:
+        self._run(
+            lambda control: restore_training_faces(self.store, version, control),
+            f"{{}} is {version} with its training faces rebuilt: it can learn new forgeries.",
         )
 
     def delete(self, version: str) -> None:
@@ -261,6 +281,10 @@ class ModelManager(QDialog):
             "Include them? Without them the exported model can analyse evidence but cannot learn.",
         )
         self.export_version(version, path, answer == QMessageBox.StandardButton.Yes)
+
+    def _restore_selected(self) -> None:
+        if (version := self.selected_version()) is not None:
+            self.restore_training_faces(version)
 
     def _delete_selected(self) -> None:
         version = self.selected_version()

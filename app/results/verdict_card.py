@@ -119,8 +119,11 @@ class VerdictCard(QFrame):
         paragraphs = interpretation(result)
         self.explanation.setText(paragraphs[0])
         self.explanation.setToolTip("\n\n".join(paragraphs))
-        self.warnings_label.setText("\n".join(f"⚠ {warning}" for warning in result.warnings))
-        self.warnings_label.setVisible(bool(result.warnings))
+        # The model's first stated limit (what it was and was not trained on) stays in view.
+        notes = [*result.warnings, *[f"Model limit: {limit}" for limit in result.model.limits[:1]]]
+        self.warnings_label.setText("\n".join(f"⚠ {note}" for note in notes))
+        self.warnings_label.setToolTip("\n\n".join(result.model.limits))
+        self.warnings_label.setVisible(bool(notes))
         self.feedback_status.setText("")
         self._fill_tracks(result)
 

@@ -49,6 +49,7 @@ def store_template(tmp_path_factory) -> Path:
             tiny_config(),
             tiny_settings(),
             description="A tiny test detector.",
+            limits=["Trained on checker patches only, never on faces."],
         )
     candidate.accept()
     return root

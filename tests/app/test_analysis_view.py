@@ -52,6 +52,7 @@ def test_a_dropped_video_gets_a_verdict_a_timeline_and_frames_with_a_heatmap(qtb
     card = window.results_view.verdict_card
     assert f"{result.video_probability:.2f}" in card.headline_label.text()
     assert card.tracks.rowCount() == len(result.tracks) == 1
+    assert "Model limit: Trained on checker patches only" in card.warnings_label.text()
     (item,) = window.queue.items.values()
     assert item.status == DONE and item.result is result
 

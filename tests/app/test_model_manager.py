@@ -122,3 +122,23 @@ def test_a_malicious_bundle_is_refused_with_the_reason_and_nothing_changes(
     assert store.versions() == ["v1"] and store.active_version() == "v1"
     assert list(store.staging_dir.iterdir()) == []
     assert not (tmp_path / "outside.json").exists()
+
+
+def test_restore_training_faces_is_offered_for_a_shared_recipe_model_and_fails_cleanly(
+    qtbot, store, tmp_path
+):
+    model, manifest = store.load("v1")
+    recipe = (tmp_path / "no-photos").as_posix()
+    manifest.contents = {"recipe": f'name = "x"\n[data]\nfaces = "{recipe}"\n', "training_mode": "joint"}
+    shared = store.add(lambda staging: write_bundle(staging, model, manifest))
+    dialog = manager_for(qtbot, store)
+    dialog.refresh(select="v1")
+    assert not dialog.buttons["restore"].isEnabled()  # v1 carries its faces already
+    dialog.refresh(select=shared)
+    assert dialog.buttons["restore"].isEnabled()
+    versions = store.versions()
+    message = run(qtbot, dialog, dialog.restore_training_faces, shared)
+    assert (
+        message.startswith("Nothing was changed.") and "not on this machine" in message and recipe in message
+    )
+    assert store.versions() == versions and store.active_version() == "v1"
