@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
-import matplotlib
 import numpy as np
 
-PORTRAIT_PATH = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+from cffd_engine.data.synth.demo import PORTRAIT as PORTRAIT_PATH
 
 
 def portrait_rgb() -> np.ndarray:

@@ -11,6 +11,7 @@ task is a filter over manifests written in one line, e.g. ``ff++/c23/DF``
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,9 +71,12 @@ class DatasetLayoutError(CFFDError):
 def canonical_dataset(name: str) -> str:
     """The canonical dataset name for any accepted spelling; ValueError listing them otherwise."""
     key = name.strip().lower().replace("_", "-").replace(" ", "")
+    if re.fullmatch(r"synth-[a-z0-9]+", key):  # a synthetic family (cffd_engine.data.synth), e.g. synth-blend
+        return key
     if key not in DATASET_ALIASES:
         raise ValueError(
-            f"unknown dataset {name!r}; known: {', '.join(sorted(set(DATASET_ALIASES.values())))}"
+            f"unknown dataset {name!r}; known: {', '.join(sorted(set(DATASET_ALIASES.values())))} "
+            "and synth-<family> (e.g. synth-blend)"
         )
     return DATASET_ALIASES[key]
 

@@ -65,10 +65,10 @@ class BenchmarkResult:
 
 
 def default_face() -> np.ndarray:
-    """A real face photograph: matplotlib's sample portrait, when matplotlib is installed."""
-    import matplotlib
+    """A real face photograph: the demo portrait the application ships."""
+    from cffd_engine.data.synth.demo import portrait_path
 
-    return read_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    return read_image(portrait_path())
 
 
 def make_benchmark_video(

@@ -70,3 +70,22 @@ def test_manifest_round_trips_through_json(tmp_path, ffpp):
     path = ffpp.save(tmp_path / "manifest.json")
     again = Manifest.load(path)
     assert again.entries == ffpp.entries and again.notes == ffpp.notes
+
+
+def test_synthetic_families_are_datasets_a_protocol_can_name():
+    from cffd_engine.data.manifest import ManifestEntry
+
+    entries = [
+        ManifestEntry(
+            f"{family}/{label}/{i}.jpg", label, "train", family if label else "real", f"synth-{family}"
+        )
+        for family in ("blend", "swap")
+        for label in (0, 1)
+        for i in range(3)
+    ]
+    manifest = Manifest(entries)
+    blend, swap = parse_protocol("synth-blend -> Synth_Swap")
+    assert (blend.dataset, swap.dataset) == ("synth-blend", "synth-swap")
+    assert {e.dataset for e in manifest.filter(swap)} == {"synth-swap"} and len(manifest.filter(swap)) == 6
+    with pytest.raises(ValueError, match="synth-<family>"):
+        Task.parse("synth-/c23")

@@ -1,4 +1,4 @@
-"""The built-in demo: a pristine and a manipulated video made from the portrait matplotlib ships.
+"""The built-in demo: a pristine and a manipulated video made from a public-domain portrait we ship.
 
 A slow pan and zoom over Grace Hopper's portrait (a real, public-domain
 photograph), six seconds at 25 frames/s; in the manipulated twin a
@@ -11,6 +11,7 @@ packages is needed besides the face-landmarker model file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from cffd_engine.data.synth.videos import VideoWriter, envelope
 from cffd_engine.jobs import JobControl, ensure_job
 
 DEMO_VERSION = 1
+PORTRAIT = Path(__file__).resolve().parents[3] / "resources" / "demo" / "grace_hopper.jpg"
+PORTRAIT_SHA256 = "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130"
 ENV_DEMO_DIR = "CFFD_DEMO_DIR"
 SIZE = (640, 480)
 FPS = 25.0
@@ -46,12 +49,14 @@ class DemoVideos:
 
 
 def portrait_path() -> Path:
-    """Grace Hopper's portrait from matplotlib's sample data; a clear error if matplotlib is not installed."""
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise RuntimeError("the demo is made from matplotlib's sample portrait: install matplotlib") from exc
-    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    """Grace Hopper's public-domain portrait, shipped in ``resources/demo``; checked by its hash."""
+    path = PORTRAIT
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != PORTRAIT_SHA256:
+        raise RuntimeError(
+            f"{path}: the demo portrait is missing or altered; restore it from the repository "
+            "(git checkout resources/demo/grace_hopper.jpg)"
+        )
+    return path
 
 
 def default_demo_dir() -> Path:
@@ -121,7 +126,7 @@ def make_demo_videos(folder: Path | str, job: JobControl | None = None) -> DemoV
         "fps": FPS,
         "frame_count": count,
         "manipulated_frames": changed,
-        "source": "matplotlib sample_data/grace_hopper.jpg (public domain)",
+        "source": "resources/demo/grace_hopper.jpg (U.S. Navy portrait, public domain)",
     }
     videos.sidecar.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     return videos
