@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
-from pathlib import Path
 
 # Before torch loads: idle OpenMP threads sleep instead of spinning, so that inference in a worker
 # leaves the GUI thread its core (as the `cffd` command does).
@@ -15,7 +14,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402, F401  (imported for its side effect on DLL load order)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "resources" / "default-model.cffd"
 # Cancelled work stops at its next check; this long is allowed for it before the process exits.
 EXIT_WAIT_MS = 15_000
 
@@ -36,6 +34,7 @@ def missing_system_library() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     from app.main_window import MainWindow
     from app.workers import wait_for_all
+    from cffd_engine.store import DEFAULT_BUNDLE
 
     missing = missing_system_library()
     if missing:
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication(argv)
     app.setApplicationName("CFFD Studio")
     app.setOrganizationName("CFFD Studio")
-    window = MainWindow(default_bundle=DEFAULT_MODEL)
+    window = MainWindow(default_bundle=DEFAULT_BUNDLE)
     window.show()
     if len(argv) > 1:
         window.open_paths(argv[1:])

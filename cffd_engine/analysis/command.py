@@ -121,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from cffd_engine.analysis.models import load_analysis_model
     from cffd_engine.cli import progress_bar
     from cffd_engine.jobs import JobControl
+    from cffd_engine.store import DEFAULT_BUNDLE
 
     try:
         settings = settings_from_args(args)
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     files = expand_inputs(args.inputs)
     if not files:
         raise CFFDError("no files to analyse: the folders given are empty")
-    model, info = load_analysis_model(args.model, args.store)
+    model, info = load_analysis_model(args.model, args.store, DEFAULT_BUNDLE)
     results = []
     try:
         analyzer = Analyzer(settings, model, info)

@@ -51,11 +51,12 @@ def model_info(manifest: BundleManifest, bundle_dir: Path | str, source: str | N
 
 
 def load_analysis_model(
-    spec: str | Path | None = None, store: Path | str | None = None
+    spec: str | Path | None = None, store: Path | str | None = None, default_bundle: Path | None = None
 ) -> tuple[RSIANet, ModelInfo]:
     """(model, info) for ``spec``: a bundle folder, or a version in the store (default: the active one).
 
-    The bundle is verified (every file's SHA-256) before its weights are read. Raises
+    An empty store is first seeded from ``default_bundle`` when one is given and exists (the
+    shipped default model, as the window does on first start). The bundle is verified (every file's SHA-256) before its weights are read. Raises
     ``BundleError``/``CFFDError`` saying what to do when there is no such model.
     """
     if spec is not None and Path(spec).is_dir():
@@ -66,6 +67,8 @@ def load_analysis_model(
             manifest, bundle, str(bundle.absolute())
         )
     model_store = ModelStore(store)
+    if spec is None and default_bundle is not None and default_bundle.exists() and not model_store.versions():
+        model_store.ensure_default(default_bundle)
     version = str(spec) if spec is not None else model_store.active_version()
     if version is None:
         raise CFFDError(

@@ -2,10 +2,11 @@
 
 from cffd_engine.store.bundle import BundleError, BundleManifest, load_model, verify_bundle, write_bundle
 from cffd_engine.store.card import model_card
-from cffd_engine.store.versions import ModelStore, VersionInfo
+from cffd_engine.store.versions import DEFAULT_BUNDLE, ModelStore, VersionInfo
 
 __all__ = [
     "BundleError",
+    "DEFAULT_BUNDLE",
     "BundleManifest",
     "ModelStore",
     "VersionInfo",

@@ -51,6 +51,10 @@ class VersionInfo:
     problem: str | None = None  # set when the version's manifest cannot be read
 
 
+# The model that ships with the application; installed as v1 into an empty store on first use.
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "resources" / "default-model.cffd"
+
+
 def default_store_root() -> Path:
     return Path(platformdirs.user_data_dir("cffd-studio", appauthor=False)) / "models"
 

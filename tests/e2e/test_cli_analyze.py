@@ -15,7 +15,7 @@ import torch
 
 from cffd_engine.analysis.command import main
 from cffd_engine.model import RSIANet, preset
-from cffd_engine.store import BundleManifest, write_bundle
+from cffd_engine.store import DEFAULT_BUNDLE, BundleManifest, ModelStore, write_bundle
 from tests import synthetic_media as sm
 
 
@@ -66,9 +66,22 @@ def test_batch_report_and_reproduction(bundle, evidence, tmp_path, capsys):
         assert np.allclose([s["fake_probability"] for s in old["scores"]], [s["fake_probability"] for s in new["scores"]], atol=1e-5)  # fmt: skip
 
 
-def test_no_model_is_a_clear_error(evidence, tmp_path, capsys):
+def test_no_model_is_a_clear_error(evidence, tmp_path, capsys, monkeypatch):
+    import cffd_engine.store
+
+    monkeypatch.setattr(cffd_engine.store, "DEFAULT_BUNDLE", tmp_path / "no-default.cffd")
     assert main([str(evidence / "clip.mp4"), "--store", str(tmp_path / "store"), "--quiet"]) == 2
     assert "no active version" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DEFAULT_BUNDLE.exists(), reason=f"no default model at {DEFAULT_BUNDLE}")
+def test_an_empty_store_is_seeded_with_the_default_model(evidence, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main([str(evidence / "clip.mp4"), "--store", str(store), "--json", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    assert result["model"]["version"] == "v1"
+    assert any("not validated on real deepfake" in limit for limit in result["model"]["limits"])
+    assert ModelStore(store).active_version() == "v1"
 
 
 def test_bad_option_is_a_clear_error(bundle, evidence, capsys):
