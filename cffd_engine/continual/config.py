@@ -39,6 +39,10 @@ class TrainSettings:
     lr_gamma: float = 0.5
     grad_clip: float | None = 5.0  # max global gradient norm; None = no clipping
     horizontal_flip: bool = True
+    # Keep samples made from one source (a photo and its forgery, a video's frames) in one batch:
+    # the network then sees each forgery against its own original, which is what makes
+    # self-blended forgeries learnable from scratch (as SBI trains).
+    pair_by_source: bool = False
     seed: int = 0
     device: str = "auto"
     threads: int | None = 1  # CPU intra-op threads (None leaves torch's); 1 keeps a core for the GUI

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,15 @@ class Progress:
     @property
     def fraction(self) -> float:
         return ((self.epoch - 1) * self.steps + self.step) / max(1, self.epochs * self.steps)
+
+
+def source_key(sample_id: str) -> str:
+    """What a sample was made from: its id without the frame/track suffix and the path hash.
+
+    A synthetic pair (a photo and its forgery: ``blend-00001-9d299f87a1#0/0`` and
+    ``blend-00001-f6bb1edf40#0/0``) shares one key, as do the frames of one video.
+    """
+    return re.sub(r"-[0-9a-f]{10}$", "", sample_id.split("#", 1)[0])
 
 
 class TrainerCallback:
@@ -171,8 +181,17 @@ class Trainer:
             strategy.after_task(model, train, self.job)
         return summary
 
-    def _batches(self, count: int, generator: torch.Generator) -> list[Tensor]:
-        order = torch.randperm(count, generator=generator)
+    def _batches(self, data: SampleSet, generator: torch.Generator) -> list[Tensor]:
+        if self.settings.pair_by_source:
+            members: dict[str, list[int]] = {}
+            for index, sample_id in enumerate(data.ids):
+                members.setdefault(source_key(sample_id), []).append(index)
+            groups = list(members.values())
+            order = torch.tensor(
+                [i for g in torch.randperm(len(groups), generator=generator).tolist() for i in groups[g]]
+            )
+        else:
+            order = torch.randperm(len(data), generator=generator)
         batches = list(order.split(self.settings.batch_size))
         if len(batches) > 1 and len(batches[-1]) < 2:
             batches.pop()  # a lone sample breaks batch norm in training mode
@@ -184,7 +203,7 @@ class Trainer:
         s = self.settings
         generator = torch.Generator().manual_seed(_seed(s.seed, task_index, epoch))
         torch.manual_seed(_seed(s.seed, task_index, epoch, 1))
-        batches = self._batches(len(data), generator)
+        batches = self._batches(data, generator)
         if not batches:
             raise ValueError(f"task {task_name!r} has no training samples")
         flips = torch.rand(len(data), generator=generator) < 0.5

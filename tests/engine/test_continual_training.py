@@ -205,3 +205,35 @@ def test_every_strategy_trains_through_the_one_trainer(name, trained_tiny):
         name, {"ce", "hscl", "slkd", "mfkd"}
     )
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_pairs_made_from_one_source_share_a_batch():
+    from cffd_engine.continual import SampleSet, TrainSettings
+    from cffd_engine.continual.trainer import Trainer, source_key
+
+    assert (
+        source_key("blend-00001-9d299f87a1#0/0") == source_key("blend-00001-f6bb1edf40#0/0") == "blend-00001"
+    )
+    assert source_key("000_003-0123456789#12/0") == "000_003" and source_key("plain") == "plain"
+    ids = [f"swap-{i // 2:05d}-{'%010x' % (7 * i + 1)}#0/0" for i in range(40)]  # 20 pairs, adjacent
+    shuffled = torch.randperm(40, generator=torch.Generator().manual_seed(1)).tolist()
+    data = SampleSet(
+        torch.zeros(40, 3, 4, 4, dtype=torch.uint8),
+        torch.tensor([i % 2 for i in shuffled]),
+        ids=[ids[i] for i in shuffled],
+    )
+    generator = torch.Generator().manual_seed(0)
+    paired = Trainer(TrainSettings(batch_size=8, pair_by_source=True))._batches(data, generator)
+    assert sorted(torch.cat(paired).tolist()) == list(range(40))
+    for batch in paired:
+        keys = [source_key(data.ids[i]) for i in batch.tolist()]
+        assert all(keys.count(key) == 2 for key in keys)  # batches of 8 hold whole pairs
+    unpaired = Trainer(TrainSettings(batch_size=8))._batches(data, torch.Generator().manual_seed(0))
+    split = sum(
+        any(
+            [source_key(data.ids[j]) for j in b.tolist()].count(source_key(data.ids[i])) == 1
+            for i in b.tolist()
+        )
+        for b in unpaired
+    )
+    assert split > 0  # without the option, pairs are scattered
