@@ -91,7 +91,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {  # a CPU smoke run of all six strategies
         "build": _synthetic_build(250, 64),
         "model_overrides": {"input_size": 64},
-        "train": {"epochs": 2, "batch_size": 32},
+        "train": {"epochs": 2, "batch_size": 32, "pair_by_source": True},
         "first_task_epochs": 4,
         "replay_budget": 100,
         "strategy_overrides": {"fisher_samples": 128},
@@ -99,14 +99,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "standard": {  # the README table, under an hour on a CPU
         "build": _synthetic_build(500, 96),
         "model_overrides": {"input_size": 96},
-        "train": {"epochs": 4, "batch_size": 32},
+        "train": {"epochs": 4, "batch_size": 32, "pair_by_source": True},
         "first_task_epochs": 6,
         "replay_budget": 200,
     },
     "full": {  # for a GPU: the lite model at its own size, METHOD's 10 epochs, buffer 500
         "build": _synthetic_build(2000, 160),
         "model_overrides": {},
-        "train": {"epochs": 10, "batch_size": 64, "threads": None},
+        "train": {"epochs": 10, "batch_size": 64, "threads": None, "pair_by_source": True},
         "first_task_epochs": 10,
         "replay_budget": 500,
     },
