@@ -129,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
         raise CFFDError(f"bad option: {exc}") from exc
     files = expand_inputs(args.inputs)
     if not files:
-        raise CFFDError("no files to analyse: the folders given are empty")
+        given = ", ".join(str(path) for path in args.inputs)
+        raise CFFDError(
+            f"no files to analyse: the folders given are empty ({given}); name video or image files"
+        )
     model, info = load_analysis_model(args.model, args.store, DEFAULT_BUNDLE)
     results = []
     try:

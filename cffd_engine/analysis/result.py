@@ -254,6 +254,14 @@ class AnalysisResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnalysisResult:
+        """Read back ``to_dict`` output (a report's JSON); ValueError if it is not one."""
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, AttributeError) as exc:  # a missing or mistyped field
+            raise ValueError(f"not an analysis result ({exc.__class__.__name__}: {exc})") from exc
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> AnalysisResult:
         data = dict(data)
         version = data.get("format_version", FORMAT_VERSION)
         if version > FORMAT_VERSION:

@@ -12,6 +12,7 @@ on real face photos (``GENERIC_BAND``), and the result says which was used.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_json
 
 BINS = 32
@@ -139,13 +141,37 @@ def save_reference_spectrum(bundle_dir: Path | str, reference: ReferenceSpectrum
 
 
 def load_reference_spectrum(bundle_dir: Path | str) -> ReferenceSpectrum | None:
-    """The bundle's reference band, or None when it ships none (verify the bundle first)."""
+    """The bundle's reference band, or None when it ships none (verify the bundle first).
+
+    A bundle may come from another lab: a band that is not ``BINS`` numbers per curve raises
+    CFFDError naming the file, rather than failing every analysis later.
+    """
     import json
 
     path = Path(bundle_dir) / REFERENCE_FILE
     if not path.is_file():
         return None
-    return ReferenceSpectrum.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        reference = ReferenceSpectrum.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        curves = (reference.frequencies, reference.p05, reference.p50, reference.p95)
+        if not all(
+            isinstance(curve, list) and len(curve) == BINS and all(_finite(v) for v in curve)
+            for curve in curves
+        ):
+            raise ValueError(f"each curve must be {BINS} numbers")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise CFFDError(
+            f"{path}: the model's reference spectrum is malformed ({exc}); "
+            "the bundle is damaged or was not made by CFFD Studio: use another model version"
+        ) from exc
+    return reference
+
+
+def _finite(value) -> bool:
+    try:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def fallback_reference() -> ReferenceSpectrum:

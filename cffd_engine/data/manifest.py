@@ -144,8 +144,33 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path | str) -> Manifest:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls([ManifestEntry(**entry) for entry in data["entries"]], list(data.get("notes", [])))
+        """A manifest written by ``save``; a CFFDError naming the file if it is not one."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            entries = [_entry_from_dict(entry) for entry in data["entries"]]
+            notes = data.get("notes", [])
+            if not isinstance(notes, list):
+                raise TypeError("'notes' is not a list")
+            return cls(entries, [str(note) for note in notes])
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise CFFDError(
+                f"{path}: not a dataset manifest ({exc.__class__.__name__}: {exc}). "
+                "Write it again from the dataset folder (its adapter) or with `cffd synth build`"
+            ) from exc
+
+
+def _entry_from_dict(data: dict) -> ManifestEntry:
+    """One entry of a saved manifest, its fields checked: a wrong type must not reach training."""
+    entry = ManifestEntry(**data)
+    texts = (entry.path, entry.split, entry.method, entry.dataset, entry.video_id)
+    if (
+        type(entry.label) is not int
+        or entry.label not in (REAL, FAKE)
+        or not all(isinstance(text, str) for text in texts)
+        or not isinstance(entry.compression, str | None)
+    ):
+        raise ValueError(f"entry {data!r}: path, split, method, dataset must be text and label 0 or 1")
+    return entry
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def plan_indices(total_frames: int, count: int) -> list[int]:
 def count_packets(path: Path) -> int:
     """Video packets actually present in the file (no decoding); the honest frame count of a truncated file."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="ignore") as container:
             return sum(1 for packet in container.demux(video=0) if packet.size)
     except av.FFmpegError:
         return 0
@@ -157,7 +157,7 @@ class FrameReader:
         status, job = self.status, self._job
         expected = max(self.info.frame_count, 1)
         try:
-            container = av.open(str(self.path))
+            container = av.open(str(self.path), metadata_errors="ignore")
         except av.FFmpegError as exc:
             raise _unreadable(self.path, exc) from exc
         with container:

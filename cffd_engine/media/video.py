@@ -179,13 +179,26 @@ def read_image(path: Path | str) -> np.ndarray:
     """An image file as RGB uint8 (alpha dropped, grey expanded, 16-bit scaled)."""
     path = check_readable_file(path)
     data = np.fromfile(path, dtype=np.uint8)  # cv2.imread cannot open non-ASCII paths on Windows
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # most decoders return None on bad data; some headers (PFM) raise instead
+        image = None
     if image is None:
         raise EvidenceError(
             path, "the image cannot be decoded", "Check that it is a complete JPEG, PNG, WebP or BMP"
         )
+    if image.dtype not in (np.uint8, np.uint16) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        # e.g. floating-point HDR/TIFF/PFM content: tone-mapping it would be a guess, so refuse it
+        raise EvidenceError(
+            path,
+            f"the image has {image.dtype} pixels in {image.shape[2] if image.ndim == 3 else 1} channel(s), "
+            "which the analysis does not read",
+            "Convert it to an 8-bit JPEG or PNG (and keep the original as evidence)",
+        )
     if image.dtype == np.uint16:
         image = (image / 257).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:
@@ -199,7 +212,7 @@ def read_first_frame(path: Path | str) -> np.ndarray:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return read_image(path)
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.video:
                 raise EvidenceError(path, "the file has no video stream", "Open a video or image file")
             for frame in container.decode(video=0):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from cffd_engine.store.bundle import (
@@ -20,6 +22,17 @@ from cffd_engine.store.bundle import (
 MAX_MEMBERS = 200_000
 MAX_TOTAL_BYTES = 8 << 30
 MAX_RATIO = 200  # uncompressed / compressed per member: more is a zip bomb, not a model
+# What reading a damaged member raises: a CRC or header mismatch, a broken compressed stream (zlib,
+# bz2 as OSError, lzma), an unknown method, an encrypted member (RuntimeError), a name the disk refuses.
+UNPACK_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    OSError,
+)
 
 
 def export_bundle(directory: Path, destination: Path, include_private_data: bool = True) -> Path:
@@ -66,7 +79,7 @@ def unpack_archive(archive_path: Path, target: Path) -> None:
     """
     try:
         archive = zipfile.ZipFile(archive_path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (*UNPACK_ERRORS, ValueError) as exc:  # e.g. "zip file version 8.4" is a NotImplementedError
         raise BundleError(f"{archive_path}: not a .cffd model file ({exc})") from exc
     with archive:
         members = archive.infolist()
@@ -80,6 +93,8 @@ def unpack_archive(archive_path: Path, target: Path) -> None:
                 raise BundleError(
                     f"{archive_path}: refused '{info.filename}': symbolic links are not allowed"
                 )
+            if not info.filename:  # ZipInfo.is_dir() fails on an empty name
+                raise BundleError(f"{archive_path}: refused: a member has no name; the file is damaged")
             if info.is_dir():
                 check_dir = info.filename.rstrip("/")
                 if check_dir.startswith("/") or ".." in check_dir.split("/"):
@@ -101,7 +116,13 @@ def unpack_archive(archive_path: Path, target: Path) -> None:
             destination = target.joinpath(*info.filename.split("/"))
             if not destination.resolve().is_relative_to(target.resolve()):
                 raise BundleError(f"{archive_path}: refused '{info.filename}': the path leaves the bundle")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as source, destination.open("wb") as sink:
-                while chunk := source.read(1 << 20):
-                    sink.write(chunk)
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, destination.open("wb") as sink:
+                    while chunk := source.read(1 << 20):
+                        sink.write(chunk)
+            except UNPACK_ERRORS as exc:
+                raise BundleError(
+                    f"{archive_path}: '{info.filename}' cannot be unpacked ({exc.__class__.__name__}: {exc}); "
+                    "the .cffd file is damaged or not a CFFD Studio model (or the disk is full)"
+                ) from exc

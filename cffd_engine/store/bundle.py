@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -90,6 +91,9 @@ class BundleManifest:
             raise BundleError(f"{source}: 'model_config' is missing")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.get("files", {}).items()):
             raise BundleError(f"{source}: 'files' must map paths to SHA-256 strings")
+        problem = _field_problem(data)
+        if problem:
+            raise BundleError(f"{source}: {problem}; the manifest was damaged or not written by CFFD Studio")
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @property
@@ -100,6 +104,63 @@ class BundleManifest:
     def learnable(self) -> bool:
         """Whether a continual update can start from this version (it needs the replay buffer)."""
         return bool(self.contents.get("replay_buffer"))
+
+
+def _number(value: Any) -> bool:
+    try:
+        return isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _matrix(value: Any) -> bool:
+    """A list of rows of numbers (None where a figure is missing), as metrics' accuracy and auc are."""
+    return isinstance(value, list) and all(
+        isinstance(row, list) and all(v is None or _number(v) for v in row) for row in value
+    )
+
+
+def _field_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with the types of the fields the store, the model card and the analysis read; None if fine."""
+    for key in ("created", "engine_version", "description", "evaluation"):
+        if not isinstance(data.get(key, ""), str):
+            return f"'{key}' must be text"
+    for key in ("version", "parent_version"):
+        if not isinstance(data.get(key), str | None):
+            return f"'{key}' must be text or null"
+    if not isinstance(data.get("contents", {}), dict):
+        return "'contents' must be an object"
+    if not all(isinstance(task, dict) for task in data.get("tasks", [])):
+        return "'tasks' must be a list of objects"
+    limits = data.get("limits", [])
+    if not isinstance(limits, list) or not all(isinstance(limit, str) for limit in limits):
+        return "'limits' must be a list of text"
+    decision = data.get("decision", {})
+    threshold = decision.get("threshold", 0.5)
+    if not _number(threshold) or not 0 <= threshold <= 1:
+        return "'decision.threshold' must be a number from 0 to 1"
+    calibration = decision.get("calibration", {})
+    if not isinstance(calibration, dict):
+        return "'decision.calibration' must be an object"
+    temperature = calibration.get("temperature", 1.0)
+    if not _number(temperature) or temperature <= 0:  # logits are divided by it
+        return "'decision.calibration.temperature' must be a positive number"
+    metrics = data.get("metrics", {})
+    if not isinstance(metrics.get("task_names"), list | None):
+        return "'metrics.task_names' must be a list"
+    for key in ("accuracy", "auc"):
+        if not _matrix(metrics.get(key, [])):
+            return f"'metrics.{key}' must be a list of rows of numbers"
+    if not isinstance(metrics.get("updates", []), list):
+        return "'metrics.updates' must be a list"
+    test = metrics.get("test") or {}
+    if not isinstance(test, dict) or not all(
+        isinstance(figures, dict)
+        and all(figures.get(k) is None or _number(figures[k]) for k in ("accuracy", "auc"))
+        for figures in test.values()
+    ):
+        return "'metrics.test' must map task names to their figures"
+    return None
 
 
 def sha256_file(path: Path) -> str:
@@ -158,7 +219,7 @@ def read_manifest(directory: Path) -> BundleManifest:
         raise BundleError(f"{path}: the manifest is implausibly large")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # deep nesting: RecursionError
         raise BundleError(f"{path}: the manifest is not valid JSON ({exc})") from exc
     return BundleManifest.from_dict(data, path)
 
@@ -232,17 +293,40 @@ def write_bundle(
     return manifest
 
 
-def load_model(directory: Path | str, manifest: BundleManifest | None = None, verify: bool = True):
-    """The RSIA-Net stored in a bundle (eval mode, CPU), weights checked before they are read."""
-    from cffd_engine.model import ModelConfig, RSIANet
+def check_model_config(manifest: BundleManifest, source: Path | str):
+    """The bundle's ``ModelConfig``, if this engine can build it (known fields, values and timm backbones).
 
-    directory = Path(directory)
-    manifest = verify_bundle(directory) if verify or manifest is None else manifest
+    Cheap (nothing is built): the store runs it on import, so a model it cannot load is refused
+    before it becomes a version. Raises BundleError naming ``source``.
+    """
+    import timm
+
+    from cffd_engine.model import ModelConfig
+
     try:
         config = ModelConfig.from_dict(manifest.model_config)
     except (TypeError, ValueError) as exc:
-        raise BundleError(f"{directory}: the model configuration is invalid ({exc})") from exc
-    model = RSIANet(config)
+        raise BundleError(f"{source}: the model configuration is invalid ({exc})") from exc
+    for name in (config.spatial_backbone, config.frequency_backbone):
+        if not isinstance(name, str) or not timm.is_model(name):
+            raise BundleError(
+                f"{source}: the model configuration asks for the backbone {name!r}, which this CFFD Studio "
+                "does not have; update CFFD Studio, or ask the model's authors which version made it"
+            )
+    return config
+
+
+def load_model(directory: Path | str, manifest: BundleManifest | None = None, verify: bool = True):
+    """The RSIA-Net stored in a bundle (eval mode, CPU), weights checked before they are read."""
+    from cffd_engine.model import RSIANet
+
+    directory = Path(directory)
+    manifest = verify_bundle(directory) if verify or manifest is None else manifest
+    config = check_model_config(manifest, directory)
+    try:
+        model = RSIANet(config)
+    except (RuntimeError, ValueError) as exc:  # e.g. a backbone whose levels RSIA-Net cannot use
+        raise BundleError(f"{directory}: the configured model cannot be built ({exc})") from exc
     try:
         model.load_state_dict(load_file(str(directory / WEIGHTS)), strict=True)
     except (RuntimeError, OSError) as exc:

@@ -30,6 +30,7 @@ from cffd_engine.store.bundle import (
     MANIFEST,
     BundleError,
     BundleManifest,
+    check_model_config,
     load_model,
     read_manifest,
     verify_bundle,
@@ -239,6 +240,7 @@ class ModelStore:
             else:
                 raise BundleError(f"{source}: no such bundle folder or .cffd file")
             manifest = verify_bundle(staged)
+            check_model_config(manifest, source)  # a model this engine cannot build never becomes a version
             manifest.contents = {**manifest.contents, "imported_from": str(source.name)}
             atomic_write_json(staged / MANIFEST, manifest.to_dict())
         except BaseException:

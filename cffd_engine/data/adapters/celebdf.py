@@ -42,7 +42,13 @@ def _read_test_list(root: Path) -> dict[tuple[str, str], int]:
     listed = {}
     canonical = {s.lower(): name for name, spellings in SPELLINGS.items() for s in spellings}
     canonical.update({name.lower(): name for name in FOLDERS})
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetLayoutError(
+            root, [f"{TEST_LIST} as UTF-8 text ({exc})"], "Use the official list from the Celeb-DF v2 archive"
+        ) from exc
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split()

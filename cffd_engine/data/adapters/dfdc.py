@@ -32,7 +32,7 @@ def load_dfdc_preview(root: Path | str, val_fraction: float = 0.1) -> Manifest:
         described = json.loads(index.read_text(encoding="utf-8"))
         if not isinstance(described, dict):
             raise ValueError("the top level is not an object of path -> {label, set}")
-    except (json.JSONDecodeError, ValueError) as exc:
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise DatasetLayoutError(root, [f"{INDEX} as a JSON object ({exc})"], FIX) from exc
     manifest = Manifest()
     absent = []
@@ -45,11 +45,19 @@ def load_dfdc_preview(root: Path | str, val_fraction: float = 0.1) -> Manifest:
                 [f"{INDEX}: entry {key!r} needs 'label' (real/fake) and 'set' (train/test), got {info!r}"],
                 FIX,
             )
+        parts = Path(key).parts
+        if Path(key).is_absolute() or ".." in parts:
+            raise DatasetLayoutError(
+                root, [f"{INDEX}: entry {key!r} names a file outside the dataset folder"], FIX
+            )
         path = root / key
-        if not path.is_file():
+        try:
+            present = path.is_file()
+        except OSError:  # e.g. a name longer than the file system allows: it cannot be on disk
+            present = False
+        if not present:
             absent.append(key)
             continue
-        parts = Path(key).parts
         identity = parts[1] if len(parts) > 2 else path.stem
         if split == "train":
             split = hashed_split(f"dfdc-p-{identity}", val_fraction)

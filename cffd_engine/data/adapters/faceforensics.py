@@ -73,7 +73,7 @@ def read_splits(root: Path, splits_dir: Path | str | None = None) -> dict[str, s
             for first, second in pairs:
                 for key in (str(first), str(second), f"{first}_{second}", f"{second}_{first}"):
                     split_of[key] = split
-        except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        except (json.JSONDecodeError, TypeError, ValueError, RecursionError) as exc:
             raise DatasetLayoutError(
                 root,
                 [f"{path}: a JSON list of [id, id] pairs ({exc.__class__.__name__}: {exc})"],
