@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -46,10 +48,12 @@ def model_description(store: ModelStore) -> str:
         for task in manifest.tasks
     )
     description = manifest.description or "An RSIA-Net face-forgery detector."
+    limits = "".join(f"<li>{html.escape(limit)}</li>" for limit in manifest.limits)
     return (
         f"<b>The model in use ({version})</b>: {description} It was trained on:"
         f"<ul>{tasks or '<li>nothing recorded</li>'}</ul>"
-        "Its full model card is in <i>Models &gt; Manage models</i>."
+        + (f"<b>Its known limits:</b><ul>{limits}</ul>" if limits else "")
+        + "Its full model card is in <i>Models &gt; Manage models</i>."
     )
 
 

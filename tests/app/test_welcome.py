@@ -23,6 +23,7 @@ def test_the_welcome_panel_describes_the_model_and_analyses_the_demo_videos(
     assert window.right_stack.currentWidget() is window.welcome
     description = window.welcome.model_label.text()
     assert "v1" in description and "checker patches on textures" in description
+    assert "Trained on checker patches only, never on faces." in description  # the model's stated limit
     results = []
     window.analysis_finished.connect(results.append)
     window.welcome.demo_button.click()
