@@ -310,10 +310,14 @@ class MainWindow(QMainWindow):
     def _install_default(self, bundle: Path) -> None:
         self.statusBar().showMessage("Installing the default model...")
         job = self._jobs.start(lambda control: self.store.ensure_default(bundle))
-        job.finished.connect(self._model_changed)
+        job.finished.connect(self._default_installed)
         job.failed.connect(
             lambda message: self._show_error(f"The default model could not be installed: {message}")
         )
+
+    def _default_installed(self, version: str | None) -> None:
+        self.statusBar().showMessage(f"The default model is installed as {version}.", 10_000)
+        self._model_changed()
 
     def open_model_manager(self) -> ModelManager:
         dialog = ModelManager(self.store, self)

@@ -147,10 +147,12 @@ def train(
 
     ``store`` None: a store under ``out/store``. Raises ``CFFDError`` when the photos are missing.
     """
+    from cffd_engine.analysis.spectrum import compute_reference_spectrum, save_reference_spectrum
     from cffd_engine.continual import ContinualSettings, TaskData, learn_task, train_first_task
     from cffd_engine.continual.candidate import BaseModel
     from cffd_engine.continual.evaluate import evaluate
     from cffd_engine.continual.protocols import load_synthetic_sequence
+    from cffd_engine.continual.samples import REAL
     from cffd_engine.data.synth import BuildSettings, build_task_sequence
     from cffd_engine.model import preset
     from cffd_engine.model.device import cpu_threads
@@ -213,6 +215,15 @@ def train(
         test = {
             task.name: evaluate(model, task.test, candidate.manifest.threshold).to_dict() for task in tasks
         }
+    real_faces = [
+        image.permute(1, 2, 0).numpy() for task in tasks for image in task.val.of_label(REAL).images
+    ]
+    save_reference_spectrum(
+        candidate.staged,
+        compute_reference_spectrum(
+            real_faces, f"the genuine validation faces of '{recipe.name}' ({faces.name} photos)"
+        ),
+    )
     manifest = candidate.manifest
     manifest.metrics["test"] = test
     manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
@@ -254,7 +265,7 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
     from cffd_engine.data.synth import BuildSettings, build_task_sequence
     from cffd_engine.model.device import cpu_threads
     from cffd_engine.store import load_model, write_bundle
-    from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR
+    from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR, WEIGHTS
 
     job = ensure_job(job)
     version = version or store.active_version()
@@ -302,6 +313,10 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
         buffer = first_buffer(names, [task.train for task in tasks], model, settings, job.sub(0.65, 0.95))
     staged = store.new_staging_folder()
     try:
+        for name in manifest.files:  # anything else the version ships (its reference spectrum)
+            if name != WEIGHTS and not name.startswith((f"{REPLAY_DIR}/", f"{VALIDATION_DIR}/")):
+                (staged / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(store.path(version) / name, staged / name)
         buffer.save(staged / REPLAY_DIR)
         validation.save(staged / VALIDATION_DIR)
         manifest.parent_version = version

@@ -74,8 +74,9 @@ def test_an_analysed_file_shows_the_hashes_taken_at_intake(qtbot, window, portra
 def test_on_first_start_the_default_model_bundle_is_installed_and_used(
     qtbot, make_window, empty_store, store
 ):
-    default_bundle = store.path("v1")  # a bundle folder, as resources/default_model would be
-    window = make_window(empty_store, default_bundle=default_bundle)
+    default_bundle = store.export("v1", store.root.parent / "default.cffd", include_private_data=False)
+    window = make_window(empty_store, default_bundle=default_bundle)  # a .cffd file, as the shipped one
     qtbot.waitUntil(lambda: empty_store.active_version() == "v1", timeout=30_000)
     qtbot.waitUntil(lambda: window.model_label.text() == "Active model: v1, knows: checker", timeout=5_000)
+    assert window.statusBar().currentMessage() == "The default model is installed as v1."
     assert window.welcome.demo_button.isEnabled()

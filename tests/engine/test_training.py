@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cffd_engine import cli
+from cffd_engine.analysis.spectrum import load_reference_spectrum
 from cffd_engine.continual import (
     BaseModel,
     ContinualSettings,
@@ -150,6 +151,10 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     manifest = store.verify(result.version)
     assert manifest.metrics["test"] == report["test"] and manifest.contents["training_mode"] == "joint"
     assert Recipe.from_text(manifest.contents["recipe"], "manifest").name == "tiny"
+    reference = load_reference_spectrum(result.bundle)
+    assert (
+        reference.count == 4 * 1 and "genuine validation faces of 'tiny'" in reference.source
+    )  # 1 val photo each
 
     # Shared without its faces (as the shipped default is), then rebuilt from the photos.
     shared = store.export(result.version, tmp_path / "tiny.cffd", include_private_data=False)
@@ -173,5 +178,6 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
             rebuilt.model.state_dict().values(), original.model.state_dict().values(), strict=True
         )
     )
+    assert load_reference_spectrum(user.path("v2")) == reference  # kept from v1
     with pytest.raises(CFFDError, match="already carries"):
         restore_training_faces(user)
