@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -165,9 +167,16 @@ class JobGroup:
     def start(self, work: Callable[[WorkControl], object], pool_name: str | None = None) -> Job:
         job = Job(work)
         self._jobs.add(job)
+        # Weakly: a slot holding the job, connected to the job's own signals, is a cycle through Qt
+        # that Python's collector cannot see; every job and what its work holds would leak.
+        forget = functools.partial(self._forget, weakref.ref(job))
         for signal in (job.finished, job.failed, job.cancelled):
-            signal.connect(lambda *_, job=job: self._jobs.discard(job))
+            signal.connect(forget)
         return job.start(pool(pool_name))
+
+    def _forget(self, job: weakref.ref[Job], *_outcome) -> None:
+        if (alive := job()) is not None:
+            self._jobs.discard(alive)
 
     def abandon_all(self) -> None:
         for job in list(self._jobs):

@@ -25,6 +25,36 @@ def fsync_dir(directory: Path) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
+    atomic_write_files({path: data})
+
+
+def atomic_write_files(files: dict[Path, bytes]) -> None:
+    """``atomic_write_bytes`` for files that belong together: every one is written to a temporary
+    file first and only then are they renamed, so a write that fails (a full disk) changes none.
+
+    An ``OSError`` while writing names the file it was for (the operating system's does not).
+    """
+    written: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            try:
+                written.append((_write_beside(path, data), path))
+            except OSError as exc:
+                if exc.errno is None:
+                    raise
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for directory in {path.parent for path in files}:
+        fsync_dir(directory)
+
+
+def _write_beside(path: Path, data: bytes) -> str:
+    """A temporary file beside ``path`` holding ``data``, flushed to disk; its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
@@ -32,11 +62,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    return tmp
 
 
 def atomic_write_json(path: Path, value: Any) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cffd_engine.analysis.result import AnalysisResult
-from cffd_engine.fileio import atomic_write_bytes
+from cffd_engine.fileio import atomic_write_files
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.report.content import CaseInfo, build_report, default_json_path
 from cffd_engine.report.pdf import render_pdf
@@ -52,8 +52,7 @@ def write_report(
     pdf = render_pdf(content, results, json_path.name, digest) if pdf_path is not None else None
     job.report(0.9, "writing")
     job.check()
-    atomic_write_bytes(json_path, data)
-    if pdf_path is not None:
-        atomic_write_bytes(pdf_path, pdf)
+    # Both are on disk before either is renamed: a full disk leaves the earlier pair as it was.
+    atomic_write_files({json_path: data} if pdf_path is None else {json_path: data, pdf_path: pdf})
     job.report(1.0, "report written")
     return ReportFiles(pdf_path, json_path, digest)

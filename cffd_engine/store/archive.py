@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import lzma
 import os
@@ -122,6 +123,11 @@ def unpack_archive(archive_path: Path, target: Path) -> None:
                     while chunk := source.read(1 << 20):
                         sink.write(chunk)
             except UNPACK_ERRORS as exc:
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                    raise BundleError(
+                        f"{destination}: cannot be written ({exc.strerror}) while importing {archive_path}; "
+                        "nothing was changed. Free some space on the model store's disk and import again"
+                    ) from exc
                 raise BundleError(
                     f"{archive_path}: '{info.filename}' cannot be unpacked ({exc.__class__.__name__}: {exc}); "
                     "the .cffd file is damaged or not a CFFD Studio model (or the disk is full)"

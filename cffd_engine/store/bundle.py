@@ -17,11 +17,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from cffd_engine import __version__
 from cffd_engine.errors import CFFDError
-from cffd_engine.fileio import atomic_write_json
+from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -269,13 +269,14 @@ def write_bundle(
     """
     directory.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS), metadata={"format": "pt"})
+    # Through atomic_write_bytes, not safetensors' save_file: on a full disk that raises an error
+    # naming no file and of no OSError kind, which the store cannot tell from a bug.
+    atomic_write_bytes(directory / WEIGHTS, save(state, metadata={"format": "pt"}))
     for folder, source in (data_dirs or {}).items():
         for file in sorted(Path(source).rglob("*")):
             if file.is_file():
                 target = directory / folder / file.relative_to(source)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(file.read_bytes())
+                atomic_write_bytes(target, file.read_bytes())
     names = bundle_files(directory)
     for name in names:
         check_member_name(name, directory)

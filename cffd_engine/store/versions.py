@@ -13,6 +13,7 @@ the store readable and the active version as it was.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -54,6 +55,26 @@ class VersionInfo:
 
 # The model that ships with the application; installed as v1 into an empty store on first use.
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "resources" / "default-model.cffd"
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _not_stored(root: Path, exc: OSError) -> BundleError:
+    """A file error while a version was being stored (a full disk, say), as the user is told it."""
+    reason = str(exc)
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        reason = str(exc.args[0][0][-1])  # copytree lists (source, target, why) for each file
+    full = exc.errno in _DISK_FULL or any(os.strerror(number) in reason for number in _DISK_FULL)
+    fix = " Free some space on the store's disk and try again" if full else ""
+    return BundleError(f"{root}: the model version could not be stored ({reason}); nothing was changed.{fix}")
+
+
+def _on_read_only_disk(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def default_store_root() -> Path:
@@ -139,10 +160,12 @@ class ModelStore:
 
     def _writable(self) -> None:
         if self.read_only or not os.access(self.versions_dir, os.W_OK):
-            raise BundleError(
-                f"{self.root}: the model store is read-only; nothing was changed. "
-                "Give your user write access to this folder"
+            fix = (
+                "Its disk is mounted read-only: remount it read-write, or use a store on another disk"
+                if _on_read_only_disk(self.root)
+                else "Give your user write access to this folder"
             )
+            raise BundleError(f"{self.root}: the model store is read-only; nothing was changed. {fix}")
 
     def new_staging_folder(self) -> Path:
         """A fresh folder in which to write a bundle before ``commit``."""
@@ -168,7 +191,10 @@ class ModelStore:
                 numbers = [int(name[1:]) for name in self.versions()]
                 version = f"v{max(numbers, default=0) + 1}"
                 manifest.version = version
-                atomic_write_json(staged / MANIFEST, manifest.to_dict())
+                try:
+                    atomic_write_json(staged / MANIFEST, manifest.to_dict())
+                except OSError as exc:
+                    raise _not_stored(self.root, exc) from exc
                 try:
                     os.rename(staged, self.versions_dir / version)
                 except FileExistsError:
@@ -190,8 +216,10 @@ class ModelStore:
         staged = self.new_staging_folder()
         try:
             write(staged)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staged, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _not_stored(self.root, exc) from exc
             raise
         return self.commit(staged)
 
@@ -243,8 +271,10 @@ class ModelStore:
             check_model_config(manifest, source)  # a model this engine cannot build never becomes a version
             manifest.contents = {**manifest.contents, "imported_from": str(source.name)}
             atomic_write_json(staged / MANIFEST, manifest.to_dict())
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staged, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _not_stored(self.root, exc) from exc
             raise
         return self.commit(staged)
 

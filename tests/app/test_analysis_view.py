@@ -19,7 +19,7 @@ def drop(window, paths) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     centre = window.rect().center()
     enter = QDragEnterEvent(
-        QPointF(centre),
+        centre,
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
@@ -28,7 +28,7 @@ def drop(window, paths) -> None:
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     release = QDropEvent(
-        QPointF(centre),
+        centre,
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
