@@ -93,9 +93,15 @@ class LearnWizard(QWizard):
             self._base_problem = f"The model in use ({self.base_version}) cannot be read: {exc}"
             return
         if not self.base_manifest.learnable:
+            fix = (
+                "Rebuild them from its training photos with Models > Manage models > Restore training faces "
+                "(the photos must be on this computer; set CFFD_SHARED_DATA to their folder)."
+                if self.base_manifest.contents.get("recipe")
+                else "Use a version that has them (see the model manager)."
+            )
             self._base_problem = (
-                f"The model in use ({self.base_version}) was exported without the faces it keeps in memory, "
-                "so it cannot learn without forgetting. Use a version that has them (see the model manager)."
+                f"The model in use ({self.base_version}) was shared without the faces it keeps in memory, "
+                f"so it cannot learn without forgetting. {fix}"
             )
 
     def base_problem(self) -> str | None:

@@ -153,3 +153,13 @@ def test_without_a_learnable_model_the_wizard_says_why_and_goes_no_further(qtbot
     wizard = make_window(empty_store).open_learn_wizard()
     assert "No model is installed" in wizard.intro_page.model_label.text()
     assert not wizard.intro_page.isComplete()
+
+
+def test_the_shipped_default_model_points_to_restoring_its_training_faces(qtbot, make_window, empty_store):
+    from cffd_engine.store import DEFAULT_BUNDLE
+
+    empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE))
+    wizard = make_window(empty_store).open_learn_wizard()
+    text = wizard.intro_page.model_label.text()
+    assert "shared without the faces it keeps in memory" in text and "Restore training faces" in text
+    assert not wizard.intro_page.isComplete()
