@@ -103,6 +103,16 @@ def test_training_without_the_photos_says_so_and_writes_nothing(tmp_path, monkey
     assert not out.exists()
 
 
+def test_an_unwritable_work_folder_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = cli.main(["train", "--config", str(DEFAULT_RECIPE), "--out", str(blocker / "work")])
+    error = capsys.readouterr().err
+    if "not on this machine" in error:
+        pytest.skip("the shared photos are absent, so training stops before the work folder")
+    assert code == 2 and error.startswith("error: ") and str(blocker / "work") in error
+
+
 def test_joint_first_training_keeps_each_task_apart(tmp_path):
     tasks = [
         TaskData(name, make_task(name, 40, patch, seed=i), description=f"{name} patches")
