@@ -199,6 +199,7 @@ def _learn_task(
     work_dir: Path | str | None,
     callbacks: Sequence[TrainerCallback],
 ) -> Candidate:
+    store.check_writable()  # before the training, not after it
     if not isinstance(base, BaseModel):
         base = BaseModel.from_store(store, base)
     job.report(0.0, "preparing the examples")
@@ -302,6 +303,7 @@ def _train_first_task(
     description: str,
     limits: Sequence[str],
 ) -> Candidate:
+    store.check_writable()  # before the training, not after it
     model = RSIANet(model) if isinstance(model, ModelConfig) else model
     size = model.config.input_size
     validation = ValidationSets(size)

@@ -158,6 +158,10 @@ class ModelStore:
 
     # Writing ---------------------------------------------------------------------------------
 
+    def check_writable(self) -> None:
+        """Raise BundleError (naming the store and the fix) if no version can be written here."""
+        self._writable()
+
     def _writable(self) -> None:
         if self.read_only or not os.access(self.versions_dir, os.W_OK):
             fix = (

@@ -193,3 +193,33 @@ def test_learn_task_resumes_from_its_work_folder(store_with_v1, tmp_path):
     assert not (tmp_path / "checkpoint").exists()
     resumed.discard()
     fresh.discard()
+
+
+def test_a_read_only_store_is_refused_before_any_training(store_with_v1):
+    class Steps:
+        count = 0
+
+        def on_step(self, progress):
+            Steps.count += 1
+
+        def on_epoch_end(self, progress): ...
+
+        def on_checkpoint(self, path, epoch): ...
+
+    store = ModelStore(store_with_v1.root)
+    store.read_only = True
+    for attempt in (
+        lambda: learn_task(
+            store, TaskData("stripes", make_task("stripes", 24)), settings(), callbacks=[Steps()]
+        ),
+        lambda: train_first_task(
+            store,
+            TaskData("checker", make_task("checker", 24)),
+            tiny_config(),
+            settings(),
+            callbacks=[Steps()],
+        ),
+    ):
+        with pytest.raises(BundleError, match="read-only"):
+            attempt()
+    assert Steps.count == 0 and store.versions() == store_with_v1.versions()
