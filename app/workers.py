@@ -147,6 +147,8 @@ class Job(QObject):
             self._outcome_from_worker.emit("cancelled", None)
         except CFFDError as exc:
             self._outcome_from_worker.emit("failed", str(exc))
+        except OSError as exc:  # a full disk, a vanished folder: not a bug; the message names the file
+            self._outcome_from_worker.emit("failed", f"The file system refused: {exc}")
         except Exception as exc:  # a bug must reach the user, not kill the worker thread silently
             log.exception("job failed")
             self._outcome_from_worker.emit("failed", f"Unexpected error ({exc.__class__.__name__}): {exc}")

@@ -50,6 +50,16 @@ def test_cancel_and_user_errors_are_reported_as_such(qtbot):
         failing.start()
     assert failure.args[0] == "/evidence/x.mp4: the file is empty (0 bytes). Copy it again"
 
+    def disk_full(control):
+        raise OSError(28, "No space left on device", "/models/staging/weights.safetensors")
+
+    full = Job(disk_full)
+    with qtbot.waitSignal(full.failed, timeout=5_000) as failure:
+        full.start()
+    assert failure.args[0] == (
+        "The file system refused: [Errno 28] No space left on device: '/models/staging/weights.safetensors'"
+    )
+
 
 def test_partial_results_arrive_in_order_and_an_abandoned_job_is_silent(qtbot):
     partials = []
