@@ -196,36 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parser(commands)
 
+    from cffd_engine import training
     from cffd_engine.analysis import command as analyze_command
     from cffd_engine.data import preprocess
-
-    analyze_parser = commands.add_parser(
-        "analyze", help="analyse videos for manipulated faces; PDF/JSON reports"
-    )
-    analyze_command.add_arguments(analyze_parser)
-    analyze_parser.set_defaults(func=analyze_command.run)
-
-    preprocess_parser = commands.add_parser(
-        "preprocess", help="extract the faces of a dataset once into a resumable crop cache"
-    )
-    preprocess.add_arguments(preprocess_parser)
-    preprocess_parser.set_defaults(func=preprocess.run)
-
     from cffd_engine.data.synth import cli as synth_cli
 
-    synth_parser = commands.add_parser(
-        "synth", help="forgeries from real faces: task sequence, contact sheet, videos"
-    )
-    synth_cli.add_arguments(synth_parser)
-    synth_parser.set_defaults(func=synth_cli.run)
-
-    from cffd_engine import training
-
-    train_parser = commands.add_parser(
-        "train", help="train a model from a recipe (data, training, test, store)"
-    )
-    training.add_arguments(train_parser)
-    train_parser.set_defaults(func=training.run)
+    # Each module parses its own options (add_arguments) and runs them (run).
+    for name, module, help_text in (
+        ("analyze", analyze_command, "analyse videos for manipulated faces; PDF/JSON reports"),
+        ("preprocess", preprocess, "extract the faces of a dataset once into a resumable crop cache"),
+        ("synth", synth_cli, "forgeries from real faces: task sequence, contact sheet, videos"),
+        ("train", training, "train a model from a recipe (data, training, test, store)"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(func=module.run)
 
     bench_parser = commands.add_parser("bench", help="benchmarks that print figures and write JSON")
     bench_commands = bench_parser.add_subparsers(dest="bench_command", required=True)

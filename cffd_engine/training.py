@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import time
 import tomllib
@@ -108,13 +107,9 @@ class Recipe:
 
     def faces_folder(self) -> Path:
         """The photos to forge from; a clear error when they are not on this machine."""
-        if self.faces:
-            candidates = [Path(self.faces).expanduser()]
-        else:
-            candidates = []
-            if os.environ.get("CFFD_SHARED_DATA"):
-                candidates.append(Path(os.environ["CFFD_SHARED_DATA"]) / "faces" / "utkface")
-            candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "utkface")
+        from cffd_engine.data.synth.pool import shared_faces_candidates
+
+        candidates = [Path(self.faces).expanduser()] if self.faces else shared_faces_candidates()
         for folder in candidates:
             if folder.is_dir():
                 return folder
@@ -123,6 +118,17 @@ class Recipe:
             f"{', '.join(str(c) for c in candidates)}); set CFFD_SHARED_DATA to the folder that holds "
             "faces/utkface, or set [data] faces in the recipe"
         )
+
+    def load_tasks(self, faces: Path, folder: Path, size: int, job: JobControl) -> list:
+        """The recipe's synthetic tasks (``TaskSplits``) at ``size`` px, built into ``folder`` unless already there."""
+        from cffd_engine.continual.protocols import load_synthetic_sequence
+        from cffd_engine.data.synth import BuildSettings, build_task_sequence
+
+        if not (folder / "sequence.json").is_file():
+            job.report(0.0, f"making the synthetic forgeries from {faces}")
+            build = {"size": size, **self.build}
+            build_task_sequence(BuildSettings(faces=faces, out=folder, **build), job.sub(0.0, 0.9))
+        return load_synthetic_sequence(folder, size, job=job.sub(0.9, 1.0))
 
 
 @dataclass
@@ -151,9 +157,7 @@ def train(
     from cffd_engine.continual import ContinualSettings, TaskData, learn_task, train_first_task
     from cffd_engine.continual.candidate import BaseModel
     from cffd_engine.continual.evaluate import evaluate
-    from cffd_engine.continual.protocols import load_synthetic_sequence
     from cffd_engine.continual.samples import REAL
-    from cffd_engine.data.synth import BuildSettings, build_task_sequence
     from cffd_engine.model import preset
     from cffd_engine.model.device import cpu_threads
     from cffd_engine.store import ModelStore, load_model, write_bundle
@@ -165,12 +169,7 @@ def train(
     started = time.monotonic()
     config = preset(recipe.preset, **recipe.model_overrides)
     settings = ContinualSettings.from_dict(recipe.continual)
-    sequence_dir = out / "data"
-    if not (sequence_dir / "sequence.json").is_file():
-        job.report(0.0, f"building the synthetic forgeries from {faces}")
-        build = {"size": config.input_size, **recipe.build}
-        build_task_sequence(BuildSettings(faces=faces, out=sequence_dir, **build), job.sub(0.0, 0.2))
-    tasks = load_synthetic_sequence(sequence_dir, config.input_size, job=job.sub(0.2, 0.22))
+    tasks = recipe.load_tasks(faces, out / "data", config.input_size, job.sub(0.0, 0.22))
     described = [
         TaskData(
             task.name,
@@ -260,9 +259,7 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
     measured again on the rebuilt faces and must agree, or nothing is written.
     """
     from cffd_engine.continual import ContinualSettings, evaluate, first_buffer
-    from cffd_engine.continual.protocols import load_synthetic_sequence
     from cffd_engine.continual.validation import ValidationSets
-    from cffd_engine.data.synth import BuildSettings, build_task_sequence
     from cffd_engine.model.device import cpu_threads
     from cffd_engine.store import load_model, write_bundle
     from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR, WEIGHTS
@@ -286,12 +283,8 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
     size = model.config.input_size
     settings = ContinualSettings.from_dict(recipe.continual)
     digest = hashlib.sha256(f"{text}\n{faces.resolve()}".encode()).hexdigest()[:16]
-    sequence_dir = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
-    if not (sequence_dir / "sequence.json").is_file():
-        job.report(0.0, f"re-making the training forgeries from {faces}")
-        build = {"size": size, **recipe.build}
-        build_task_sequence(BuildSettings(faces=faces, out=sequence_dir, **build), job.sub(0.0, 0.6))
-    tasks = load_synthetic_sequence(sequence_dir, size, job=job.sub(0.6, 0.65))
+    cache = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
+    tasks = recipe.load_tasks(faces, cache, size, job.sub(0.0, 0.65))
     names = [task.name for task in tasks]
     if names != manifest.metrics.get("task_names"):
         raise CFFDError(f"{version}: the recipe makes tasks {names}, the model learned {manifest.tasks}")

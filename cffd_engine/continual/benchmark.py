@@ -99,24 +99,16 @@ def load_tasks(config: BenchmarkConfig, out: Path | None, job: JobControl | None
 
 def _build_sequence(config: BenchmarkConfig, folder: Path, job: JobControl | None) -> None:
     from cffd_engine.data.synth import BuildSettings, build_task_sequence
+    from cffd_engine.data.synth.pool import default_faces
 
     build = dict(config.build or {})
-    faces = build.pop("faces", None) or _default_faces()
+    faces = build.pop("faces", None) or default_faces()
     if faces is None or not Path(faces).is_dir():
         raise ValueError(
             f"no synthetic sequence at {folder} and no face photos to build one from ({faces}); set "
             "build.faces (or $CFFD_SHARED_DATA) to the UTKFace folder, or give an existing 'sequence'"
         )
     build_task_sequence(BuildSettings(faces=Path(faces), out=folder, **build), job)
-
-
-def _default_faces() -> str | None:
-    import os
-
-    root = os.environ.get("CFFD_SHARED_DATA")
-    candidates = [Path(root) / "faces" / "utkface"] if root else []
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "faces" / "utkface")
-    return next((str(c) for c in candidates if c.is_dir()), None)
 
 
 def _evaluate_row(

@@ -22,6 +22,7 @@ import platformdirs
 from cffd_engine.jobs import JobControl, ensure_job
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+ENV_SHARED_DATA = "CFFD_SHARED_DATA"
 ENV_CACHE = "CFFD_SYNTH_CACHE"
 CHUNK = 64
 
@@ -33,6 +34,20 @@ class Attributes:
     age: int | None = None
     gender: int | None = None  # 0 male, 1 female
     race: int | None = None  # 0 White, 1 Black, 2 Asian, 3 Indian, 4 Others
+
+
+def shared_faces_candidates() -> list[Path]:
+    """Where the UTKFace photos may be: ``$CFFD_SHARED_DATA/faces/utkface``, then ``../shared/data`` beside the checkout."""
+    candidates = []
+    if os.environ.get(ENV_SHARED_DATA):
+        candidates.append(Path(os.environ[ENV_SHARED_DATA]) / "faces" / "utkface")
+    candidates.append(Path(__file__).resolve().parents[4] / "shared" / "data" / "faces" / "utkface")
+    return candidates
+
+
+def default_faces() -> Path | None:
+    """The first of ``shared_faces_candidates`` that exists, or None."""
+    return next((folder for folder in shared_faces_candidates() if folder.is_dir()), None)
 
 
 def list_faces(folder: Path | str) -> list[Path]:
