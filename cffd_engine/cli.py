@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parser(commands)
 
-    from cffd_engine import training
+    from cffd_engine import learning, training
     from cffd_engine.analysis import command as analyze_command
     from cffd_engine.data import preprocess
     from cffd_engine.data.synth import cli as synth_cli
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("preprocess", preprocess, "extract the faces of a dataset once into a resumable crop cache"),
         ("synth", synth_cli, "forgeries from real faces: task sequence, contact sheet, videos"),
         ("train", training, "train a model from a recipe (data, training, test, store)"),
+        ("learn", learning, "one continual update: learn a new forgery type from an update file"),
     ):
         sub = commands.add_parser(name, help=help_text)
         module.add_arguments(sub)

@@ -35,6 +35,7 @@ from cffd_engine.jobs import JobControl, ensure_job
 
 MODES = ("joint", "sequence")
 REPORT_FILE = "training_report.json"
+WORK_DIR = "work"  # checkpoints of a run in progress, removed when it ends
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,15 @@ class Recipe:
 
     def load_tasks(self, faces: Path, folder: Path, size: int, job: JobControl) -> list:
         """The recipe's synthetic tasks (``TaskSplits``) at ``size`` px, built into ``folder`` unless already there."""
+        from cffd_engine import distributed
         from cffd_engine.continual.protocols import load_synthetic_sequence
         from cffd_engine.data.synth import BuildSettings, build_task_sequence
 
-        if not (folder / "sequence.json").is_file():
+        if distributed.world().is_main and not (folder / "sequence.json").is_file():
             job.report(0.0, f"making the synthetic forgeries from {faces}")
             build = {"size": size, **self.build}
             build_task_sequence(BuildSettings(faces=faces, out=folder, **build), job.sub(0.0, 0.9))
+        distributed.barrier()  # under torchrun the others read what rank 0 built (a shared file system)
         return load_synthetic_sequence(folder, size, job=job.sub(0.9, 1.0))
 
 
@@ -153,14 +156,14 @@ def train(
 
     ``store`` None: a store under ``out/store``. Raises ``CFFDError`` when the photos are missing.
     """
+    from cffd_engine import distributed
     from cffd_engine.analysis.spectrum import compute_reference_spectrum, save_reference_spectrum
     from cffd_engine.continual import ContinualSettings, TaskData, learn_task, train_first_task
-    from cffd_engine.continual.candidate import BaseModel
     from cffd_engine.continual.evaluate import evaluate
     from cffd_engine.continual.samples import REAL
     from cffd_engine.model import preset
-    from cffd_engine.model.device import cpu_threads
-    from cffd_engine.store import ModelStore, load_model, write_bundle
+    from cffd_engine.model.device import cpu_threads, select_device
+    from cffd_engine.store import ModelStore, write_bundle
 
     job = ensure_job(job)
     faces = recipe.faces_folder()
@@ -181,7 +184,7 @@ def train(
         for task in tasks
     ]
     store = store if store is not None else ModelStore(out / "store")
-    work = out / "work"
+    work = out / WORK_DIR
     training = job.sub(0.22, 0.95)
     if recipe.mode == "joint":
         candidate = train_first_task(
@@ -204,31 +207,36 @@ def train(
         for index, task in enumerate(described[1:], start=1):
             previous = candidate
             candidate = learn_task(
-                store, task, settings, BaseModel.from_bundle(previous.staged),
+                store, task, settings, previous.trained,
                 training.sub(index * share, (index + 1) * share), work / str(index),
             )  # fmt: skip
             previous.discard()
     job.report(0.95, "testing on the held-out test split")
-    model = load_model(candidate.staged)
+    model = candidate.trained.model.to(select_device(settings.train.device))
     with cpu_threads(settings.train.threads):
         test = {
             task.name: evaluate(model, task.test, candidate.manifest.threshold).to_dict() for task in tasks
         }
-    real_faces = [
-        image.permute(1, 2, 0).numpy() for task in tasks for image in task.val.of_label(REAL).images
-    ]
-    save_reference_spectrum(
-        candidate.staged,
-        compute_reference_spectrum(
-            real_faces, f"the genuine validation faces of '{recipe.name}' ({faces.name} photos)"
-        ),
-    )
     manifest = candidate.manifest
-    manifest.metrics["test"] = test
-    manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
-    write_bundle(candidate.staged, model, manifest)
+    if distributed.world().is_main:
+        real_faces = [
+            image.permute(1, 2, 0).numpy() for task in tasks for image in task.val.of_label(REAL).images
+        ]
+        save_reference_spectrum(
+            candidate.staged,
+            compute_reference_spectrum(
+                real_faces, f"the genuine validation faces of '{recipe.name}' ({faces.name} photos)"
+            ),
+        )
+        manifest.metrics["test"] = test
+        manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
+        write_bundle(candidate.staged, model, manifest)
     version = candidate.accept(activate=activate)
     seconds = time.monotonic() - started
+    result = TrainingResult(version, store.path(version), test, seconds, out / REPORT_FILE)
+    if not distributed.world().is_main:
+        return result
+    shutil.rmtree(work, ignore_errors=True)  # the checkpoints of a finished run
     report = {
         "recipe": recipe.name,
         "mode": recipe.mode,
@@ -237,16 +245,16 @@ def train(
         "faces": str(faces),
         "seconds": round(seconds, 1),
         "threads": settings.train.threads,
+        "processes": distributed.world().size,
         "validation": dict(
             zip(manifest.metrics["task_names"], manifest.metrics["accuracy"][-1], strict=True)
         ),
         "test": test,
         "train_samples": {task.name: len(task.train) for task in tasks},
     }
-    report_path = out / REPORT_FILE
-    atomic_write_json(report_path, report)
+    atomic_write_json(result.report_path, report)
     job.report(1.0, f"trained {version}")
-    return TrainingResult(version, store.path(version), test, seconds, report_path)
+    return result
 
 
 def restore_training_faces(store, version: str | None = None, job: JobControl | None = None) -> str:
@@ -328,6 +336,20 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
     return new_version
 
 
+def check_resume(work: Path, resume: bool) -> None:
+    """Refuse to silently restart over an interrupted run's checkpoints, or to resume nothing."""
+    from cffd_engine.continual.trainer import CHECKPOINT_INDEX
+
+    found = sorted(work.rglob(CHECKPOINT_INDEX)) if work.is_dir() else []
+    if found and not resume:
+        raise CFFDError(
+            f"{work} holds the checkpoint of an interrupted run ({found[0]}); continue it with --resume, "
+            "or choose another --out"
+        )
+    if resume and not found:
+        raise CFFDError(f"--resume: {work} holds no checkpoint to resume from; run without --resume")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, help="training recipe (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="work folder: data, checkpoints, report")
@@ -336,27 +358,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--export", type=Path, help="also write the model as a shareable .cffd file, without training faces"
     )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from its last checkpoint in OUT"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from cffd_engine import distributed
     from cffd_engine.cli import progress_bar
     from cffd_engine.store import ModelStore
 
     recipe = Recipe.load(args.config)
-    store = ModelStore(args.store) if args.store else None
-    result = train(recipe, args.out, store, args.activate, progress_bar(f"train {recipe.name}"))
-    print(f"\n{result.version}: {result.bundle} ({result.seconds / 60:.1f} min)")
-    for name, figures in result.test.items():
-        auc = figures["auc"]
+    settings_device = dict(recipe.continual.get("train", {})).get("device", "auto")
+    with distributed.launched(settings_device) as world:
+        if world.is_main:
+            check_resume(args.out / WORK_DIR, args.resume)
+        distributed.barrier()
+        store = ModelStore(args.store) if args.store else None
+        job = progress_bar(f"train {recipe.name}") if world.is_main else None
+        result = train(recipe, args.out, store, args.activate, job)
+        if not world.is_main:
+            return 0
         print(
-            f"  {name:<10} test accuracy {figures['accuracy']:.3f}  AUC {auc:.3f}"
-            if auc is not None
-            else name
+            f"\n{result.version}: {result.bundle} ({result.seconds / 60:.1f} min, {world.size} process(es))"
         )
-    if args.export:
-        (store or ModelStore(args.out / "store")).export(
-            result.version, args.export, include_private_data=False
-        )
-        print(f"exported without training faces to {args.export}")
-    print(f"report: {result.report_path}")
+        for name, figures in result.test.items():
+            auc = figures["auc"]
+            print(
+                f"  {name:<10} test accuracy {figures['accuracy']:.3f}  AUC {auc:.3f}"
+                if auc is not None
+                else name
+            )
+        if args.export:
+            (store or ModelStore(args.out / "store")).export(
+                result.version, args.export, include_private_data=False
+            )
+            print(f"exported without training faces to {args.export}")
+        print(f"report: {result.report_path}")
     return 0

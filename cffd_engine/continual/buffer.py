@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cffd_engine import distributed
 from cffd_engine.continual.evaluate import predict
 from cffd_engine.continual.samples import FAKE, REAL, SampleError, SampleSet
 from cffd_engine.continual.selection import Ranking, SelectionStrategy, selection_from_dict
@@ -118,17 +119,21 @@ class ReplayBuffer:
         seed: int = 0,
         job: JobControl | None = None,
     ) -> None:
-        """Rank ``candidates`` with ``selection`` from ``model``'s embeddings and probabilities, then ``add_task``."""
+        """Rank ``candidates`` with ``selection`` from ``model``'s embeddings and probabilities, then ``add_task``.
+
+        Under torchrun rank 0 ranks and every process adds what it chose.
+        """
         predictions = predict(model, candidates, job=job)
-        generator = torch.Generator().manual_seed(seed)
         rankings = {}
-        for label in (REAL, FAKE):
-            mask = candidates.labels == label
-            if bool(mask.any()):
-                rankings[label] = selection.rank(
-                    predictions.embeddings[mask], predictions.probabilities[mask], generator
-                )
-        self.add_task(task, candidates, rankings, selection)
+        if distributed.world().is_main:
+            generator = torch.Generator().manual_seed(seed)
+            for label in (REAL, FAKE):
+                mask = candidates.labels == label
+                if bool(mask.any()):
+                    rankings[label] = selection.rank(
+                        predictions.embeddings[mask], predictions.probabilities[mask], generator
+                    )
+        self.add_task(task, candidates, distributed.broadcast(rankings), selection)
 
     def copy(self) -> ReplayBuffer:
         other = ReplayBuffer(self.budget, self.samples.size)

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cffd_engine import distributed
 from cffd_engine.continual.buffer import ReplayBuffer
 from cffd_engine.continual.report import UpdateReport
 from cffd_engine.continual.samples import SampleSet
@@ -80,20 +81,31 @@ class BaseModel:
 
 @dataclass
 class Candidate:
-    """A finished, verified bundle in the store's staging area, waiting to be accepted or discarded."""
+    """A finished, verified bundle in the store's staging area, waiting to be accepted or discarded.
+
+    ``trained`` is the same model, buffer and validation faces in memory: the base of a
+    following update without reading the bundle back (under torchrun only rank 0 wrote it).
+    """
 
     staged: Path
     manifest: BundleManifest
     report: UpdateReport
     store: ModelStore
+    trained: BaseModel | None = None
 
     def accept(self, activate: bool = True) -> str:
-        """Commit as the next version (and make it active); returns the version name."""
-        version = self.store.commit(self.staged)
-        if activate:
-            self.store.activate(version)
-        return version
+        """Commit as the next version (and make it active); returns the version name.
+
+        Under torchrun every process calls it: rank 0 commits, all learn the version.
+        """
+        version = None
+        if distributed.world().is_main:
+            version = self.store.commit(self.staged)
+            if activate:
+                self.store.activate(version)
+        return distributed.broadcast(version)
 
     def discard(self) -> None:
         """Delete the staged bundle; the store is as before the update."""
-        shutil.rmtree(self.staged, ignore_errors=True)
+        if distributed.world().is_main:
+            shutil.rmtree(self.staged, ignore_errors=True)

@@ -9,6 +9,7 @@ import torch
 from scipy.stats import rankdata
 from torch import Tensor, nn
 
+from cffd_engine import distributed
 from cffd_engine.continual.samples import FAKE, SampleSet
 from cffd_engine.jobs import JobControl
 from cffd_engine.model.device import autocast_for
@@ -29,22 +30,30 @@ class Predictions:
 def predict(
     model: nn.Module, samples: SampleSet, batch_size: int = 128, job: JobControl | None = None
 ) -> Predictions:
-    """Eval-mode forward over ``samples`` in batches (autocast on CUDA); restores the module's mode."""
+    """Eval-mode forward over ``samples`` in batches (autocast on CUDA); restores the module's mode.
+
+    Under torchrun it is collective: each process scores its slice and all get every score.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    mine = distributed.my_slice(len(samples))
     probabilities, embeddings = [], []
     try:
         with torch.inference_mode(), autocast_for(device):
-            for start in range(0, len(samples), batch_size):
+            for start in range(mine.start, mine.stop, batch_size):
                 if job is not None:
                     job.check()
-                index = torch.arange(start, min(start + batch_size, len(samples)))
+                index = torch.arange(start, min(start + batch_size, mine.stop))
                 out = model(samples.float_images(index).to(device))
                 probabilities.append(torch.softmax(out.logits.float(), dim=1).cpu())
                 embeddings.append(out.embedding.float().cpu())
     finally:
         model.train(was_training)
+    if distributed.world().active:
+        parts = distributed.gather_slices((probabilities, embeddings))
+        probabilities = [p for ours, _ in parts for p in ours]
+        embeddings = [e for _, theirs in parts for e in theirs]
     if not probabilities:
         classes = getattr(getattr(model, "config", None), "num_classes", 2)
         return Predictions(torch.zeros(0, classes), torch.zeros(0, 0))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from torch import nn
 
+from cffd_engine import distributed
 from cffd_engine.continual.buffer import ReplayBuffer
 from cffd_engine.continual.candidate import BaseModel, Candidate, TaskData
 from cffd_engine.continual.config import ContinualSettings
@@ -94,9 +95,11 @@ def _fit(
     trainer = Trainer(settings.train, callbacks, job)
     if work_dir is not None:
         folder = Path(work_dir) / "checkpoint"
-        folder.mkdir(parents=True, exist_ok=True)
+        if distributed.world().is_main:
+            folder.mkdir(parents=True, exist_ok=True)
         summary = trainer.fit(model, strategy, train, task_index, memory, task_name, folder)
-        shutil.rmtree(folder, ignore_errors=True)
+        if distributed.world().is_main:
+            shutil.rmtree(folder, ignore_errors=True)
     else:
         with tempfile.TemporaryDirectory(prefix="cffd-train-") as folder:
             summary = trainer.fit(model, strategy, train, task_index, memory, task_name, folder)
@@ -111,16 +114,22 @@ def _write_candidate(
     validation: ValidationSets,
     report: UpdateReport,
 ) -> Candidate:
-    staged = store.new_staging_folder()
-    try:
-        buffer.save(staged / REPLAY_DIR)
-        validation.save(staged / VALIDATION_DIR)
-        manifest = write_bundle(staged, model.cpu().eval(), manifest)
-        verify_bundle(staged)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    return Candidate(staged, manifest, report, store)
+    """The candidate bundle, written by rank 0 only under torchrun; every process gets the Candidate."""
+    model = model.cpu().eval()
+    staged = None
+    if distributed.world().is_main:
+        staged = store.new_staging_folder()
+        try:
+            buffer.save(staged / REPLAY_DIR)
+            validation.save(staged / VALIDATION_DIR)
+            manifest = write_bundle(staged, model, manifest)
+            verify_bundle(staged)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    staged, manifest = distributed.broadcast((staged, manifest))
+    trained = BaseModel(model, manifest, buffer, validation, staged)
+    return Candidate(staged, manifest, report, store, trained)
 
 
 def _report(
@@ -149,7 +158,7 @@ def _report(
         epochs=summary.epochs,
         steps=summary.steps,
         seconds=round(summary.seconds, 2),
-        final_losses={k: v for k, v in summary.final_losses.items() if k != "steps"},
+        final_losses=summary.final_losses,
         loss_history=summary.history,
         parent_version=parent,
         resumed_from_epoch=summary.resumed_from_epoch,
@@ -199,7 +208,8 @@ def _learn_task(
     work_dir: Path | str | None,
     callbacks: Sequence[TrainerCallback],
 ) -> Candidate:
-    store.check_writable()  # before the training, not after it
+    if distributed.world().is_main:
+        store.check_writable()  # before the training, not after it
     if not isinstance(base, BaseModel):
         base = BaseModel.from_store(store, base)
     job.report(0.0, "preparing the examples")
@@ -303,7 +313,8 @@ def _train_first_task(
     description: str,
     limits: Sequence[str],
 ) -> Candidate:
-    store.check_writable()  # before the training, not after it
+    if distributed.world().is_main:
+        store.check_writable()  # before the training, not after it
     model = RSIANet(model) if isinstance(model, ModelConfig) else model
     size = model.config.input_size
     validation = ValidationSets(size)

@@ -6,6 +6,14 @@ cancellation every step, and writes a checkpoint after every epoch (atomically),
 cancelled or crashed run resumes from its last finished epoch. On the CPU, with the
 same seed and thread count, a resumed run ends with exactly the weights of an
 uninterrupted one: every epoch draws its order and flips from its own seeded generator.
+
+Under torchrun (``cffd_engine.distributed``) the model trains inside
+DistributedDataParallel: every process draws the same global batches and takes its
+contiguous slice of each (the work of a DistributedSampler reseeded every epoch, but
+keeping a photo and its forgery together), the strategy's own modules (projection
+heads) have their gradients averaged too, the logged losses are averaged over the
+processes, and only rank 0 writes checkpoints; a resumed checkpoint is read by rank 0
+and broadcast.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,7 +31,9 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
+from cffd_engine import distributed
 from cffd_engine.continual.config import TrainSettings
 from cffd_engine.continual.samples import SampleSet
 from cffd_engine.continual.strategies import Batch, Strategy
@@ -85,7 +96,9 @@ class TrainSummary:
 
     @property
     def final_losses(self) -> dict[str, float]:
-        return self.history[-1] if self.history else {}
+        """The last epoch's mean loss terms (and total), without its step and sample counts."""
+        last = self.history[-1] if self.history else {}
+        return {name: value for name, value in last.items() if name not in ("steps", "samples")}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,14 +107,6 @@ class TrainSummary:
 def _seed(*parts: int) -> int:
     digest = hashlib.sha256(json.dumps(parts).encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-
-def _state_digest(model: nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 class Trainer:
@@ -145,6 +150,8 @@ class Trainer:
             is_replay = torch.zeros(len(data), dtype=torch.bool)
             is_replay[len(train) :] = True
             modules = strategy.trainable_modules()
+            for module in modules.values():
+                distributed.broadcast_parameters(module)
             parameters = [p for p in model.parameters() if p.requires_grad]
             parameters += [p for m in modules.values() for p in m.parameters()]
             optimizer_class = torch.optim.AdamW if s.optimizer == "adamw" else torch.optim.Adam
@@ -156,11 +163,12 @@ class Trainer:
             if folder is not None:
                 start = self._resume(folder, fingerprint, model, modules, optimizer, scheduler, summary)
             summary.resumed_from_epoch = start
+            network = self._network(model, device)
             begun = time.perf_counter()
             for epoch in range(start, s.epochs):
                 summary.history.append(
                     self._epoch(
-                        model,
+                        network,
                         strategy,
                         modules,
                         optimizer,
@@ -173,13 +181,33 @@ class Trainer:
                     )
                 )
                 scheduler.step()
-                if folder is not None:
+                if folder is not None and distributed.world().is_main:
                     self._save(folder, fingerprint, epoch + 1, model, modules, optimizer, scheduler, summary)
+            # DDP sends rank 0's buffers at each forward; the last forward moved each process's
+            # batch-norm statistics on its own slice, so they end as rank 0's everywhere.
+            distributed.broadcast_parameters(model)
             summary.steps = sum(int(h.get("steps", 0)) for h in summary.history)
             summary.seconds = time.perf_counter() - begun
+            world = distributed.world()
+            if world.active and summary.history:
+                print(
+                    f"rank {world.rank} of {world.size}: trained '{task_name}' on "
+                    f"{int(summary.history[-1]['samples'])} of {len(data)} samples per epoch, "
+                    f"weights sha256 {distributed.weights_digest(model)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             model.eval()
             strategy.after_task(model, train, self.job)
         return summary
+
+    @staticmethod
+    def _network(model: nn.Module, device: torch.device) -> nn.Module:
+        """What the forward pass calls: the model, or under torchrun the model inside DDP."""
+        if not distributed.world().active:
+            return model
+        device_ids = [torch.cuda.current_device()] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=device_ids)
 
     def _batches(self, data: SampleSet, generator: torch.Generator) -> list[Tensor]:
         if self.settings.pair_by_source:
@@ -193,14 +221,18 @@ class Trainer:
         else:
             order = torch.randperm(len(data), generator=generator)
         batches = list(order.split(self.settings.batch_size))
-        if len(batches) > 1 and len(batches[-1]) < 2:
-            batches.pop()  # a lone sample breaks batch norm in training mode
+        world = distributed.world()
+        if len(batches) > 1 and len(batches[-1]) < 2 * world.size:
+            batches.pop()  # a lone sample (per process) breaks batch norm in training mode
+        if world.active:
+            batches = [batch.tensor_split(world.size)[world.rank] for batch in batches]
         return batches
 
     def _epoch(
-        self, model, strategy, modules, optimizer, data, is_replay, task_index, epoch, task_name, device
+        self, network, strategy, modules, optimizer, data, is_replay, task_index, epoch, task_name, device
     ) -> dict[str, float]:
         s = self.settings
+        model = getattr(network, "module", network)  # the model itself, outside DDP
         generator = torch.Generator().manual_seed(_seed(s.seed, task_index, epoch))
         torch.manual_seed(_seed(s.seed, task_index, epoch, 1))
         batches = self._batches(data, generator)
@@ -213,6 +245,8 @@ class Trainer:
         for module in modules.values():
             module.train()
         sums: dict[str, float] = {}
+        head_parameters = [p for m in modules.values() for p in m.parameters()]
+        world_size = distributed.world().size
         seen, begun = 0, time.perf_counter()
         for step, index in enumerate(batches, 1):
             self.job.check()
@@ -223,7 +257,7 @@ class Trainer:
             batch = Batch(images.to(device), data.labels[index].to(device), is_replay[index].to(device))
             mask = strategy.teacher_mask(batch)
             with autocast_for(device) if use_amp else torch.autocast(device.type, enabled=False):
-                out = model(batch.images)
+                out = network(batch.images)
                 teacher_out = None
                 if mask is not None and bool(mask.any()):
                     with torch.no_grad():
@@ -232,6 +266,7 @@ class Trainer:
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            distributed.average_gradients(head_parameters)  # the model's own are averaged by DDP
             if s.grad_clip is not None:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(
@@ -239,9 +274,10 @@ class Trainer:
                 )
             scaler.step(optimizer)
             scaler.update()
-            seen += len(index)
+            seen += len(index) * world_size
             values = {name: float(value.detach()) for name, value in terms.items()}
             values["total"] = float(loss.detach())
+            values = distributed.mean_over_ranks(values)
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value
             progress = Progress(
@@ -256,6 +292,7 @@ class Trainer:
             )
         means = {name: total / max(1, len(batches)) for name, total in sums.items()}
         means["steps"] = float(len(batches))
+        means["samples"] = float(sum(len(index) for index in batches))  # this process's share
         for callback in self.callbacks:
             callback.on_epoch_end(progress)
         return means
@@ -269,7 +306,7 @@ class Trainer:
             "settings": self.settings.to_dict(),
             "strategy": strategy.config.to_dict(),
             "task": [task_index, task_name],
-            "weights": _state_digest(model),
+            "weights": distributed.weights_digest(model),
         }
         digest.update(json.dumps(head, sort_keys=True).encode())
         for part in (train, memory):
@@ -313,14 +350,15 @@ class Trainer:
             callback.on_checkpoint(folder / CHECKPOINT_INDEX, epochs_done)
 
     def _resume(self, folder, fingerprint, model, modules, optimizer, scheduler, summary) -> int:
-        """Load the checkpoint in ``folder`` if it belongs to this run; returns the epochs already done."""
-        try:
-            index = json.loads((folder / CHECKPOINT_INDEX).read_text(encoding="utf-8"))
-            if index.get("fingerprint") != fingerprint:
-                return 0
-            tensors = load_safetensors((folder / index["weights"]).read_bytes())
-        except (OSError, ValueError, KeyError):
+        """Load the checkpoint in ``folder`` if it belongs to this run; returns the epochs already done.
+
+        Under torchrun rank 0 reads it and every process loads what rank 0 read.
+        """
+        found = self._read_checkpoint(folder, fingerprint) if distributed.world().is_main else None
+        found = distributed.broadcast(found)
+        if found is None:
             return 0
+        index, tensors = found[0], load_safetensors(found[1])
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         for name, module in modules.items():
             prefix = f"module.{name}."
@@ -336,3 +374,14 @@ class Trainer:
         scheduler.load_state_dict(index["scheduler"])
         summary.history = list(index["history"])
         return int(index["epochs_done"])
+
+    @staticmethod
+    def _read_checkpoint(folder: Path, fingerprint: str) -> tuple[dict, bytes] | None:
+        """(index, weights file bytes) of the checkpoint in ``folder`` if it is this run's."""
+        try:
+            index = json.loads((folder / CHECKPOINT_INDEX).read_text(encoding="utf-8"))
+            if index.get("fingerprint") != fingerprint:
+                return None
+            return index, (folder / index["weights"]).read_bytes()
+        except (OSError, ValueError, KeyError):
+            return None

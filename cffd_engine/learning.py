@@ -1,0 +1,184 @@
+"""``cffd learn``: one continual update of a stored model from an update file, as the wizard makes.
+
+An update file (TOML) names the new forgery type, where its examples are, and the
+continual settings; the update starts from the active version (or ``base``), and the
+result is committed to the store as a new version (active with ``--activate``), with
+its accuracy on every task's held-out faces before and after in ``update_report.json``.
+
+    name = "texture-2026"
+    description = "mouth re-rendering seen in case 2026-114"
+    base = "v3"                     # optional: default, the active version
+
+    [examples]                      # one of:
+    folder = "crops/"               #   face crops in real/ and fake/ sub-folders
+    validation = "crops-val/"       #   (optional) held-out faces laid out the same way
+    # sequence = "built/"           #   a task of a `cffd synth build` sequence: train and val splits
+    # cache = "cache/"              #   a task of a preprocessing cache (`cffd preprocess`)
+    # manifest = "manifest.json"
+    # task = "texture"              #   (sequence: the family; cache: e.g. "ff++/c23/NT")
+
+    [continual]                     # ContinualSettings: strategy, replay budget, training
+    [continual.train]
+    epochs = 3
+
+Runs as one process or under torchrun like ``cffd train`` (``cffd_engine.distributed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cffd_engine.errors import CFFDError
+from cffd_engine.fileio import atomic_write_json
+
+REPORT_FILE = "update_report.json"
+SOURCES = ("folder", "sequence", "cache")
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """An update file as read: the new task, its examples, the base version and the settings."""
+
+    name: str
+    description: str = ""
+    base: str | None = None
+    examples: dict[str, str] = field(default_factory=dict)
+    continual: dict[str, Any] = field(default_factory=dict)
+    folder: Path = Path(".")  # relative example paths are relative to the update file
+
+    @classmethod
+    def load(cls, path: Path | str) -> UpdatePlan:
+        """Read and check an update file; every problem names the file and the key."""
+        from cffd_engine.continual import ContinualSettings
+
+        path = Path(path)
+        try:
+            data = dict(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise CFFDError(f"{path}: not a readable update file ({exc})") from exc
+        known = {"name", "description", "base", "examples", "continual"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CFFDError(f"{path}: unknown key(s) {unknown}; known: {sorted(known)}")
+        if not str(data.get("name", "")).strip():
+            raise CFFDError(f'{path}: name the new forgery type (name = "...")')
+        examples = {str(k): str(v) for k, v in dict(data.get("examples", {})).items()}
+        given = [source for source in SOURCES if source in examples]
+        if len(given) != 1:
+            raise CFFDError(
+                f"{path}: [examples] needs exactly one of {', '.join(SOURCES)} (found {given or 'none'})"
+            )
+        needs = {"folder": [], "sequence": ["task"], "cache": ["manifest", "task"]}[given[0]]
+        missing = [key for key in needs if key not in examples]
+        if missing:
+            raise CFFDError(f"{path}: [examples] {given[0]} also needs {', '.join(missing)}")
+        try:
+            ContinualSettings.from_dict(dict(data.get("continual", {})))
+        except (TypeError, ValueError) as exc:
+            raise CFFDError(f"{path}: [continual] {exc}") from exc
+        return cls(
+            name=str(data["name"]).strip(),
+            description=str(data.get("description", "")),
+            base=str(data["base"]) if data.get("base") else None,
+            examples=examples,
+            continual=dict(data.get("continual", {})),
+            folder=path.resolve().parent,
+        )
+
+    def path(self, key: str) -> Path:
+        return self.folder / Path(self.examples[key]).expanduser()
+
+    def task_data(self, size: int, job=None):
+        """The new task's examples at ``size`` px (``TaskData``), with its own validation faces if given."""
+        from cffd_engine.continual import TaskData
+        from cffd_engine.continual.protocols import load_cache_protocol, load_synthetic_sequence
+        from cffd_engine.continual.samples import SampleError, load_labelled_folder
+
+        try:
+            if "folder" in self.examples:
+                samples = load_labelled_folder(self.path("folder"), size, self.name)
+                validation = (
+                    load_labelled_folder(self.path("validation"), size, self.name)
+                    if "validation" in self.examples
+                    else None
+                )
+                source = str(self.path("folder"))
+            else:
+                if "sequence" in self.examples:
+                    (task,) = load_synthetic_sequence(
+                        self.path("sequence"), size, [self.examples["task"]], job
+                    )
+                    source = f"task {task.name} of {self.path('sequence')}"
+                else:
+                    (task,) = load_cache_protocol(
+                        self.path("cache"), self.path("manifest"), self.examples["task"], size, job=job
+                    )
+                    source = f"task {task.name} of {self.path('cache')}"
+                samples, validation = task.train, task.val
+        except SampleError as exc:
+            raise CFFDError(str(exc)) from exc
+        counts = samples.counts()
+        description = self.description or (
+            f"{counts['fake']} manipulated and {counts['real']} genuine faces from {source}"
+        )
+        return TaskData(self.name, samples, validation, description)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, help="update file (TOML)")
+    parser.add_argument("--out", type=Path, required=True, help="work folder: checkpoints and the report")
+    parser.add_argument("--store", type=Path, help="model store folder (default: the user data folder)")
+    parser.add_argument(
+        "--base", help="the version to update (default: the file's base, else the active one)"
+    )
+    parser.add_argument("--activate", action="store_true", help="make the new version the active one")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted update from its last checkpoint in OUT"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import shutil
+
+    from cffd_engine import distributed
+    from cffd_engine.cli import progress_bar
+    from cffd_engine.continual import BaseModel, ContinualSettings, learn_task
+    from cffd_engine.store import ModelStore
+    from cffd_engine.training import WORK_DIR, check_resume
+
+    plan = UpdatePlan.load(args.config)
+    settings = ContinualSettings.from_dict(plan.continual)
+    work = args.out / WORK_DIR
+    with distributed.launched(settings.train.device) as world:
+        if world.is_main:
+            check_resume(work, args.resume)
+        distributed.barrier()
+        store = ModelStore(args.store)
+        base = BaseModel.from_store(store, args.base or plan.base)
+        job = progress_bar(f"learn {plan.name}") if world.is_main else None
+        task = plan.task_data(base.model.config.input_size)
+        candidate = learn_task(store, task, settings, base, job, work)
+        version = candidate.accept(activate=args.activate)
+        if not world.is_main:
+            return 0
+        shutil.rmtree(work, ignore_errors=True)
+        report = {"version": version, "store": str(store.root), "processes": world.size}
+        report.update(candidate.report.to_dict())
+        atomic_write_json(args.out / REPORT_FILE, report)
+        r = candidate.report
+        print(
+            f"\n{version}: learned '{plan.name}' on top of {base.manifest.version} ({r.seconds / 60:.1f} min)"
+        )
+        for index, name in enumerate(r.task_names):
+            before, after = r.accuracy_before[index], r.accuracy_after[index]
+            shown = "  new " if before is None else f"{before:6.3f}"
+            print(f"  {name:<16} validation accuracy {shown} -> {after:.3f}")
+        print(
+            f"report: {args.out / REPORT_FILE}"
+            + ("" if args.activate else f"; activate with `cffd models activate {version}`")
+        )
+    return 0
