@@ -30,6 +30,7 @@ def progress_bar(label: str) -> JobControl:
             f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {message:<20}",
             end=end,
             file=sys.stderr,
+            flush=True,  # a bar drawn without newlines would otherwise go out in pieces, mid-line
         )
 
     return JobControl(draw, min_step=0.01)
@@ -158,6 +159,10 @@ def _run_benchmark(name: str, argv: list[str]) -> int:
         from cffd_engine.analysis import benchmark
 
         return benchmark.main(argv)
+    if name == "train":
+        from cffd_engine.continual import throughput
+
+        return throughput.main(argv)
     from cffd_engine.continual import benchmark
 
     parser = argparse.ArgumentParser(prog="cffd bench continual")
@@ -169,6 +174,7 @@ BENCHMARKS = {
     "model": "RSIA-Net presets vs single-stream detectors: speed, FLOPs, memory",
     "analysis": "cffd analyze end to end: frames/s, peak memory, time to PDF",
     "continual": "FT/LwF/EWC/ER/iCaRL/CFFD on a task sequence",
+    "train": "training throughput in images/s, one process or under torchrun",
 }
 
 
@@ -196,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parser(commands)
 
-    from cffd_engine import learning, training
+    from cffd_engine import learning, merge, training
     from cffd_engine.analysis import command as analyze_command
     from cffd_engine.data import preprocess
     from cffd_engine.data.synth import cli as synth_cli
@@ -207,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("preprocess", preprocess, "extract the faces of a dataset once into a resumable crop cache"),
         ("synth", synth_cli, "forgeries from real faces: task sequence, contact sheet, videos"),
         ("train", training, "train a model from a recipe (data, training, test, store)"),
+        ("merge", merge, "join the JSON results (or caches) of sharded runs into one"),
         ("learn", learning, "one continual update: learn a new forgery type from an update file"),
     ):
         sub = commands.add_parser(name, help=help_text)

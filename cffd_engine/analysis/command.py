@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from cffd_engine.analysis.settings import DETECTOR_CHOICES, AnalysisSettings
 from cffd_engine.errors import CFFDError
 from cffd_engine.media.detectors import DetectorSettings
+from cffd_engine.shards import SHARD_HELP, parse_shard, relative_key
 
 if TYPE_CHECKING:
     from cffd_engine.analysis.result import AnalysisResult
@@ -70,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examiner", default="", help="who examined, printed in the report")
     parser.add_argument("--organisation", default="", help="printed in the report")
     parser.add_argument("--notes", default="", help="printed in the report")
+    parser.add_argument("--shard", metavar="K/N", help=SHARD_HELP + " (the JSON report records the shard)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -127,12 +129,22 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
     except ValueError as exc:
         raise CFFDError(f"bad option: {exc}") from exc
-    files = expand_inputs(args.inputs)
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    files, keys = [], []
+    for given in args.inputs:  # the same order as expand_inputs(args.inputs)
+        inside = expand_inputs([given])
+        files += inside
+        keys += [relative_key(path, given) if given.is_dir() else path.name for path in inside]
     if not files:
         given = ", ".join(str(path) for path in args.inputs)
         raise CFFDError(
             f"no files to analyse: the folders given are empty ({given}); name video or image files"
         )
+    extra = {}
+    if shard is not None:
+        extra["shard"] = shard.record(keys)
+        files = [files[position] for position in extra["shard"]["positions"]]
+        print(f"shard {shard}: {len(files)} of {len(keys)} input(s)", file=sys.stderr)
     model, info = load_analysis_model(args.model, args.store, DEFAULT_BUNDLE)
     results = []
     try:
@@ -152,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         case = CaseInfo(args.case_id, args.examiner, args.organisation, args.notes)
         job = JobControl() if args.quiet else progress_bar("report")
         try:
-            written = write_report(results, args.report, args.json, case, job)
+            written = write_report(results, args.report, args.json, case, job, extra)
         except OSError as exc:
             raise CFFDError(f"the report cannot be written: {exc}") from exc
         if written.pdf is not None:

@@ -6,7 +6,10 @@
 ```
 A video's crops and its row are committed in one transaction, after its PNG
 files are on disk, so an interrupted run leaves only whole videos in the index
-and a resumed run redoes the rest. Only the preprocessing process writes.
+and a resumed run redoes the rest. Only the preprocessing process writes (or
+``cffd merge``, joining the caches of ``--shard`` runs into a new one: see
+``cache_merge``); the index's ``meta`` table keeps the settings, and the shard
+a shard's cache holds or the shards a joined cache was made of.
 """
 
 from __future__ import annotations
@@ -166,6 +169,43 @@ class CacheIndex:
                 "resume with the same settings, or choose another --out folder"
             )
 
+    def meta(self, key: str) -> dict | list | None:
+        """A JSON value kept in the index beside the settings (``shard``, ``merged_from``), or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: dict | list) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+            )
+
+    def claim_shard(self, record: dict | None) -> None:
+        """Record the shard (``cffd_engine.shards``) a new cache holds, or check a resumed one holds the same.
+
+        A shard's cache holds that shard's videos only, so ``cffd merge`` can tell a
+        complete shard from an interrupted one: other inputs, another shard, or a shard
+        into a cache that already holds videos, need another folder.
+        """
+        stored = self.meta("shard")
+        if stored == record:
+            return
+        if stored is None and record is not None and not self.finished_keys():
+            self.set_meta("shard", record)
+            return
+        held = (
+            f"shard {stored['shard']} of {stored['inputs']} inputs"
+            if stored
+            else "videos of a run without --shard"
+        )
+        asked = f"shard {record['shard']} of {record['inputs']} inputs" if record else "a run without --shard"
+        if held == asked:
+            asked += " of other videos (other files, or another --task, --split or --limit)"
+        raise CacheError(
+            f"{self.cache_dir}: this cache holds {held}, not {asked}; "
+            "give each shard its own --out folder, or resume with the same inputs and options"
+        )
+
     def finished_keys(self, include_failed: bool = True) -> set[str]:
         query = "SELECT key FROM videos" + ("" if include_failed else " WHERE status != 'failed'")
         return {row[0] for row in self._db.execute(query)}
@@ -194,6 +234,22 @@ class CacheIndex:
                     for c in video.crops
                 ],
             )  # fmt: skip
+
+    def rows(self, key: str) -> tuple[tuple, list[tuple]] | None:
+        """A video's row and crop rows exactly as stored (to copy or compare them), or None if absent."""
+        video = self._db.execute("SELECT * FROM videos WHERE key = ?", (key,)).fetchone()
+        if video is None:
+            return None
+        query = "SELECT * FROM crops WHERE video_key = ? ORDER BY frame_index, track_id"
+        return video, self._db.execute(query, (key,)).fetchall()
+
+    def put_rows(self, videos: list[tuple[tuple, list[tuple]]]) -> None:
+        """Store videos' rows as ``rows`` gives them, replacing those of the same key, in one transaction."""
+        with self._db:
+            for video, crops in videos:
+                self._db.execute("DELETE FROM crops WHERE video_key = ?", (video[0],))
+                self._db.execute("INSERT OR REPLACE INTO videos VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", video)
+                self._db.executemany("INSERT INTO crops VALUES (?,?,?,?,?,?,?,?,?,?)", crops)
 
     def videos(self) -> list[VideoRow]:
         """Every video with its crops, by key and (frame, track): the index as a deterministic list."""

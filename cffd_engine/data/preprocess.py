@@ -36,6 +36,7 @@ from cffd_engine.media.crops import DEFAULT_SCALE, DEFAULT_SIZE
 from cffd_engine.media.detectors import DetectorSettings, create_face_detector
 from cffd_engine.media.faces import FaceLandmarker
 from cffd_engine.media.pipeline import FaceExtractionSettings, extract_faces, main_track
+from cffd_engine.shards import SHARD_HELP, Shard, parse_shard, relative_key
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +186,14 @@ def preprocess(
     workers: int = 1,
     retry_failed: bool = False,
     job: JobControl | None = None,
+    shard: dict | None = None,
 ) -> PreprocessReport:
     """Fill the cache at ``out`` with the faces of every manifest video not already in it.
 
     ``workers`` > 1 uses a process pool. Resuming with other settings raises
     CacheError. Cancelling (``job``) raises Cancelled after committing what
-    finished; running the same call again resumes.
+    finished; running the same call again resumes. ``shard``: the shard record
+    (``cffd_engine.shards``) of a ``--shard`` run, kept in the cache for ``cffd merge``.
     """
     settings = settings or PreprocessSettings()
     job = ensure_job(job)
@@ -199,6 +202,7 @@ def preprocess(
     report = PreprocessReport(cache_dir=str(out), videos=len(manifest))
     with CacheIndex(out, create=True) as index:
         index.claim(settings.to_dict())
+        index.claim_shard(shard)
         finished = index.finished_keys(include_failed=not retry_failed)
         pending, seen = [], set()
         for entry in manifest:
@@ -315,6 +319,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--min-face-size", type=int, default=32, help="smallest face side in pixels (default 32)"
     )
     parser.add_argument("--retry-failed", action="store_true", help="try again the videos that failed before")
+    parser.add_argument("--shard", metavar="K/N", help=SHARD_HELP + "; give each shard its own --out folder")
 
 
 def _manifest_from_args(args: argparse.Namespace) -> Manifest:
@@ -333,12 +338,24 @@ def _manifest_from_args(args: argparse.Namespace) -> Manifest:
     return manifest
 
 
+def _shard_of(manifest: Manifest, shard: Shard, root: Path) -> tuple[Manifest, dict]:
+    """The videos ``shard`` takes, by path under ``root``, and its record for the cache."""
+    record = shard.record([relative_key(entry.path, root) for entry in manifest])
+    entries = [manifest.entries[position] for position in record["positions"]]
+    record["videos"] = len({video_key(entry) for entry in entries})  # the index holds these when complete
+    print(f"shard {shard}: {len(entries)} of {len(manifest)} videos", file=sys.stderr)
+    return Manifest(entries, manifest.notes), record
+
+
 def run(args: argparse.Namespace) -> int:
     """``cffd preprocess``: 0 when done (failed videos are listed, not fatal), 2 on bad input, 130 if interrupted."""
     from tqdm import tqdm
 
     try:
-        manifest = _manifest_from_args(args)
+        shard = parse_shard(args.shard) if args.shard is not None else None
+        manifest, shard_record = _manifest_from_args(args), None
+        if shard is not None:
+            manifest, shard_record = _shard_of(manifest, shard, args.root)
     except (CFFDError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -364,7 +381,9 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(message, refresh=True)
 
     try:
-        report = preprocess(manifest, args.out, settings, args.workers, args.retry_failed, JobControl(show))
+        report = preprocess(
+            manifest, args.out, settings, args.workers, args.retry_failed, JobControl(show), shard_record
+        )
     except (KeyboardInterrupt, Cancelled):
         bar.close()
         print(f"\ninterrupted; run the same command again to resume into {args.out}", file=sys.stderr)

@@ -138,7 +138,8 @@ def limitations(results: list[AnalysisResult]) -> list[str]:
     """General limits, each model's own (from its card), and those of these particular results."""
     items = list(GENERAL_LIMITS)
     sizes = sorted({r.settings.detector.min_face_size for r in results})
-    items.append(f"Faces smaller than {', '.join(map(str, sizes))} pixels are not judged.")
+    if sizes:  # none in the report of a shard that was given no inputs
+        items.append(f"Faces smaller than {', '.join(map(str, sizes))} pixels are not judged.")
     seen = set()
     for result in results:
         model = result.model
@@ -161,11 +162,20 @@ def build_report(
 ) -> dict:
     """The report's whole content (JSON-ready); re-hashes the evidence files (progress on ``job``)."""
     job = ensure_job(job)
-    case = case or CaseInfo()
     checks = []
     for index, result in enumerate(results):
         sub = job.sub(index / max(len(results), 1), (index + 1) / max(len(results), 1))
         checks.append(evidence_check(result, sub))
+    return report_content(results, checks, case)
+
+
+def report_content(results: list[AnalysisResult], checks: list[dict], case: CaseInfo | None = None) -> dict:
+    """The report's content from the results and their ``evidence_check`` (same order); hashes nothing.
+
+    ``cffd merge`` calls it with the checks the shards made, so a merged report is built
+    by the same code as one made in a single run.
+    """
+    case = case or CaseInfo()
     models = {}
     for result in results:
         models.setdefault(result.model.weights_sha256, result.model.to_dict())

@@ -34,18 +34,20 @@ def write_report(
     json_path: Path | str | None = None,
     case: CaseInfo | None = None,
     job: JobControl | None = None,
+    extra: dict | None = None,
 ) -> ReportFiles:
     """Write the JSON twin (default: beside the PDF) and the PDF; each file appears whole or not at all.
 
     At least one of ``pdf_path`` and ``json_path`` is needed. The evidence files are
     hashed again now; the report says whether they still match their intake hashes.
+    ``extra`` adds top-level fields to the JSON (``shard``: what a ``--shard`` run took).
     """
     if pdf_path is None and json_path is None:
         raise ValueError("write_report needs a PDF path, a JSON path or both")
     job = ensure_job(job)
     pdf_path = Path(pdf_path) if pdf_path is not None else None
     json_path = Path(json_path) if json_path is not None else default_json_path(pdf_path)
-    content = build_report(results, case, job.sub(0.0, 0.6))
+    content = build_report(results, case, job.sub(0.0, 0.6)) | (extra or {})
     data = report_json_bytes(content)
     digest = hashlib.sha256(data).hexdigest()
     # Both files are made in memory first, so a failure leaves neither a new JSON beside an old PDF nor the reverse.

@@ -1,0 +1,145 @@
+"""Training throughput of the one trainer: images per second, as one process or under torchrun.
+
+    cffd bench train --preset base --steps 300 --batch-size 32 --out train_benchmark.json
+    torchrun --standalone --nproc_per_node 4 -m cffd_engine.cli bench train --preset base ...
+
+The images are random face-sized crops (speed does not depend on what they show), the
+strategy's full loss is computed (CE + HSCL for CFFD's first task), and the first
+``--warm-up`` steps (cuDNN autotuning, allocator growth) are left out of the figure.
+``--batch-size`` is per process, so N processes train on N times the global batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from cffd_engine import distributed
+from cffd_engine.continual.config import StrategyConfig, TrainSettings
+from cffd_engine.continual.samples import SampleSet
+from cffd_engine.continual.strategies import build_strategy
+from cffd_engine.continual.trainer import Trainer, TrainerCallback
+from cffd_engine.fileio import atomic_write_json
+from cffd_engine.model import RSIANet, preset
+from cffd_engine.model.device import select_device
+
+MAX_POOL_BATCHES = 160  # distinct batches of random crops at most; epochs repeat them
+
+
+class _StepClock(TrainerCallback):
+    def __init__(self) -> None:
+        self.times: list[float] = [time.perf_counter()]  # the start, then the end of every step
+
+    def on_step(self, progress) -> None:
+        self.times.append(time.perf_counter())
+
+
+def measure(
+    preset_name: str,
+    steps: int,
+    batch_size: int,
+    warm_up: int = 20,
+    strategy: str = "cffd",
+    device: str = "auto",
+    threads: int | None = None,
+    mixed_precision: bool = True,
+) -> dict:
+    """Train ``warm_up + steps`` steps on random crops; the figures of the last ``steps``."""
+    world = distributed.world()
+    config = preset(preset_name)
+    global_batch = batch_size * world.size
+    generator = torch.Generator().manual_seed(0)
+    epochs = math.ceil((warm_up + steps) / MAX_POOL_BATCHES)
+    count = math.ceil((warm_up + steps) / epochs) * global_batch  # the epochs end after the last timed step
+    shape = (count, 3, config.input_size, config.input_size)
+    samples = SampleSet(
+        torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8),
+        torch.arange(count) % 2,
+        ["throughput"] * count,
+        [f"crop-{i:06d}" for i in range(count)],
+    )
+    settings = TrainSettings(
+        epochs=epochs,
+        batch_size=global_batch,
+        device=device,
+        threads=threads,
+        mixed_precision=mixed_precision,
+        lr_step_epochs=max(1, epochs),
+    )
+    torch.manual_seed(0)
+    model = RSIANet(config)
+    clock = _StepClock()
+    resolved = select_device(device)
+    if resolved.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    Trainer(settings, [clock]).fit(
+        model, build_strategy(StrategyConfig(name=strategy)), samples, 0, task_name="throughput"
+    )
+    times = clock.times[warm_up : warm_up + steps + 1]
+    seconds = times[-1] - times[0]
+    timed_steps = len(times) - 1
+    figures = {
+        "preset": preset_name,
+        "strategy": strategy,
+        "input_size": config.input_size,
+        "processes": world.size,
+        "ddp": world.active,
+        "batch_per_process": batch_size,
+        "global_batch": global_batch,
+        "timed_steps": timed_steps,
+        "warm_up_steps": warm_up,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(timed_steps * global_batch / seconds, 1),
+        "ms_per_step": round(1000 * seconds / timed_steps, 2),
+        "device": torch.cuda.get_device_name(resolved)
+        if resolved.type == "cuda"
+        else platform.processor() or "cpu",
+        "mixed_precision": bool(mixed_precision and resolved.type == "cuda"),
+        "torch": torch.__version__,
+    }
+    if resolved.type == "cuda":
+        figures["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated(resolved) / 2**30, 2)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cffd bench train", description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="base", help="RSIA-Net preset (lite, base, full)")
+    parser.add_argument("--steps", type=int, default=300, help="timed training steps")
+    parser.add_argument("--warm-up", type=int, default=20, help="untimed steps first")
+    parser.add_argument("--batch-size", type=int, default=32, help="per process")
+    parser.add_argument("--strategy", default="cffd", help="whose losses are computed (first task)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--threads", type=int, help="CPU threads per process (default: torch's)")
+    parser.add_argument("--no-mixed-precision", action="store_true", help="float32 on CUDA too")
+    parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.batch_size < 2:
+        parser.error("--steps must be >= 1 and --batch-size >= 2")
+    with distributed.launched(args.device) as world:
+        figures = measure(
+            args.preset,
+            args.steps,
+            args.batch_size,
+            args.warm_up,
+            args.strategy,
+            args.device,
+            args.threads,
+            not args.no_mixed_precision,
+        )
+        if world.is_main:
+            print(json.dumps(figures, indent=2))
+            if args.out:
+                atomic_write_json(args.out, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
