@@ -44,38 +44,34 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    active: bool = False  # a process group is open (under torchrun, even of one process)
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
-    @property
-    def active(self) -> bool:
-        return self.size > 1
-
 
 def world() -> World:
     """The current world: one process unless a process group is open."""
     if dist.is_available() and dist.is_initialized():
-        return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), True)
     return World()
 
 
 def backend_for(device_preference: str = "auto") -> str:
-    """nccl when the processes train on GPUs, gloo on the CPU."""
+    """nccl for GPU tensors when the processes train on GPUs (gloo still carries the CPU ones), else gloo."""
     wants_cuda = device_preference != "cpu" and torch.cuda.is_available()
-    return "nccl" if wants_cuda and dist.is_nccl_available() else "gloo"
+    return "cpu:gloo,cuda:nccl" if wants_cuda and dist.is_nccl_available() else "gloo"
 
 
 @contextlib.contextmanager
 def launched(device_preference: str = "auto") -> Iterator[World]:
-    """Open the process group when started by torchrun (WORLD_SIZE > 1); close it afterwards."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size <= 1 or (dist.is_available() and dist.is_initialized()):
+    """Open the process group when started by torchrun (which sets RANK); close it afterwards."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ or dist.is_initialized():
         yield world()
         return
     backend = backend_for(device_preference)
-    if backend == "nccl":
+    if "nccl" in backend:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     # Rank 0 may build the training data alone while the others wait at a barrier: be patient.
     dist.init_process_group(backend, timeout=dt.timedelta(hours=2))

@@ -45,7 +45,7 @@ def predict(
                 if job is not None:
                     job.check()
                 index = torch.arange(start, min(start + batch_size, mine.stop))
-                out = model(samples.float_images(index).to(device))
+                out = model(samples.float_images(index, device))
                 probabilities.append(torch.softmax(out.logits.float(), dim=1).cpu())
                 embeddings.append(out.embedding.float().cpu())
     finally:

@@ -98,9 +98,11 @@ class SampleSet:
     def counts(self) -> dict[str, int]:
         return {"real": int((self.labels == REAL).sum()), "fake": int((self.labels == FAKE).sum())}
 
-    def float_images(self, indices: Tensor | None = None) -> Tensor:
-        """Float RGB in [0, 1], the model's input contract."""
+    def float_images(self, indices: Tensor | None = None, device: torch.device | None = None) -> Tensor:
+        """Float RGB in [0, 1], the model's input contract; on ``device``, which gets the bytes, not floats."""
         images = self.images if indices is None else self.images[indices]
+        if device is not None:
+            images = images.to(device, non_blocking=True)
         return images.float().div_(255.0)
 
     @staticmethod

@@ -141,6 +141,7 @@ class Trainer:
         s = self.settings
         with cpu_threads(s.threads):
             device = select_device(s.device)
+            torch.backends.cudnn.benchmark = device.type == "cuda"  # one input size: time the kernels once
             model.to(device)
             torch.manual_seed(_seed(s.seed, task_index, -1))
             fingerprint = self._fingerprint(model, strategy, train, memory, task_index, task_name)
@@ -250,11 +251,11 @@ class Trainer:
         seen, begun = 0, time.perf_counter()
         for step, index in enumerate(batches, 1):
             self.job.check()
-            images = data.float_images(index)
+            images = data.float_images(index, device)
             if s.horizontal_flip:
-                flip = flips[index]
+                flip = flips[index].to(device)
                 images[flip] = images[flip].flip(-1)
-            batch = Batch(images.to(device), data.labels[index].to(device), is_replay[index].to(device))
+            batch = Batch(images, data.labels[index].to(device), is_replay[index].to(device))
             mask = strategy.teacher_mask(batch)
             with autocast_for(device) if use_amp else torch.autocast(device.type, enabled=False):
                 out = network(batch.images)

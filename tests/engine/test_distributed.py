@@ -216,7 +216,8 @@ def test_a_sequence_trains_under_torchrun(tmp_path, shared_data):
     # Four tasks one after another; each time both ranks trained their slice and agreed.
     for family in ("blend", "swap", "reenact", "texture"):
         agreed = re.findall(
-            rf"rank (\d) of 2: trained '{family}' on \d+ of \d+ samples per epoch, weights sha256 (\w+)", log
+            rf"rank (\d) of 2: trained '{family}' on \d+ of \d+ samples per epoch, weights sha256 ([0-9a-f]{{64}})",
+            log,
         )
         assert sorted(rank for rank, _ in agreed) == ["0", "1"] and len({d for _, d in agreed}) == 1, log
     report = json.loads((out / "training_report.json").read_text())
