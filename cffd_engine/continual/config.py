@@ -127,6 +127,13 @@ class ContinualSettings:
     validation_size: int = 100  # faces held out of each new task, never trained on
     selection_seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.replay_budget < 0 or self.validation_size < 0:
+            raise ValueError(
+                f"replay_budget and validation_size must be >= 0, got {self.replay_budget} and "
+                f"{self.validation_size}"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy.to_dict(),
