@@ -13,3 +13,9 @@ test: setup
 
 test-slow: setup
 	.venv/bin/python -m pytest -m slow
+
+# The Linux package (one-folder build + tar.gz) under installers/.build/; see installers/README.md.
+# Options go through INSTALLER_ARGS, e.g. make installer INSTALLER_ARGS=--cuda
+.PHONY: installer
+installer:
+	bash installers/build.sh $(INSTALLER_ARGS)

