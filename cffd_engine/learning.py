@@ -27,6 +27,7 @@ Runs as one process or under torchrun like ``cffd train`` (``cffd_engine.distrib
 from __future__ import annotations
 
 import argparse
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,24 +143,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import shutil
-
-    from cffd_engine import distributed
-    from cffd_engine.cli import progress_bar
     from cffd_engine.continual import BaseModel, ContinualSettings, learn_task
     from cffd_engine.store import ModelStore
-    from cffd_engine.training import WORK_DIR, check_resume
+    from cffd_engine.training import WORK_DIR, launched_run
 
     plan = UpdatePlan.load(args.config)
     settings = ContinualSettings.from_dict(plan.continual)
     work = args.out / WORK_DIR
-    with distributed.launched(settings.train.device) as world:
-        if world.is_main:
-            check_resume(work, args.resume)
-        distributed.barrier()
+    with launched_run(settings.train.device, work, args.resume, f"learn {plan.name}") as (world, job):
         store = ModelStore(args.store)
         base = BaseModel.from_store(store, args.base or plan.base)
-        job = progress_bar(f"learn {plan.name}") if world.is_main else None
         task = plan.task_data(base.model.config.input_size)
         candidate = learn_task(store, task, settings, base, job, work)
         version = candidate.accept(activate=args.activate)

@@ -19,10 +19,12 @@ and an interrupted training resumes from its last epoch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import shutil
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -350,6 +352,28 @@ def check_resume(work: Path, resume: bool) -> None:
         raise CFFDError(f"--resume: {work} holds no checkpoint to resume from; run without --resume")
 
 
+@contextlib.contextmanager
+def launched_run(
+    device: str, work: Path, resume: bool, label: str
+) -> Iterator[tuple[Any, JobControl | None]]:
+    """What ``cffd train`` and ``cffd learn`` share: the process group under torchrun, the resume check
+    (rank 0 looks, every process gets its verdict), and a progress bar on rank 0 only: (world, job)."""
+    from cffd_engine import distributed
+    from cffd_engine.cli import progress_bar
+
+    with distributed.launched(device) as world:
+        problem = None
+        if world.is_main:
+            try:
+                check_resume(work, resume)
+            except CFFDError as exc:
+                problem = str(exc)
+        problem = distributed.broadcast(problem)
+        if problem:
+            raise CFFDError(problem)
+        yield world, progress_bar(label) if world.is_main else None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, help="training recipe (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="work folder: data, checkpoints, report")
@@ -364,18 +388,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cffd_engine import distributed
-    from cffd_engine.cli import progress_bar
+    from cffd_engine.continual import ContinualSettings
     from cffd_engine.store import ModelStore
 
     recipe = Recipe.load(args.config)
-    settings_device = dict(recipe.continual.get("train", {})).get("device", "auto")
-    with distributed.launched(settings_device) as world:
-        if world.is_main:
-            check_resume(args.out / WORK_DIR, args.resume)
-        distributed.barrier()
+    device = ContinualSettings.from_dict(recipe.continual).train.device
+    with launched_run(device, args.out / WORK_DIR, args.resume, f"train {recipe.name}") as (world, job):
         store = ModelStore(args.store) if args.store else None
-        job = progress_bar(f"train {recipe.name}") if world.is_main else None
         result = train(recipe, args.out, store, args.activate, job)
         if not world.is_main:
             return 0
