@@ -91,7 +91,7 @@ class Candidate:
     manifest: BundleManifest
     report: UpdateReport
     store: ModelStore
-    trained: BaseModel | None = None
+    trained: BaseModel
 
     def accept(self, activate: bool = True) -> str:
         """Commit as the next version (and make it active); returns the version name.
