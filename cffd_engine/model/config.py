@@ -148,14 +148,15 @@ class ModelConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "lite": {
         "spatial_backbone": "mobilenetv3_small_100",
-        "frequency_backbone": "mobilenetv3_small_100",
+        # The band images need less width than the photo: half-width MobileNetV3-small.
+        "frequency_backbone": "mobilenetv3_small_050",
         "input_size": 160,
-        "width": 48,
-        "sfia_max_tokens": 8,
+        "width": 32,
+        "sfia_max_tokens": 4,
         "sfia_key_dim": 16,
-        "msfe_branch_width": 16,
+        "msfe_branch_width": 8,
         "faf_hidden": 48,
-        "notes": "CPU real time: two MobileNetV3-small pyramids at 160 px, RSIA width 48.",
+        "notes": "CPU real time: MobileNetV3-small (photo) and MobileNetV3-small 0.5 (bands) at 160 px, RSIA width 32.",
     },
     "base": {
         "spatial_backbone": "mobilenetv3_large_100",

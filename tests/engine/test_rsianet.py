@@ -203,18 +203,19 @@ def test_predict_proba_is_an_eval_fast_path():
 
 def test_local_imagenet_weights_are_used_and_never_downloaded(tmp_path):
     torch.manual_seed(0)
-    backbone = preset("lite").spatial_backbone
-    source = timm.create_model(backbone, pretrained=False)
-    path = tmp_path / f"{backbone}.safetensors"
-    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, path)
-    config = tiny_lite(spatial_weights=str(path), frequency_weights=str(path))
-    model = RSIANet(config)
-    stem = source.state_dict()["conv_stem.weight"]
-    torch.testing.assert_close(model.spatial_backbone.body.conv_stem.weight, stem)
+    lite = preset("lite")
+    stems, paths = [], []
+    for backbone in (lite.spatial_backbone, lite.frequency_backbone):
+        source = timm.create_model(backbone, pretrained=False)
+        paths.append(tmp_path / f"{backbone}.safetensors")
+        save_file({k: v.contiguous() for k, v in source.state_dict().items()}, paths[-1])
+        stems.append(source.state_dict()["conv_stem.weight"])
+    model = RSIANet(tiny_lite(spatial_weights=str(paths[0]), frequency_weights=str(paths[1])))
+    torch.testing.assert_close(model.spatial_backbone.body.conv_stem.weight, stems[0])
     # The 12-channel frequency stem starts from the RGB filters (timm's adaptation), not at random.
     frequency_stem = model.frequency_backbone.body.conv_stem.weight
     assert frequency_stem.shape[1] == 12
-    torch.testing.assert_close(frequency_stem, stem.repeat(1, 4, 1, 1) * 0.25)
+    torch.testing.assert_close(frequency_stem, stems[1].repeat(1, 4, 1, 1) * 0.25)
     with pytest.raises(AssetError, match="not found"):
         RSIANet(tiny_lite(spatial_weights=str(tmp_path / "missing.safetensors")))
 

@@ -16,6 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cffd_engine.data.synth import geometry as geo
+
 Params = dict[str, Any]
 
 
@@ -74,10 +76,7 @@ class Compression:
 
     def encode(self, image: np.ndarray) -> bytes:
         """The JPEG file of the RGB uint8 image after the resize round trip: the evidence as stored."""
-        if self.resize < 1.0:
-            height, width = image.shape[:2]
-            small = (max(1, round(width * self.resize)), max(1, round(height * self.resize)))
-            image = cv2.resize(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (width, height))
+        image = geo.resample(image, self.resize)
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:

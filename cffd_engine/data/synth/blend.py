@@ -17,7 +17,7 @@ from cffd_engine.data.synth.base import Face, Family, Forgery, Params, uniform
 
 # SBI draws from (0.25, 0.5, 0.75, 1, 1, 1); a quarter-strength paste is invisible after JPEG at small scale.
 BLEND_RATIOS = (0.5, 0.75, 1.0, 1.0, 1.0)
-MIN_CHANGE = 6.0  # grey levels, inner face, times the ratio
+MIN_CHANGE = 9.0  # grey levels, inner face, times the ratio
 MAX_DRAWS = 20
 
 
@@ -53,7 +53,8 @@ def _draw(rng: np.random.Generator) -> Params:
         "contrast": uniform(rng, 0.8, 1.2),
         "sharpness": sharpness,
         "sharpness_amount": uniform(rng, 0.5, 1.5) if sharpness != "none" else 0.0,
-        "rescale": uniform(rng, 0.4, 0.9) if rng.random() < 0.5 else 1.0,
+        # Deepfakes decode the face at a lower resolution than the frame: mostly down-scaled (SBI: half).
+        "rescale": uniform(rng, 0.4, 0.9) if rng.random() < 0.75 else 1.0,
         "shift": [uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05)],
         "scale": uniform(rng, 0.95, 1.05),
     }
@@ -103,9 +104,7 @@ def source_image(face: Face, params: Params) -> np.ndarray:
         else:
             image = image + params["sharpness_amount"] * (image - blurred)
     height, width = image.shape[:2]
-    if params["rescale"] < 1.0:
-        small = (max(1, round(width * params["rescale"])), max(1, round(height * params["rescale"])))
-        image = cv2.resize(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (width, height))
+    image = geo.resample(image, params["rescale"])
     centre = geo.xy(face.landmarks).mean(axis=0)
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), 0.0, params["scale"])
     matrix[:, 2] += np.asarray(params["shift"]) * unit

@@ -97,6 +97,15 @@ def feather(mask: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(soft, 0.0, 1.0)
 
 
+def resample(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` shrunk by ``factor`` (area averaging) and enlarged back: its detail lost, its size kept."""
+    if factor >= 1.0:
+        return image
+    height, width = image.shape[:2]
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (width, height))
+
+
 def composite(image: np.ndarray, fake: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``image`` where ``mask`` is 0, ``fake`` where it is 1, a mix between; uint8 out."""
     alpha = mask[..., None].astype(np.float32)

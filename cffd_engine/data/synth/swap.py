@@ -1,7 +1,8 @@
 """``swap``: another person's inner face pasted in, imitating FaceSwap (the graphics-based method of FF++).
 
 The donor's face is aligned onto the target by the similarity transform that
-best maps its rigid landmarks onto the target's, its colours moved towards
+best maps its rigid landmarks onto the target's, rendered at a lower
+resolution (FaceSwap's rendered texture is soft), its colours moved towards
 the target's (Reinhard transfer in Lab), and Poisson-blended
 (``cv2.seamlessClone``) inside the hull of the target's inner face. The
 eyes, nose, mouth and skin texture are the donor's; the face outline, hair
@@ -25,10 +26,12 @@ PAD = 16  # seamlessClone refuses masks that touch the border; work on a padded 
 
 
 def sample(rng: np.random.Generator, face: Face, donor: Face | None = None) -> Params:
-    """Random colour-transfer strength, mask erosion and edge softness; the donor is the caller's choice."""
+    """Random render resolution, colour-transfer strength, mask erosion and edge softness; the donor is the caller's choice."""
     return {
         "donor": Path(donor.name).name if donor is not None else "",
-        "colour_transfer": uniform(rng, 0.8, 1.0),
+        # FaceSwap renders the donor's texture on a low-resolution model: the pasted face is softer.
+        "render_scale": uniform(rng, 0.45, 0.85),
+        "colour_transfer": uniform(rng, 0.6, 1.0),
         "erode": uniform(rng, 0.02, 0.12),
         "feather": uniform(rng, 0.02, 0.06),
         "clone": str(rng.choice(["poisson", "poisson", "alpha"])),
@@ -100,6 +103,7 @@ def apply(face: Face, params: Params, donor: Face | None = None) -> Forgery:
     donor_skin = skin_mask(face.image.shape, donor_landmarks, region)
     target_skin = skin_mask(face.image.shape, face.landmarks, region)
     warped = colour_transfer(warped, face.image, donor_skin, target_skin, params["colour_transfer"])
+    warped = geo.resample(warped, params.get("render_scale", 1.0))
     pasted = _poisson(warped, face.image, region) if params["clone"] == "poisson" else warped
     # The soft edge lies inside the region, so the Poisson boundary condition is met at the seam.
     unit = geo.iod(face.landmarks)
