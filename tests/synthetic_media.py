@@ -119,6 +119,9 @@ def write_video_av(
         stream.width, stream.height = first.shape[1], first.shape[0]
         stream.pix_fmt = "yuv420p"
         stream.codec_context.gop_size = keyframe_interval
+        # libx264's macroblock tree reads memory it never wrote: with it, the same frames gave
+        # different clips from run to run (and so did the tests built on them).
+        stream.options = {"x264-params": "mbtree=0"}
         for frame in (first, *frames):
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
