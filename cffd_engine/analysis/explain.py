@@ -121,7 +121,8 @@ def box_contains(box: list[float] | tuple[float, ...], point: tuple[float, float
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    # zlib level 1: several times faster than 6 on these pictures, for files about a fifth larger.
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return data.tobytes()
@@ -151,10 +152,11 @@ def frame_overlay(
     Downscaled so the longer side is at most ``MAX_FRAME_SIDE``: a picture for the report.
     """
     heat = geometry.heatmap_to_frame(heatmap)
-    image = blend_heat(frame, heat)
-    scale = min(1.0, MAX_FRAME_SIDE / max(image.shape[:2]))
+    scale = min(1.0, MAX_FRAME_SIDE / max(frame.shape[:2]))
     if scale < 1.0:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        heat = cv2.resize(heat, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+    image = blend_heat(frame, heat)
     x, y, w, h = (v * scale for v in box)
     thickness = max(2, round(max(image.shape[:2]) / 320))
     cv2.rectangle(image, (round(x), round(y)), (round(x + w), round(y + h)), colour, thickness)

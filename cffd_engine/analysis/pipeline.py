@@ -219,7 +219,9 @@ def judge_video(
                 return item.extraction
             pending.append(item)
             waiting += len(item[1])
-            if waiting >= batch_size:
+            # The reader is at most ``queue_frames`` frames ahead: waiting for more than that
+            # leaves the model idle while the reader refills the queue.
+            if waiting >= batch_size or len(pending) >= queue_frames:
                 flush()
                 waiting = 0
             job.check()
