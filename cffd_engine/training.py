@@ -270,6 +270,7 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
     """
     from cffd_engine.continual import ContinualSettings, evaluate, first_buffer
     from cffd_engine.continual.validation import ValidationSets
+    from cffd_engine.data.synth.builder import forgery_code_digest
     from cffd_engine.model.device import cpu_threads
     from cffd_engine.store import load_model, write_bundle
     from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR, WEIGHTS
@@ -292,7 +293,9 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
     model = load_model(store.path(version), manifest, verify=False)
     size = model.config.input_size
     settings = ContinualSettings.from_dict(recipe.continual)
-    digest = hashlib.sha256(f"{text}\n{faces.resolve()}".encode()).hexdigest()[:16]
+    # The forgery code is part of the key: a build cached by earlier code makes other faces.
+    key = f"{text}\n{faces.resolve()}\n{forgery_code_digest()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
     tasks = recipe.load_tasks(faces, cache, size, job.sub(0.0, 0.65))
     names = [task.name for task in tasks]

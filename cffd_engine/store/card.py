@@ -12,13 +12,19 @@ def _percent(value: float | None) -> str:
 def model_card(manifest: BundleManifest) -> str:
     """A Markdown model card: identity, training data in order, evaluation, decision rule, limits."""
     config = manifest.model_config
+    spatial, frequency = config.get("spatial_backbone", "?"), config.get("frequency_backbone", "?")
+    backbones = (
+        f"{spatial} backbones"
+        if spatial == frequency
+        else f"{spatial} (photo) and {frequency} (bands) backbones"
+    )
     lines = [
         f"# Model {manifest.version or '(not in a store)'}",
         "",
         manifest.description or "An RSIA-Net face-forgery detector.",
         "",
         f"- Architecture: RSIA-Net, preset '{config.get('name', 'custom')}', "
-        f"{config.get('spatial_backbone', '?')} backbones, {config.get('input_size', '?')} px face crops",
+        f"{backbones}, {config.get('input_size', '?')} px face crops",
         f"- Created {manifest.created} by CFFD Studio {manifest.engine_version}"
         + (f", updated from {manifest.parent_version}" if manifest.parent_version else ""),
         f"- Decision: a face is called manipulated when its fake probability is at least "

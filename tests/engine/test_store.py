@@ -187,7 +187,10 @@ def test_export_without_private_data_analyses_but_cannot_learn(tmp_path, model, 
     manifest = other.verify(version)
     assert not manifest.learnable and "left out" in manifest.contents["omitted"]
     torch.testing.assert_close(logits(other.load(version)[0], images), logits(model, images), rtol=0, atol=0)
-    assert "cannot be updated" in model_card(manifest)
+    card = model_card(manifest)
+    assert "cannot be updated" in card
+    config = model.config
+    assert f"{config.spatial_backbone} (photo) and {config.frequency_backbone} (bands) backbones" in card
 
 
 WRITER = textwrap.dedent(

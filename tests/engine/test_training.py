@@ -191,3 +191,13 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     assert load_reference_spectrum(user.path("v2")) == reference  # kept from v1
     with pytest.raises(CFFDError, match="already carries"):
         restore_training_faces(user)
+
+    # Other forgery code makes other faces: its build is not taken from the cache of this one.
+    builds = tmp_path / "cache" / "cffd-studio" / "training"
+    assert len(list(builds.iterdir())) == 1
+    monkeypatch.setattr("cffd_engine.data.synth.builder.forgery_code_digest", lambda: "other code")
+    later = ModelStore(tmp_path / "later")
+    later.activate(later.import_bundle(shared))
+    with cpu_threads(1):
+        restore_training_faces(later)
+    assert len(list(builds.iterdir())) == 2

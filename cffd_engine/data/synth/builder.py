@@ -23,6 +23,7 @@ Layout of ``out``::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -93,6 +94,22 @@ class TaskSequence:
         data = json.loads((out / SEQUENCE_FILE).read_text(encoding="utf-8"))
         manifests = {task: out / task / "manifest.json" for task in data["tasks"]}
         return cls(out, data["tasks"], manifests, data["counts"], data.get("photos_without_face", 0))
+
+
+def forgery_code_digest() -> str:
+    """SHA-256 of the forgery code (this package's sources): a build made by other code is another build.
+
+    A frozen application ships no sources; there the engine version stands for the code.
+    """
+    digest = hashlib.sha256()
+    sources = sorted(Path(__file__).parent.glob("*.py"))
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    if not sources:
+        from cffd_engine import __version__
+
+        digest.update(f"cffd-engine {__version__}".encode())
+    return digest.hexdigest()
 
 
 def split_of(position: int, total: int, val_fraction: float, test_fraction: float) -> str:
