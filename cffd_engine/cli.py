@@ -13,6 +13,8 @@ from pathlib import Path
 
 # Before torch loads: idle OpenMP threads sleep instead of spinning, which on a busy 2-core
 # machine was measured 10x faster than the default spin-wait (cffd bench model --passive-wait).
+# What the user set, if anything, is kept: the model benchmark's workers go back to it.
+USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from cffd_engine import __version__  # noqa: E402

@@ -153,6 +153,19 @@ def _worker(
     return out
 
 
+def omp_wait_policy(passive_wait: bool) -> str:
+    """The workers' OMP_WAIT_POLICY: PASSIVE when asked, else the user's own, else the library default.
+
+    The ``cffd`` command makes PASSIVE its own default (safe on a busy machine); the benchmark
+    does not inherit that, so both models are timed as the library runs them unless told otherwise.
+    """
+    if passive_wait:
+        return "PASSIVE"
+    from cffd_engine.cli import USER_OMP_WAIT_POLICY
+
+    return USER_OMP_WAIT_POLICY or "default"
+
+
 def _run_worker(
     spec: ModelSpec,
     phase: str,
@@ -171,8 +184,10 @@ def _run_worker(
         "channels_last": channels_last,
     }
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    if passive_wait:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    env.pop("OMP_WAIT_POLICY", None)
+    policy = omp_wait_policy(passive_wait)
+    if policy != "default":
+        env["OMP_WAIT_POLICY"] = policy
     # The worker imports this package; make that work from a source checkout too.
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
@@ -207,7 +222,8 @@ def run_model_benchmark(
     after: the machine may be shared), ``results`` (one ``ModelFigures`` dict per model)
     and ``lite_check`` (the lite targets: ms/face at batch 32 and speed-up over B4).
     ``passive_wait`` sets OMP_WAIT_POLICY=PASSIVE in the workers: on a machine shared
-    with other jobs, spinning OpenMP threads otherwise inflate times many-fold.
+    with other jobs, spinning OpenMP threads otherwise inflate times many-fold. Without it
+    the workers run with the user's own policy or the library's default (``omp_wait_policy``).
     """
     import torch
 
@@ -249,7 +265,7 @@ def run_model_benchmark(
             "cpu_count": os.cpu_count(),
             "threads": threads,
             "channels_last": channels_last,
-            "omp_wait_policy": "PASSIVE" if passive_wait else os.environ.get("OMP_WAIT_POLICY", "default"),
+            "omp_wait_policy": omp_wait_policy(passive_wait),
             "repeats": repeats,
             "load_average_before": [round(v, 2) for v in load_before],
             "load_average_after": [round(v, 2) for v in os.getloadavg()],

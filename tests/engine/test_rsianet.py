@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import timm
@@ -298,3 +299,30 @@ def test_benchmark_worker_and_table():
     table = format_table(report)
     assert table.splitlines()[0].startswith("| model |") and "| rsianet-lite | 64 |" in table
     assert "16.0x faster" in table
+
+
+def test_benchmark_workers_run_with_the_users_wait_policy_not_the_commands(monkeypatch):
+    """``cffd`` sleeps idle OpenMP threads by default; the model benchmark times the library's own default."""
+    import cffd_engine.cli as cli
+    from cffd_engine.model import bench
+
+    seen = {}
+
+    def fake_run(command, env, **kwargs):
+        seen["policy"] = env.get("OMP_WAIT_POLICY")
+        return subprocess.CompletedProcess(command, 0, stdout="{}\n", stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # as the cffd command sets it
+    spec = ModelSpec("rsianet", "lite", TINY)
+    cases = [
+        (None, False, None),
+        (None, True, "PASSIVE"),
+        ("ACTIVE", False, "ACTIVE"),
+        ("ACTIVE", True, "PASSIVE"),
+    ]
+    for user, passive, expected in cases:
+        monkeypatch.setattr(cli, "USER_OMP_WAIT_POLICY", user)
+        bench._run_worker(spec, "infer", 1, 1, 2, True, passive)
+        assert seen["policy"] == expected, (user, passive)
+        assert bench.omp_wait_policy(passive) == (expected or "default")
