@@ -103,8 +103,8 @@ def source_image(face: Face, params: Params) -> np.ndarray:
             image = blurred
         else:
             image = image + params["sharpness_amount"] * (image - blurred)
-    height, width = image.shape[:2]
     image = geo.resample(image, params["rescale"])
+    height, width = image.shape[:2]
     centre = geo.xy(face.landmarks).mean(axis=0)
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), 0.0, params["scale"])
     matrix[:, 2] += np.asarray(params["shift"]) * unit

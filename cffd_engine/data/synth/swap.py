@@ -103,7 +103,7 @@ def apply(face: Face, params: Params, donor: Face | None = None) -> Forgery:
     donor_skin = skin_mask(face.image.shape, donor_landmarks, region)
     target_skin = skin_mask(face.image.shape, face.landmarks, region)
     warped = colour_transfer(warped, face.image, donor_skin, target_skin, params["colour_transfer"])
-    warped = geo.resample(warped, params.get("render_scale", 1.0))
+    warped = geo.resample(warped, params["render_scale"])
     pasted = _poisson(warped, face.image, region) if params["clone"] == "poisson" else warped
     # The soft edge lies inside the region, so the Poisson boundary condition is met at the seam.
     unit = geo.iod(face.landmarks)
