@@ -192,5 +192,7 @@ def test_separability_runs_on_a_tiny_sequence(sequence):
     assert result.tasks == sequence.tasks
     assert np.asarray(result.accuracy).shape == (4, 4) and np.asarray(result.auc).shape == (4, 4)
     assert all(0.0 <= cell <= 1.0 for row in result.accuracy for cell in row)
+    assert np.asarray(result.paired).shape == (4, 4)
+    assert all(0.0 <= cell <= 1.0 for row in result.paired for cell in row)
     assert result.table().count("\n") == 5 and result.verdict
     json.dumps(result.to_dict())

@@ -12,7 +12,7 @@ import pytest
 from cffd_engine.data.synth import cli
 from cffd_engine.data.synth.base import Face
 from cffd_engine.data.synth.demo import SEGMENT_S, ensure_demo_videos, make_demo_videos
-from cffd_engine.data.synth.separability import roc_auc, verdict
+from cffd_engine.data.synth.separability import paired_accuracy, roc_auc, verdict
 from cffd_engine.data.synth.sheet import SheetSettings, contact_sheet
 from cffd_engine.data.synth.videos import envelope, manipulate_video, smooth_tracks
 from cffd_engine.media.faces import FaceLandmarker
@@ -141,6 +141,22 @@ def test_separability_verdicts():
     labels = np.array([0, 0, 1, 1])
     assert roc_auc(labels, np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
     assert roc_auc(labels, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
+
+
+def test_paired_accuracy_compares_each_fake_with_its_own_real():
+    rng = np.random.default_rng(3)
+    scores = rng.random(40)
+    scores[10:12] = 0.5  # one tied pair
+    labels = np.tile([0, 1], 20)
+    expected = 0.0
+    for real, fake in zip(scores[0::2], scores[1::2], strict=True):
+        expected += 1.0 if fake > real else 0.5 if fake == real else 0.0
+    assert paired_accuracy(labels, scores) == pytest.approx(expected / 20)
+    # Every fake above its own real, yet no single threshold separates the classes.
+    scores = np.array([0.1, 0.2, 0.8, 0.9, 0.3, 0.4])
+    assert paired_accuracy(np.array([0, 1, 0, 1, 0, 1]), scores) == 1.0
+    with pytest.raises(ValueError, match="each real sample directly followed by its fake"):
+        paired_accuracy(np.array([0, 0, 1, 1]), np.zeros(4))
 
 
 def test_cli_parses_every_command(tmp_path, monkeypatch):

@@ -187,6 +187,10 @@ def run_separability(args: argparse.Namespace) -> int:
     out = args.out or Path(args.sequence) / "separability.json"
     out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
     print(result.table())
+    in_family = (
+        f"{task} {row[i]:.3f}" for i, (task, row) in enumerate(zip(result.tasks, result.paired, strict=True))
+    )
+    print("in-family, fake scored above its own source photo: " + ", ".join(in_family))
     print(f"verdict: {result.verdict}  ({result.seconds:.0f} s; written to {out})")
     return 0 if result.verdict == "ok" else 1
 

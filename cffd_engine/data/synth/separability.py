@@ -6,6 +6,12 @@ on every family's test split. The diagonal must be high (a family a detector
 cannot learn is broken: < 0.8) and the table must not be uniformly high (if
 every cell is > 0.95, a detector of one family detects all, and a continual
 benchmark over them measures nothing).
+
+Beside accuracy, the paired score: how often a detector scores a forgery above
+its own source photo. Accuracy asks whether one threshold separates all
+reals from all fakes; a detector whose scores follow each photo's content
+(its colour, its sharpness) more than the forgery fails that test while still
+ranking most forgeries above their sources.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class SeparabilityResult:
     best_epoch: list[int]
     verdict: str
     val_history: list[list[float]] = field(default_factory=list)
+    paired: list[list[float]] = field(default_factory=list)  # same layout: fake above its own real
     settings: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -88,6 +95,14 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
         return float("nan")
     ranks = rankdata(scores)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def paired_accuracy(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Fraction of (real, fake) pairs, as ``load_split`` lays them out, whose fake scores higher; ties count half."""
+    if len(labels) % 2 or (labels[0::2] != 0).any() or (labels[1::2] != 1).any():
+        raise ValueError("paired accuracy needs each real sample directly followed by its fake")
+    real, fake = scores[0::2], scores[1::2]
+    return float(np.mean((fake > real) + 0.5 * (fake == real)))
 
 
 def load_split(
@@ -184,7 +199,7 @@ def separability(settings: SeparabilitySettings, job: JobControl | None = None) 
     sequence = TaskSequence.load(settings.sequence)
     tasks = sequence.tasks
     tests = {task: load_split(settings.sequence, task, "test") for task in tasks}
-    accuracy, auc, val_accuracy, best_epoch, val_history, counts = [], [], [], [], [], {}
+    accuracy, auc, paired, val_accuracy, best_epoch, val_history, counts = [], [], [], [], [], [], {}
     with cpu_threads(settings.threads), torch.random.fork_rng():
         for row, task in enumerate(tasks):
             sub = job.sub(row / len(tasks), (row + 1) / len(tasks))
@@ -195,16 +210,18 @@ def separability(settings: SeparabilitySettings, job: JobControl | None = None) 
             val_accuracy.append(val_acc)
             val_history.append(history)
             best_epoch.append(epoch)
-            accs, aucs = [], []
+            accs, aucs, pairs = [], [], []
             for other in tasks:
                 images, labels = tests[other]
                 scores = _scores(model, images, settings.batch_size)
                 accs.append(round(float(((scores > 0.5) == labels).mean()), 4))
                 aucs.append(round(roc_auc(labels, scores), 4))
+                pairs.append(round(paired_accuracy(labels, scores), 4))
             accuracy.append(accs)
             auc.append(aucs)
+            paired.append(pairs)
     described = {**asdict(settings), "sequence": str(Path(settings.sequence).resolve())}
     return SeparabilityResult(
-        tasks, accuracy, auc, val_accuracy, best_epoch, verdict(tasks, accuracy), val_history, described,
+        tasks, accuracy, auc, val_accuracy, best_epoch, verdict(tasks, accuracy), val_history, paired, described,
         counts, round(time.perf_counter() - began, 1),
     )  # fmt: skip
