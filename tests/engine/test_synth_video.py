@@ -159,6 +159,37 @@ def test_paired_accuracy_compares_each_fake_with_its_own_real():
         paired_accuracy(np.array([0, 0, 1, 1]), np.zeros(4))
 
 
+def test_the_check_can_start_its_detectors_from_imagenet_weights(tmp_path):
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from cffd_engine.data.synth.separability import SeparabilitySettings, fresh_detector
+    from cffd_engine.errors import AssetError
+    from cffd_engine.model import preset
+
+    torch.manual_seed(0)
+    lite, files, stems = preset("lite"), {}, {}
+    for branch in ("spatial", "frequency"):
+        source = timm.create_model(getattr(lite, f"{branch}_backbone"), pretrained=False)
+        files[branch] = str(tmp_path / f"{branch}.safetensors")
+        save_file({k: v.contiguous() for k, v in source.state_dict().items()}, files[branch])
+        stems[branch] = source.state_dict()["conv_stem.weight"]
+    settings = SeparabilitySettings(
+        tmp_path, spatial_weights=files["spatial"], frequency_weights=files["frequency"]
+    )
+    model = fresh_detector(settings, 64)
+    assert model.config.input_size == 64
+    torch.testing.assert_close(model.spatial_backbone.body.conv_stem.weight, stems["spatial"])
+    torch.testing.assert_close(
+        model.frequency_backbone.body.conv_stem.weight, stems["frequency"].repeat(1, 4, 1, 1) / 4
+    )
+    scratch = fresh_detector(SeparabilitySettings(tmp_path), 64).spatial_backbone.body.conv_stem.weight
+    assert not torch.allclose(scratch, stems["spatial"])
+    with pytest.raises(AssetError, match="not found"):
+        fresh_detector(SeparabilitySettings(tmp_path, spatial_weights=str(tmp_path / "none.safetensors")), 64)
+
+
 def test_cli_parses_every_command(tmp_path, monkeypatch):
     monkeypatch.setenv(cli.ENV_SHARED_DATA, str(tmp_path))  # no UTKFace there: --faces becomes required
     parser = argparse.ArgumentParser(prog="cffd synth")
@@ -171,6 +202,8 @@ def test_cli_parses_every_command(tmp_path, monkeypatch):
     assert (args.start, args.end) == (2.0, 66.0)
     assert parser.parse_args(["demo"]).synth_command == "demo"
     assert parser.parse_args(["separability", "--sequence", "s"]).epochs == 6
+    args = parser.parse_args(["separability", "--sequence", "s", "--spatial-weights", "a.safetensors"])
+    assert (args.spatial_weights, args.frequency_weights) == ("a.safetensors", None)
     with pytest.raises(SystemExit):
         parser.parse_args(["sheet", "--out", "x.png"])
     bad = parser.parse_args(["build", "--faces", str(tmp_path / "none"), "--out", str(tmp_path / "o")])

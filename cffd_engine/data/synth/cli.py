@@ -171,6 +171,12 @@ def add_separability_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-train", type=int, default=None, help="train pairs per family (default: all)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    for branch in ("spatial", "frequency"):
+        parser.add_argument(
+            f"--{branch}-weights",
+            default=None,
+            help=f"ImageNet weights (.safetensors) of the {branch} backbone (default: from scratch)",
+        )
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON to write (default: <sequence>/separability.json)"
     )
@@ -182,6 +188,7 @@ def run_separability(args: argparse.Namespace) -> int:
     settings = SeparabilitySettings(
         sequence=args.sequence, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
         max_train=args.max_train, seed=args.seed, threads=args.threads,
+        spatial_weights=args.spatial_weights, frequency_weights=args.frequency_weights,
     )  # fmt: skip
     result = separability(settings, progress_bar())
     out = args.out or Path(args.sequence) / "separability.json"

@@ -44,6 +44,9 @@ class SeparabilitySettings:
     max_train: int | None = None  # per family, pairs kept from the train split (None: all)
     seed: int = 0
     threads: int | None = None
+    # ImageNet weight files for the two backbones (None: from scratch), as the model config takes them.
+    spatial_weights: str | None = None
+    frequency_weights: str | None = None
 
 
 @dataclass
@@ -138,6 +141,20 @@ def _scores(model, images: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(out)
 
 
+def fresh_detector(settings: SeparabilitySettings, size: int):
+    """An untrained RSIA-Net of the settings' preset for ``size``-pixel crops, on the settings' backbone weights."""
+    from cffd_engine.model import RSIANet, preset
+
+    return RSIANet(
+        preset(
+            settings.preset,
+            input_size=size,
+            spatial_weights=settings.spatial_weights,
+            frequency_weights=settings.frequency_weights,
+        )
+    )
+
+
 def train_detector(
     settings: SeparabilitySettings,
     train: tuple[np.ndarray, np.ndarray],
@@ -148,11 +165,9 @@ def train_detector(
     that epoch, and the val accuracy after every epoch."""
     import torch
 
-    from cffd_engine.model import RSIANet, preset
-
     torch.manual_seed(settings.seed)
     images, labels = train
-    model = RSIANet(preset(settings.preset, input_size=images.shape[1]))
+    model = fresh_detector(settings, images.shape[1])
     optimiser = torch.optim.AdamW(
         model.parameters(), settings.learning_rate, weight_decay=settings.weight_decay
     )
