@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -182,6 +183,21 @@ def test_parallel_build_equals_serial_build(sequence, faces, cache_dir, tmp_path
         assert (sequence.out / task / "samples.json").read_bytes() == (
             parallel.out / task / "samples.json"
         ).read_bytes()
+
+
+def test_the_forgery_code_digest_follows_only_code_that_shapes_a_build(tmp_path):
+    from cffd_engine.data.synth import builder
+
+    package = tmp_path / "synth"
+    shutil.copytree(Path(builder.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = builder.forgery_code_digest(package)
+    assert before == builder.forgery_code_digest()
+    with (package / "separability.py").open("a") as source:
+        source.write("# the check, not the forgeries\n")
+    assert builder.forgery_code_digest(package) == before
+    with (package / "blend.py").open("a") as source:
+        source.write("# a changed family\n")
+    assert builder.forgery_code_digest(package) != before
 
 
 @pytest.mark.slow
