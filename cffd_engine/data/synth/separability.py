@@ -237,6 +237,7 @@ def separability(settings: SeparabilitySettings, job: JobControl | None = None) 
             paired.append(pairs)
     described = {**asdict(settings), "sequence": str(Path(settings.sequence).resolve())}
     return SeparabilityResult(
-        tasks, accuracy, auc, val_accuracy, best_epoch, verdict(tasks, accuracy), val_history, paired, described,
-        counts, round(time.perf_counter() - began, 1),
+        tasks=tasks, accuracy=accuracy, auc=auc, val_accuracy=val_accuracy, best_epoch=best_epoch,
+        verdict=verdict(tasks, accuracy), val_history=val_history, paired=paired, settings=described,
+        counts=counts, seconds=round(time.perf_counter() - began, 1),
     )  # fmt: skip
