@@ -16,6 +16,7 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
 from cffd_engine import assets
+from cffd_engine.errors import AssetError
 
 DETECTOR_ASSETS = {"short": "face_detector", "full": "face_detector_full_range"}
 
@@ -110,6 +111,50 @@ def _angle(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.arctan2(b[1] - a[1], b[0] - a[0]))
 
 
+@dataclass(frozen=True)
+class _Output:
+    name: str
+    shape: tuple[int, ...]  # the values it must hold, reshaped so
+
+
+class _Network:
+    """A TFLite network read by OpenCV whose outputs are fetched by name and checked for size."""
+
+    def __init__(self, asset_name: str, outputs: tuple[_Output, ...]):
+        self.path = assets.require(asset_name)
+        self.outputs = outputs
+        self._net = cv2.dnn.readNetFromTFLite(str(self.path))
+        found = set(self._net.getUnconnectedOutLayersNames())
+        wanted = [output.name for output in outputs]
+        if not set(wanted) <= found:
+            raise AssetError(
+                f"{self.path}: this network has the outputs {sorted(found)}, not {wanted}. "
+                f"It is not the expected model file; run `cffd assets fetch` to replace it"
+            )
+
+    def run(self, blob: np.ndarray) -> list[np.ndarray]:
+        self._net.setInput(blob)
+        values = self._net.forward([output.name for output in self.outputs])
+        shaped = []
+        for output, value in zip(self.outputs, values, strict=True):
+            if value.size != int(np.prod(output.shape)):
+                raise AssetError(
+                    f"{self.path}: output {output.name} has shape {tuple(value.shape)}, expected "
+                    f"{int(np.prod(output.shape))} values {output.shape}. The model file or this OpenCV "
+                    f"({cv2.__version__}) reads it differently; run `cffd assets fetch` to replace the file"
+                )
+            shaped.append(value.reshape(output.shape))
+        return shaped
+
+
+@dataclass(frozen=True)
+class FaceMesh:
+    """One face's 478 landmarks (x, y in pixels, z in the x scale) and the mesh network's face score."""
+
+    points: np.ndarray  # (478, 3) float32
+    face_score: float  # 0-1: how sure the mesh network is that its crop holds a face
+
+
 class FaceLandmarker:
     """The 478-point face mesh: mediapipe's face-mesh and iris networks, run with OpenCV's TFLite reader.
 
@@ -117,6 +162,10 @@ class FaceLandmarker:
     (a second pass re-crops on the first pass's landmarks, as mediapipe's tracking does), and the iris
     network completes points 468-477 from 64 px eye crops. mediapipe's Tasks landmarker is not used:
     fed the only mesh network that can be had here (468 points), it returns 478 meaningless points.
+
+    Each network's outputs are asked for by name and their sizes checked: OpenCV's default output
+    differs between versions (5.x returns the iris network's 71 eye-contour points, 4.x its 5 iris
+    points), and a model file with other outputs is refused, not read as something else.
     """
 
     MESH_SIZE = 192
@@ -125,59 +174,72 @@ class FaceLandmarker:
     EYE_ROI_SCALE = 2.3
     # (corner, corner, flip): the iris network is trained on one eye; the other is mirrored for it.
     EYES = ((33, 133, False), (362, 263, True))
+    MESH_OUTPUTS = (_Output("conv2d_21", (468, 3)), _Output("conv2d_31", (1,)))  # points, face logit
+    IRIS_OUTPUTS = (_Output("output_iris", (5, 3)),)
 
     def __init__(self, max_faces: int = 1, min_confidence: float = 0.5, detector: FaceDetector | None = None):
         self.max_faces = max_faces
+        self._mesh = _Network("face_landmarks", self.MESH_OUTPUTS)
+        self._iris = _Network("iris_landmarks", self.IRIS_OUTPUTS)
         self._own_detector = detector is None
         self._detector = detector or FaceDetector(min_confidence=min_confidence)
-        self._mesh = cv2.dnn.readNetFromTFLite(str(assets.require("face_landmarks")))
-        self._iris = cv2.dnn.readNetFromTFLite(str(assets.require("iris_landmarks")))
 
     def landmarks(self, rgb: np.ndarray, faces: list[FaceDetection] | None = None) -> list[np.ndarray]:
         """One (478, 3) float32 array per face (most confident first): x, y in pixels, z in the x scale.
 
         ``faces`` may pass detections already made on this frame, to avoid detecting twice.
         """
+        return [mesh.points for mesh in self.meshes(rgb, faces)]
+
+    def meshes(self, rgb: np.ndarray, faces: list[FaceDetection] | None = None) -> list[FaceMesh]:
+        """Like ``landmarks``, with the mesh network's face score of each face."""
         faces = self._detector.detect(rgb) if faces is None else faces
         results = []
         for face in faces[: self.max_faces]:
             x, y, w, h = face.box
             right_eye, left_eye = face.keypoints[0], face.keypoints[1]
             center = np.array([x + w / 2, y + h / 2])
-            mesh = self._run_mesh(rgb, center, max(w, h) * self.FACE_ROI_SCALE, _angle(right_eye, left_eye))
+            mesh, _ = self._run_mesh(
+                rgb, center, max(w, h) * self.FACE_ROI_SCALE, _angle(right_eye, left_eye)
+            )
             low, high = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
             size = float((high - low).max()) * self.FACE_ROI_SCALE
-            mesh = self._run_mesh(rgb, (low + high) / 2, size, _angle(mesh[33], mesh[263]))
+            mesh, face_logit = self._run_mesh(rgb, (low + high) / 2, size, _angle(mesh[33], mesh[263]))
             irises = [self._run_iris(rgb, mesh[a, :2], mesh[b, :2], flip) for a, b, flip in self.EYES]
-            results.append(np.concatenate([mesh, *irises]).astype(np.float32))
+            points = np.concatenate([mesh, *irises]).astype(np.float32)
+            results.append(FaceMesh(points, float(1 / (1 + np.exp(-face_logit[0])))))
         return results
 
-    def _run_mesh(self, rgb: np.ndarray, center: np.ndarray, size: float, angle: float) -> np.ndarray:
-        return self._run(self._mesh, rgb, center, size, angle, self.MESH_SIZE, flip=False)
+    def _run_mesh(self, rgb: np.ndarray, center, size: float, angle: float) -> tuple[np.ndarray, np.ndarray]:
+        points, (face_logit,) = self._run(self._mesh, rgb, center, size, angle, self.MESH_SIZE, flip=False)
+        return points, face_logit
 
     def _run_iris(
         self, rgb: np.ndarray, corner_a: np.ndarray, corner_b: np.ndarray, flip: bool
     ) -> np.ndarray:
         size = float(np.linalg.norm(corner_b - corner_a)) * self.EYE_ROI_SCALE
-        return self._run(
-            self._iris, rgb, (corner_a + corner_b) / 2, size, _angle(corner_a, corner_b), self.IRIS_SIZE, flip
-        )
+        center, angle = (corner_a + corner_b) / 2, _angle(corner_a, corner_b)
+        points, _ = self._run(self._iris, rgb, center, size, angle, self.IRIS_SIZE, flip)
+        return points
 
     @staticmethod
-    def _run(net, rgb: np.ndarray, center, size: float, angle: float, out_size: int, flip: bool):
+    def _run(
+        network: _Network, rgb: np.ndarray, center, size: float, angle: float, out_size: int, flip: bool
+    ):
+        """The network's points mapped back to frame pixels, and its other outputs as they are."""
         matrix = roi_transform(np.asarray(center), max(size, 1.0), angle, out_size)
         crop = cv2.warpAffine(
             rgb, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
         if flip:
             crop = crop[:, ::-1]
-        net.setInput(cv2.dnn.blobFromImage(crop.astype(np.float32) / 255.0))
-        points = net.forward().reshape(-1, 3).astype(np.float64)
+        points, *others = network.run(cv2.dnn.blobFromImage(crop.astype(np.float32) / 255.0))
+        points = points.astype(np.float64)
         if flip:
             points[:, 0] = out_size - points[:, 0]
         inverse = cv2.invertAffineTransform(matrix)
         xy = points[:, :2] @ inverse[:, :2].T + inverse[:, 2]
-        return np.column_stack([xy, points[:, 2] * size / out_size])
+        return np.column_stack([xy, points[:, 2] * size / out_size]), others
 
     def close(self) -> None:
         if self._own_detector and self._detector is not None:

@@ -1,7 +1,11 @@
+import cv2
 import numpy as np
 import pytest
 
-from cffd_engine.media.faces import FaceDetector, FaceLandmarker
+from cffd_engine import assets
+from cffd_engine.errors import AssetError
+from cffd_engine.media import faces
+from cffd_engine.media.faces import FaceDetection, FaceDetector, FaceLandmarker
 from tests import synthetic_media
 
 
@@ -23,6 +27,50 @@ def test_landmarker_returns_478_points_inside_the_image(portrait, landmarker):
     height, width = portrait.shape[:2]
     assert (points[:, 0] > 0).all() and (points[:, 0] < width).all()
     assert (points[:, 1] > 0).all() and (points[:, 1] < height).all()
+
+
+def test_iris_centres_lie_between_their_eye_corners_and_the_face_score_is_high(portrait, landmarker):
+    # Points 468 and 473 are the iris centres: taken from the wrong output of the iris network
+    # (its 71 eye-contour points, OpenCV 5's default) they would not sit inside the eyes.
+    (mesh,) = landmarker.meshes(portrait)
+    points = mesh.points[:, :2]
+    for centre, corner_a, corner_b in ((468, 33, 133), (473, 362, 263)):
+        low, high = (
+            np.minimum(points[corner_a], points[corner_b]),
+            np.maximum(points[corner_a], points[corner_b]),
+        )
+        assert low[0] < points[centre, 0] < high[0], (
+            f"iris {centre} at {points[centre]}, corners {low}-{high}"
+        )
+        eye_width = high[0] - low[0]
+        assert abs(points[centre, 1] - (points[corner_a, 1] + points[corner_b, 1]) / 2) < 0.3 * eye_width
+    assert mesh.face_score > 0.9
+
+
+def test_the_face_score_is_low_where_a_detection_points_at_no_face(landmarker):
+    wall = np.full((400, 400, 3), 90, np.uint8)
+    not_a_face = FaceDetection(
+        box=(150, 150, 100, 100),
+        score=0.9,
+        keypoints=np.array([[175, 180], [225, 180]] + [[200, 200]] * 4),
+        detector="test",
+    )
+    (mesh,) = landmarker.meshes(wall, faces=[not_a_face])
+    assert mesh.points.shape == (478, 3)
+    assert mesh.face_score < 0.5
+
+
+def test_a_landmark_model_with_other_outputs_is_refused_naming_the_file(monkeypatch):
+    iris_file = assets.require("iris_landmarks")
+    monkeypatch.setattr(faces.assets, "require", lambda name: iris_file)
+    with pytest.raises(AssetError, match=r"iris_landmark\.tflite: this network has the outputs .*conv2d_21"):
+        FaceLandmarker()
+
+
+def test_an_output_of_another_size_is_refused_with_the_shape_it_had():
+    network = faces._Network("iris_landmarks", (faces._Output("output_iris", (6, 3)),))
+    with pytest.raises(AssetError, match=r"output_iris has shape \(1, 15\), expected 18 values"):
+        network.run(cv2.dnn.blobFromImage(np.zeros((64, 64, 3), np.float32)))
 
 
 def test_detector_finds_exactly_one_face_in_the_portrait_and_the_box_is_on_it(portrait, detector, landmarker):
