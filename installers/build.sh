@@ -73,23 +73,29 @@ if [ ! -x "$venv/bin/python" ]; then
   nice -n 19 "$python" -m venv "$venv"
 fi
 stamp=$venv/.cffd-build-stamp
-wanted=$(cat "$root/pyproject.toml" "$here/build.sh" | sha256sum | cut -d' ' -f1)
+py_version=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+lock=$root/requirements/lock-py$py_version.txt
+[ -f "$lock" ] || { say "no dependency lock for Python $py_version ($lock)"; exit 1; }
+wanted=$(cat "$lock" "$root/pyproject.toml" "$here/build.sh" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   if [ "$torch_source" = cpu-index ]; then
     say "installing torch==$torch_pin and torchvision==$vision_pin (CPU) from $torch_index"
     nice -n 19 "${pip[@]}" install --quiet --index-url "$torch_index" "torch==$torch_pin" "torchvision==$vision_pin"
   fi
-  say "installing the application's dependencies and PyInstaller"
-  nice -n 19 "${pip[@]}" install --quiet "$root" "${PYINSTALLER[@]}"
-  # As scripts/setup.sh: mediapipe and grad-cam pull other builds of OpenCV into the same cv2
-  # folder; keep only the headless contrib build that pip chose.
-  headless=opencv-contrib-python-headless
-  others=$("${pip[@]}" list --format=freeze | grep -iE '^opencv-' | grep -viE "^$headless==" || true)
-  if [ -n "$others" ]; then
-    version=$("${pip[@]}" list --format=freeze | grep -iE "^$headless==" | cut -d= -f3)
-    "${pip[@]}" uninstall --quiet --yes $(echo "$others" | cut -d= -f1) "$headless"
-    "${pip[@]}" install --quiet --no-deps --force-reinstall "$headless==$version"
+  say "installing the application's dependencies from $lock, and PyInstaller"
+  locked=$lock
+  if [ "$torch_source" = cpu-index ]; then
+    # torch and torchvision came from the CPU index: the lock's CUDA build and its libraries stay out.
+    locked=$out/lock-without-cuda.txt
+    "$python" - "$lock" "$locked" <<'PY'
+import re, sys
+blocks = re.split(r"\n(?=[A-Za-z])", open(sys.argv[1]).read())
+skip = re.compile(r"^(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z-]+)==")
+open(sys.argv[2], "w").write("\n".join(b for b in blocks if not skip.match(b)) + "\n")
+PY
   fi
+  nice -n 19 "${pip[@]}" install --quiet --require-hashes --no-deps -r "$locked"
+  nice -n 19 "${pip[@]}" install --quiet "${PYINSTALLER[@]}"
   echo "$wanted" > "$stamp"
 fi
 # The checkout as it is now (its dependencies are in place already).
@@ -108,6 +114,7 @@ spec_args=()
 
 app=$dist/cffd-studio
 cp "$here/linux/cffd-studio.desktop" "$here/linux/install.sh" "$app/"
+cp "$lock" "$app/_internal/cffd-lock.txt"  # named by `cffd version` and every report (sys._MEIPASS)
 cp "$here/.build/icons/cffd-studio.svg" "$here/.build/icons/cffd-studio.png" "$app/"
 cat > "$app/BUILD-INFO.txt" <<EOF
 CFFD Studio $version, Linux x86_64, $flavour build
@@ -116,7 +123,8 @@ torch $torch_info (from $torch_source)
 $("${pip[@]}" list --format=freeze | grep -iE '^(pyinstaller|torchvision|pyside6-essentials|mediapipe)==' | tr '\n' ' ')
 
 Run ./cffd-studio (the window) or ./cffd --help (the command line); ./install.sh adds both
-to your menu and ~/.local/bin. Needs the system library libxcb-cursor0 for the window.
+to your menu and ~/.local/bin. The window needs these system libraries (Debian/Ubuntu):
+$("$venv/bin/python" -c 'import sys; sys.path.insert(0, sys.argv[1]); from app.system_libraries import APT_LINE; print(APT_LINE)' "$root")
 EOF
 say "one-folder build: $app ($(du -sh "$app" | cut -f1))"
 
