@@ -1,0 +1,44 @@
+"""`cffd-studio --help`, `--version` and a wrong option answer at once and exit, without a window."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cffd_engine import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_studio(*arguments: str) -> subprocess.CompletedProcess:
+    code = "import sys; from app.main import main; sys.exit(main(['cffd-studio', *sys.argv[1:]]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *arguments], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_help_describes_the_window_and_its_arguments():
+    done = run_studio("--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: cffd-studio") and "evidence" in done.stdout
+
+
+def test_version_prints_the_engine_version():
+    done = run_studio("--version")
+    assert (done.returncode, done.stdout.strip()) == (0, f"cffd-studio {__version__}")
+
+
+def test_an_unknown_option_is_a_usage_error_not_a_missing_evidence_file():
+    done = run_studio("--bogus")
+    assert done.returncode == 2
+    assert "unrecognized arguments: --bogus" in done.stderr and "not found" not in done.stderr
+
+
+def test_help_answers_without_loading_torch_or_qt():
+    code = (
+        "import sys; from app.main import parse_arguments; "
+        "print('torch' in sys.modules, 'PySide6.QtWidgets' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "False"], done.stderr
