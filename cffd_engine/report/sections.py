@@ -56,6 +56,8 @@ def software_rows(software: dict) -> list[tuple[str, object]]:
         ("Operating system", first["os"]),
         ("Device", f"{first['device']}: {first['device_name']}, {first['cpu_threads']} CPU thread(s)"),
         ("Libraries", ", ".join(f"{name} {version}" for name, version in first["libraries"].items())),
+        # Results saved before the lock existed do not record one.
+        ("Dependency lock", first.get("dependency_lock", "not recorded")),
     ]
     differing = [a for a in analyses[1:] if a != first]
     if differing:

@@ -12,6 +12,7 @@ import pytest
 import torch
 from pypdf import PdfReader
 
+from cffd_engine import environment
 from cffd_engine.analysis import AnalysisSettings, Analyzer, load_analysis_model
 from cffd_engine.model import RSIANet, preset
 from cffd_engine.report import CaseInfo, write_report
@@ -75,6 +76,8 @@ def test_pdf_opens_with_evidence_hash_model_hash_and_verdict(report, results, bu
                     "7 Interpretation", "8 Limitations", "9 Reproduction"):  # fmt: skip
         assert heading in text
     assert "Seized phone, item 3 & <4>" in text
+    lock = environment.installed_lock()  # the PDF names the lock the program was installed from
+    assert f"Dependency lock sha256 {hashlib.sha256(lock.read_bytes()).hexdigest()}" in flat(text)
 
 
 def test_json_and_pdf_agree(report):
@@ -109,6 +112,7 @@ def test_json_twin_holds_the_whole_results(report, results):
     keys = content["results"][0]["tracks"][0]["key_frames"]
     assert len(keys) == 2 and all(set(k["image_sha256"]) == {"frame", "crop", "spectrum"} for k in keys)
     assert content["software"]["report"]["libraries"]["reportlab"]
+    assert content["software"]["report"]["dependency_lock"] == environment.lock_description()
     assert content["reproduction"][0]["command"].startswith("cffd analyze ")
 
 
