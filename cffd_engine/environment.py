@@ -80,8 +80,16 @@ def pyproject_digest(pyproject: Path | str) -> str:
 
 
 def installed_distributions() -> dict[str, str]:
-    """Every distribution in this environment, by normalised name."""
-    return {normalize(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    """Every distribution in this environment, by normalised name.
+
+    A half-written one (pip's temporary ``~name`` folders, metadata without a name) is no package.
+    """
+    found = {}
+    for distribution in metadata.distributions():
+        name = distribution.metadata["Name"]
+        if name and name.strip() and not name.startswith("~"):
+            found[normalize(name)] = distribution.version
+    return found
 
 
 @dataclass(frozen=True)

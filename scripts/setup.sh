@@ -22,8 +22,12 @@ if [ ! -x "$venv/bin/python" ]; then
       fi
     done
   fi
-  if [ -z "$python" ] || [[ " $supported " != *" $(python_version "$python") "* ]]; then
-    echo "setup: CFFD Studio needs Python 3.11 or 3.12 (found: ${python:-none}); install one, or name it with PYTHON=..." >&2
+  if [ -z "$python" ]; then
+    echo "setup: CFFD Studio needs Python 3.11 or 3.12 and found neither (python3.11, python3.12, python3); install one, or name it with PYTHON=..." >&2
+    exit 1
+  fi
+  if [[ " $supported " != *" $(python_version "$python") "* ]]; then
+    echo "setup: $python does not run as Python 3.11 or 3.12 (it says: $("$python" --version 2>&1 | head -1)); name another with PYTHON=..." >&2
     exit 1
   fi
   "$python" -m venv "$venv"
@@ -44,7 +48,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   # requirements/overrides.txt leaves out on purpose.
   "${pip[@]}" install --quiet --require-hashes --no-deps -r "$lock"
   "${pip[@]}" install --quiet --no-deps --no-build-isolation --editable .
-  extras=$("$venv/bin/python" -m cffd_engine.environment extras "$lock")
+  extras=$("$venv/bin/python" -m cffd_engine.environment extras "$lock" | tr -s '[:space:]' ' ' | sed 's/^ *//; s/ *$//')
   if [ -n "$extras" ]; then
     echo "setup: removing packages the lock does not hold: $(echo $extras)"
     "${pip[@]}" uninstall --quiet --yes $extras

@@ -24,6 +24,7 @@ from cffd_engine.media.video import (
     _probe_image,
     _unreadable,
     _upright,
+    open_container,
     probe,
     read_image,
 )
@@ -85,7 +86,7 @@ def plan_indices(total_frames: int, count: int) -> list[int]:
 def count_packets(path: Path) -> int:
     """Video packets actually present in the file (no decoding); the honest frame count of a truncated file."""
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_container(path) as container:
             return sum(1 for packet in container.demux(video=0) if packet.size)
     except av.FFmpegError:
         return 0
@@ -157,7 +158,7 @@ class FrameReader:
         status, job = self.status, self._job
         expected = max(self.info.frame_count, 1)
         try:
-            container = av.open(str(self.path), metadata_errors="ignore")
+            container = open_container(self.path)
         except av.FFmpegError as exc:
             raise _unreadable(self.path, exc) from exc
         with container:

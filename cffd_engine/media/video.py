@@ -18,6 +18,16 @@ import numpy as np
 from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import JobControl, ensure_job
 
+# PyAV before 19 raised on container tags that are not UTF-8 unless told to ignore them; 19 dropped
+# the option (and no longer raises). Evidence with odd tags must open on either.
+_TAG_ERRORS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+
+
+def open_container(path: Path | str):
+    """``av.open`` for reading evidence, whatever text its tags hold."""
+    return av.open(str(path), **_TAG_ERRORS)
+
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 HASH_CHUNK = 1 << 20
 
@@ -97,7 +107,7 @@ def probe(path: Path | str) -> MediaInfo:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return _probe_image(path)
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = open_container(path)
     except av.FFmpegError as exc:
         raise _unreadable(path, exc) from exc
     with container:
@@ -212,7 +222,7 @@ def read_first_frame(path: Path | str) -> np.ndarray:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return read_image(path)
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_container(path) as container:
             if not container.streams.video:
                 raise EvidenceError(path, "the file has no video stream", "Open a video or image file")
             for frame in container.decode(video=0):
