@@ -1,7 +1,10 @@
 """Feature-pyramid backbones from timm: four levels at strides 4, 8, 16 and 32.
 
-Weights are never downloaded: a backbone starts from scratch unless a local
-ImageNet weight file is named, which is read without pickle where possible.
+Weights are never downloaded from a model hub: a backbone starts from scratch,
+from the project's verified ImageNet asset (``weights="imagenet"``), or from a
+local weight file, read without pickle where possible. A first convolution with
+other than 3 input channels (the 12 DCT bands) is made from the RGB filters by
+timm's ``adapt_input_conv``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from torch import Tensor, nn
 from cffd_engine.errors import AssetError
 
 LEVEL_STRIDES = (4, 8, 16, 32)
+IMAGENET = "imagenet"  # a weights value: the verified ImageNet asset of the backbone (assets.py)
 
 
 def read_weight_file(path: Path | str) -> dict[str, Tensor]:
@@ -57,7 +61,12 @@ class Backbone(nn.Module):
         if out_indices is not None:
             kwargs["out_indices"] = out_indices
         if weights is not None:
-            state = read_weight_file(weights)
+            if weights == IMAGENET:
+                from cffd_engine.backbone_weights import imagenet_state_dict
+
+                state = imagenet_state_dict(name)
+            else:
+                state = read_weight_file(weights)
             # source="" keeps timm from preferring its hub entry over the state_dict we pass.
             overlay = {"state_dict": state, "source": "", "file": None}
             self.body = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)

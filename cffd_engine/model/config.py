@@ -38,7 +38,9 @@ class ModelConfig:
     frequency_backbone: str = "mobilenetv4_conv_small"
     # timm feature indices of the four levels; None = the levels at strides 4, 8, 16, 32.
     out_indices: tuple[int, ...] | None = None
-    # Local ImageNet weight files (.safetensors or a plain state_dict .pth); None = from scratch.
+    # Where a new model's backbones start: None = from scratch, "imagenet" = the verified ImageNet
+    # asset of that backbone (`cffd assets status`), else a local .safetensors or state_dict .pth.
+    # Only a new model reads them: a stored model's own weights replace them (store.bundle.load_model).
     spatial_weights: str | None = None
     frequency_weights: str | None = None
     input_size: int = 224
@@ -157,6 +159,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "msfe_branch_width": 8,
         "faf_hidden": 48,
         "notes": "CPU real time: MobileNetV3-small (photo) and MobileNetV3-small 0.5 (bands) at 160 px, RSIA width 32.",
+    },
+    "lite0": {
+        "spatial_backbone": "tf_efficientnet_lite0",
+        "frequency_backbone": "tf_efficientnet_lite0",
+        "spatial_weights": "imagenet",
+        "frequency_weights": "imagenet",
+        "input_mean": (0.5, 0.5, 0.5),  # how the ImageNet weights were trained
+        "input_std": (0.5, 0.5, 0.5),
+        "input_size": 160,
+        "width": 32,
+        "sfia_max_tokens": 4,
+        "sfia_key_dim": 16,
+        "msfe_branch_width": 8,
+        "faf_hidden": 48,
+        "notes": "ImageNet-pretrained EfficientNet-Lite0 for the photo and the bands (the 12-band stem made "
+        "from the RGB filters) at 160 px, RSIA width 32.",
     },
     "base": {
         "spatial_backbone": "mobilenetv3_large_100",

@@ -323,7 +323,8 @@ def load_model(directory: Path | str, manifest: BundleManifest | None = None, ve
 
     directory = Path(directory)
     manifest = verify_bundle(directory) if verify or manifest is None else manifest
-    config = check_model_config(manifest, directory)
+    # The stored weights replace whatever the backbones would start from: do not read it.
+    config = check_model_config(manifest, directory).replace(spatial_weights=None, frequency_weights=None)
     try:
         model = RSIANet(config)
     except (RuntimeError, ValueError) as exc:  # e.g. a backbone whose levels RSIA-Net cannot use

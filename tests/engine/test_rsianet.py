@@ -326,3 +326,39 @@ def test_benchmark_workers_run_with_the_users_wait_policy_not_the_commands(monke
         bench._run_worker(spec, "infer", 1, 1, 2, True, passive)
         assert seen["policy"] == expected, (user, passive)
         assert bench.omp_wait_policy(passive) == (expected or "default")
+
+
+def test_the_pretrained_preset_starts_both_branches_from_the_verified_imagenet_asset():
+    from cffd_engine.backbone_weights import imagenet_state_dict
+
+    config = preset("lite0", input_size=TINY)
+    assert (config.spatial_weights, config.frequency_weights) == ("imagenet", "imagenet")
+    imagenet = imagenet_state_dict("tf_efficientnet_lite0")
+    model = RSIANet(config)
+    spatial = model.spatial_backbone.body.state_dict()
+    deep = "blocks.6.0.conv_pwl.weight"  # the last block: not only the stem was loaded
+    torch.testing.assert_close(spatial["conv_stem.weight"], imagenet["conv_stem.weight"])
+    torch.testing.assert_close(spatial[deep], imagenet[deep])
+    frequency = model.frequency_backbone.body.state_dict()
+    torch.testing.assert_close(
+        frequency["conv_stem.weight"], imagenet["conv_stem.weight"].repeat(1, 4, 1, 1) * 0.25
+    )
+    torch.testing.assert_close(frequency[deep], imagenet[deep])
+
+
+def test_a_stored_model_never_reads_the_weights_it_started_from(tmp_path):
+    from cffd_engine.store import BundleManifest, load_model, write_bundle
+
+    lite = preset("lite")
+    start = tmp_path / "start.safetensors"
+    source = timm.create_model(lite.spatial_backbone, pretrained=False)
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, start)
+    model = RSIANet(tiny_lite(spatial_weights=str(start))).eval()
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    write_bundle(bundle, model, BundleManifest(model_config=model.config.to_dict()))
+    start.unlink()  # as on another machine: the starting weights are not there
+    loaded = load_model(bundle)
+    x = torch.rand(2, 3, TINY, TINY)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x).logits, model(x).logits)
