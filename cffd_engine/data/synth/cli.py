@@ -14,22 +14,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from cffd_engine.cli import progress_bar
 from cffd_engine.data.synth.families import FAMILY_NAMES, parse_methods
-from cffd_engine.jobs import Cancelled, JobControl
+from cffd_engine.jobs import Cancelled
 
 ENV_SHARED_DATA = "CFFD_SHARED_DATA"
-
-
-def progress_bar(stream=sys.stderr) -> JobControl:
-    """A JobControl that draws ``[#####.....]  50% message`` on one line of ``stream``."""
-
-    def draw(fraction: float, message: str) -> None:
-        filled = int(round(fraction * 30))
-        end = "\n" if fraction >= 1.0 else ""
-        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message[:60]:<60}{end}")
-        stream.flush()
-
-    return JobControl(draw)
 
 
 def default_faces() -> Path | None:
@@ -80,7 +69,7 @@ def run_build(args: argparse.Namespace) -> int:
         faces=args.faces, out=args.out, methods=tuple(parse_methods(args.methods)), per_task=args.per_task,
         size=args.size, seed=args.seed, val_fraction=args.val_fraction, test_fraction=args.test_fraction, **extra,
     )  # fmt: skip
-    sequence = build_task_sequence(settings, progress_bar())
+    sequence = build_task_sequence(settings, progress_bar("synth"))
     for task in sequence.tasks:
         print(f"{task}: {sequence.manifests[task]}  {json.dumps(sequence.counts[task])}")
     if sequence.photos_without_face:
@@ -103,7 +92,7 @@ def run_sheet(args: argparse.Namespace) -> int:
     settings = SheetSettings(
         faces=args.faces, out=args.out, count=args.count, cell=args.cell, seed=args.seed, outline=args.outline
     )
-    print(make_contact_sheet(settings, progress_bar()))
+    print(make_contact_sheet(settings, progress_bar("synth")))
     return 0
 
 
@@ -136,7 +125,7 @@ def run_video(args: argparse.Namespace) -> int:
         args.end,
         args.seed,
         args.ramp,
-        job=progress_bar(),
+        job=progress_bar("synth"),
     )
     print(
         f"manipulated: {result.manipulated} ({len(result.manipulated_frames)} of {result.frame_count} frames)"
@@ -157,7 +146,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     folder = args.out or default_demo_dir()
     videos = (
-        make_demo_videos(folder, progress_bar()) if args.force else ensure_demo_videos(folder, progress_bar())
+        make_demo_videos(folder, progress_bar("synth")) if args.force else ensure_demo_videos(folder, progress_bar("synth"))
     )
     print(f"pristine:    {videos.pristine}\nmanipulated: {videos.manipulated}\nsidecar:     {videos.sidecar}")
     return 0
@@ -190,7 +179,7 @@ def run_separability(args: argparse.Namespace) -> int:
         max_train=args.max_train, seed=args.seed, threads=args.threads,
         spatial_weights=args.spatial_weights, frequency_weights=args.frequency_weights,
     )  # fmt: skip
-    result = separability(settings, progress_bar())
+    result = separability(settings, progress_bar("synth"))
     out = args.out or Path(args.sequence) / "separability.json"
     out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
     print(result.table())
