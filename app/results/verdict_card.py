@@ -133,7 +133,7 @@ class VerdictCard(QFrame):
         for track in result.tracks:
             row = self.tracks.rowCount()
             self.tracks.insertRow(row)
-            counted = "" if track.counts_for_video else " (too short to count)"
+            counted = "" if track.counts_for_video else f" ({track.not_assessed or 'not assessed'})"
             cells = (
                 str(track.track_id),
                 str(track.faces),

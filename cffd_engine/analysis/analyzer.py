@@ -34,6 +34,7 @@ from cffd_engine.analysis.pipeline import (
 from cffd_engine.analysis.result import (
     FACES_TOO_SMALL,
     FAILED,
+    NO_ASSESSABLE_FACE,
     NO_FACE,
     NOT_APPLICABLE,
     UNREADABLE,
@@ -45,7 +46,7 @@ from cffd_engine.analysis.result import (
 )
 from cffd_engine.analysis.settings import AnalysisSettings
 from cffd_engine.analysis.spectrum import fallback_reference
-from cffd_engine.analysis.verdict import aggregation_rule, summarise_track, video_verdict
+from cffd_engine.analysis.verdict import aggregation_rule, assess_tracks, summarise_track, video_verdict
 from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import Cancelled, JobControl, ensure_job
 from cffd_engine.media.detectors import create_face_detector
@@ -56,6 +57,11 @@ from cffd_engine.model import RSIANet, select_device
 from cffd_engine.model.device import cpu_threads
 
 log = logging.getLogger(__name__)
+
+# The face-mesh network checks that a track shows a face on its first crop and every
+# FACE_CHECK_EVERY-th after, at most FACE_CHECKS per track (each check costs a few milliseconds).
+FACE_CHECK_EVERY = 10
+FACE_CHECKS = 8
 
 
 def utc_now() -> str:
@@ -93,6 +99,7 @@ class Analyzer:
         self.reference = model_info.reference or fallback_reference()
         return_frames_to_the_system()
         self._detector = None
+        self._landmarker = None
         self._explainer: Explainer | None = None
         # Grad-CAM's package takes about a second to import (scikit-learn, matplotlib): done beside
         # the first video's decoding instead of after it.
@@ -108,6 +115,14 @@ class Analyzer:
         return self._detector
 
     @property
+    def landmarker(self):
+        if self._landmarker is None:
+            from cffd_engine.media.faces import FaceLandmarker
+
+            self._landmarker = FaceLandmarker(max_faces=1, detector=self.detector)
+        return self._landmarker
+
+    @property
     def explainer(self) -> Explainer:
         if self._explainer is None:
             if self._cam_import.is_alive():
@@ -116,6 +131,9 @@ class Analyzer:
         return self._explainer
 
     def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
         if self._detector is not None:
             self._detector.close()
             self._detector = None
@@ -186,11 +204,16 @@ class Analyzer:
     def _judge(self, path: Path, result: AnalysisResult, job: JobControl) -> None:
         s = self.settings
         scores: dict[int, list[FrameScore]] = defaultdict(list)
+        face_scores: dict[int, list[float]] = defaultdict(list)
         candidates = KeyFrameCandidates(s.explain_top_k if s.explain else 0)
 
         def on_judged(frame: Frame, faces: list[JudgedFace]) -> None:
             for face in faces:
                 crop = face.crop
+                seen, checked = len(scores[crop.track_id]), face_scores[crop.track_id]
+                if seen % FACE_CHECK_EVERY == 0 and len(checked) < FACE_CHECKS:
+                    (mesh,) = self.landmarker.meshes(frame.rgb, faces=[crop.detection])
+                    checked.append(mesh.face_score)
                 scores[crop.track_id].append(
                     FrameScore(
                         frame_index=crop.frame_index,
@@ -231,17 +254,29 @@ class Analyzer:
             result.not_applicable = self._no_face_reason(result)
             return
         threshold = self.info.threshold
-        result.tracks = [summarise_track(tid, scores[tid], threshold, s) for tid in sorted(scores)]
-        result.verdict, probability, result.deciding_track = video_verdict(
-            result.tracks, threshold, s.min_track_faces
+        result.tracks = assess_tracks(
+            [summarise_track(tid, scores[tid], threshold, s, face_scores[tid]) for tid in scores],
+            s.min_track_faces,
         )
-        result.video_probability = round(probability, 6)
-        short = [t.track_id for t in result.tracks if not t.counts_for_video]
-        if short:
+        left_out = [t for t in result.tracks if not t.counts_for_video]
+        if left_out:
             result.warnings.append(
-                f"{len(short)} face track(s) with fewer than {s.min_track_faces} judged faces did not count "
-                f"for the video's verdict (tracks {', '.join(map(str, short))})"
+                f"{len(left_out)} face track(s) were not assessed and did not count for the video's verdict: "
+                + "; ".join(
+                    f"track {t.track_id}: {t.not_assessed.removeprefix('not assessed: ')}" for t in left_out
+                )
             )
+        decided = video_verdict(result.tracks, threshold)
+        if decided is None:
+            result.not_applicable = NotApplicable(
+                NO_ASSESSABLE_FACE,
+                f"{len(result.tracks)} track(s) were found, and none shows a face the model can judge "
+                f"({left_out[0].not_assessed.removeprefix('not assessed: ')}). Check the frames: the detector "
+                "may have taken something else for a face",
+            )
+            return
+        result.verdict, probability, result.deciding_track = decided
+        result.video_probability = round(probability, 6)
         if s.explain and s.explain_top_k:
             started = time.perf_counter()
             self._explain(result, candidates, job.sub(0.9, 0.99))

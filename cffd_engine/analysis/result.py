@@ -32,6 +32,7 @@ NO_FACE = "no_face"
 FACES_TOO_SMALL = "faces_too_small"
 UNREADABLE = "unreadable"
 FAILED = "failed"
+NO_ASSESSABLE_FACE = "no_assessable_face"  # faces were found, but no track is a face the model can judge
 
 
 def _from(cls, data: dict[str, Any]):
@@ -164,10 +165,13 @@ class TrackResult:
     fraction_above_threshold: float
     mean_level_weights: list[float]
     verdict: str
-    counts_for_video: bool
+    counts_for_video: bool  # assessed: a face the model can judge, long enough to count
     mean_face_size: float
     scores: list[FrameScore] = field(default_factory=list)
     key_frames: list[KeyFrame] = field(default_factory=list)
+    median_detection_score: float = 1.0
+    face_score: float | None = None  # median face-mesh face score of sampled crops (None: not checked)
+    not_assessed: str = ""  # why the track is no part of the verdict; "" when it is assessed
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("scores", "key_frames")}

@@ -6,7 +6,11 @@ keeps one odd frame from deciding; taking the worst window keeps a forgery of
 part of the video from being averaged away by the genuine rest (a face
 swapped for ten seconds of a minute is still a swapped face). The video is as
 suspicious as its most suspicious track, counting only tracks long enough to
-judge unless none is.
+judge unless none is. Only tracks that show a face are assessed: a track the
+face detector was unsure of, or whose crops the face-mesh network does not take
+for a face (a patch of background, a chin), is listed as not assessed, with
+the reason, and never decides the verdict. Faces in profile fall there too:
+the model learned from faces seen from the front.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from cffd_engine.analysis.result import (
 )
 from cffd_engine.analysis.settings import AnalysisSettings
 
+# A track is a face the model can judge when the face detector's median confidence over its faces
+# and the face-mesh network's median face score over its sampled crops reach these.
+MIN_TRACK_DETECTION_SCORE = 0.6
+MIN_TRACK_FACE_SCORE = 0.5
+
 
 def aggregation_rule(threshold: float, settings: AnalysisSettings) -> str:
     """The rule of ``summarise_track`` and ``video_verdict`` in words, as results and reports state it."""
@@ -32,7 +41,10 @@ def aggregation_rule(threshold: float, settings: AnalysisSettings) -> str:
         "the whole track when it is shorter), so a manipulation of part of the video is not averaged away and "
         f"no single frame decides. A track is called likely manipulated when its score is at least the model's "
         f"threshold {threshold:.2f}. The video is as suspicious as its most suspicious track, counting tracks "
-        f"with at least {settings.min_track_faces} judged faces (every track counts when none has that many)."
+        f"with at least {settings.min_track_faces} judged faces (every track counts when none has that many). "
+        f"A track counts only if it shows a face: the face detector's median confidence is at least "
+        f"{MIN_TRACK_DETECTION_SCORE:.2f} and the face-mesh network's median face score on sampled crops at "
+        f"least {MIN_TRACK_FACE_SCORE:.2f}; other tracks are listed as not assessed, with the reason."
     )
 
 
@@ -54,9 +66,13 @@ def peak_window(probabilities: np.ndarray, length: int) -> tuple[float, int]:
 
 
 def summarise_track(
-    track_id: int, scores: list[FrameScore], threshold: float, settings: AnalysisSettings
+    track_id: int,
+    scores: list[FrameScore],
+    threshold: float,
+    settings: AnalysisSettings,
+    face_scores: list[float] | None = None,
 ) -> TrackResult:
-    """A track's summary and verdict from its scores (in frame order)."""
+    """A track's summary and verdict from its scores (in frame order) and its crops' face-mesh scores."""
     probabilities = np.array([score.fake_probability for score in scores], dtype=np.float64)
     times = np.array([score.timestamp_s for score in scores], dtype=np.float64)
     weights = np.array([score.level_weights for score in scores], dtype=np.float64)
@@ -81,18 +97,49 @@ def summarise_track(
         verdict=LIKELY_MANIPULATED if score >= threshold else NO_MANIPULATION_DETECTED,
         counts_for_video=True,
         mean_face_size=round(float(np.mean([max(score.box[2:]) for score in scores])), 1),
+        median_detection_score=round(float(np.median([score.detection_score for score in scores])), 4),
+        face_score=None if face_scores is None else round(float(np.median(face_scores)), 4),
         scores=scores,
     )
 
 
-def video_verdict(
-    tracks: list[TrackResult], threshold: float, min_track_faces: int
-) -> tuple[str, float, int]:
-    """(verdict, the deciding track's score, the deciding track id); marks which tracks counted."""
-    counted = [track for track in tracks if track.faces >= min_track_faces] or tracks
-    counted_ids = {track.track_id for track in counted}
+def face_evidence_problem(track: TrackResult) -> str:
+    """Why the track's crops are not a face the model can judge; "" when they are."""
+    if track.median_detection_score < MIN_TRACK_DETECTION_SCORE:
+        return (
+            f"not assessed: the face detector was unsure of this face (median confidence "
+            f"{track.median_detection_score:.2f}, below {MIN_TRACK_DETECTION_SCORE:.2f}): a turned, partial "
+            "or blurred face, or no face"
+        )
+    if track.face_score is not None and track.face_score < MIN_TRACK_FACE_SCORE:
+        return (
+            f"not assessed: the face-mesh network finds no face it can fit in these crops (face score "
+            f"{track.face_score:.2f}, below {MIN_TRACK_FACE_SCORE:.2f}): a face in profile or hidden, or no face"
+        )
+    return ""
+
+
+def assess_tracks(tracks: list[TrackResult], min_track_faces: int) -> list[TrackResult]:
+    """Mark which tracks are assessed (``counts_for_video``) and why the others are not; assessed
+    tracks first, then the largest and longest."""
     for track in tracks:
-        track.counts_for_video = track.track_id in counted_ids
+        track.not_assessed = face_evidence_problem(track)
+    faces = [track for track in tracks if not track.not_assessed]
+    long_enough = [track for track in faces if track.faces >= min_track_faces]
+    for track in faces:
+        if long_enough and track.faces < min_track_faces:
+            track.not_assessed = f"not assessed: only {track.faces} judged face(s); tracks with at least {min_track_faces} decide"
+    for track in tracks:
+        track.counts_for_video = not track.not_assessed
+    return sorted(tracks, key=lambda t: (not t.counts_for_video, -t.mean_face_size, -t.faces, t.track_id))
+
+
+def video_verdict(tracks: list[TrackResult], threshold: float) -> tuple[str, float, int] | None:
+    """(verdict, the deciding track's score, the deciding track id) over the assessed tracks; None
+    when no track is assessed."""
+    counted = [track for track in tracks if track.counts_for_video]
+    if not counted:
+        return None
     deciding = max(counted, key=lambda track: (track.score, track.faces, -track.track_id))
     verdict = LIKELY_MANIPULATED if deciding.score >= threshold else NO_MANIPULATION_DETECTED
     return verdict, deciding.score, deciding.track_id

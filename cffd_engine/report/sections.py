@@ -163,6 +163,6 @@ def track_rows(result: dict) -> list[list[str]]:
             f"{track['mean_probability']:.3f}", f"{track['max_probability']:.3f}",
             f"{100 * track['fraction_above_threshold']:.0f}%",
             VERDICT_WORDS.get(track["verdict"], track["verdict"]),
-            "yes" if track["counts_for_video"] else "no (short)",
+            "yes" if track["counts_for_video"] else track.get("not_assessed") or "no (short)",
         ])  # fmt: skip
     return rows

@@ -20,14 +20,20 @@ from cffd_engine.analysis.spectrum import (
     radial_power,
     save_reference_spectrum,
 )
-from cffd_engine.analysis.verdict import summarise_track, video_verdict, window_length
+from cffd_engine.analysis.verdict import assess_tracks, summarise_track, video_verdict, window_length
 from cffd_engine.media.detectors import DetectorSettings
 from tests.synthetic_media import face_variants
 
 
-def scores(probabilities: list[float], track_id: int = 0, fps: float = 25.0) -> list[FrameScore]:
+def scores(
+    probabilities: list[float],
+    track_id: int = 0,
+    fps: float = 25.0,
+    detection: float = 0.9,
+    size: float = 100.0,
+) -> list[FrameScore]:
     return [
-        FrameScore(i, i / fps, track_id, [10.0, 10.0, 100.0, 100.0], 0.9, p, [0.25] * 4)
+        FrameScore(i, i / fps, track_id, [10.0, 10.0, size, size], detection, p, [0.25] * 4)
         for i, p in enumerate(probabilities)
     ]
 
@@ -59,12 +65,32 @@ def test_video_is_as_suspicious_as_its_worst_long_track():
     genuine = summarise_track(0, scores([0.1] * 30), 0.5, SETTINGS)
     swapped = summarise_track(1, scores([0.8] * 30, track_id=1), 0.5, SETTINGS)
     blip = summarise_track(2, scores([0.99] * 2, track_id=2), 0.5, SETTINGS)
-    verdict, probability, deciding = video_verdict([genuine, swapped, blip], 0.5, min_track_faces=3)
+    assess_tracks([genuine, swapped, blip], min_track_faces=3)
+    verdict, probability, deciding = video_verdict([genuine, swapped, blip], 0.5)
     assert (verdict, deciding) == (LIKELY_MANIPULATED, 1) and probability == pytest.approx(0.8)
     assert [t.counts_for_video for t in (genuine, swapped, blip)] == [True, True, False]
     # With only short tracks, they count.
-    verdict, _, deciding = video_verdict([blip], 0.5, min_track_faces=3)
+    assess_tracks([blip], min_track_faces=3)
+    verdict, _, deciding = video_verdict([blip], 0.5)
     assert (verdict, deciding) == (LIKELY_MANIPULATED, 2) and blip.counts_for_video
+
+
+def test_only_tracks_that_show_a_face_are_assessed_and_they_come_first():
+    face = summarise_track(0, scores([0.1] * 30, size=80), 0.5, SETTINGS, face_scores=[0.99, 0.98, 0.97])
+    big_face = summarise_track(3, scores([0.2] * 20, 3, size=160), 0.5, SETTINGS, face_scores=[0.99])
+    # A patch of background the detector took for a face, and a chin: both "very fake", neither a face.
+    background = summarise_track(1, scores([0.95] * 30, 1, detection=0.52), 0.5, SETTINGS, face_scores=[0.9])
+    chin = summarise_track(2, scores([0.97] * 30, 2, size=200), 0.5, SETTINGS, face_scores=[0.02, 0.1, 0.05])
+    ordered = assess_tracks([face, background, chin, big_face], min_track_faces=3)
+    assert [t.track_id for t in ordered] == [3, 0, 2, 1]  # assessed, largest first; then the rest
+    assert [t.counts_for_video for t in ordered] == [True, True, False, False]
+    assert "face detector was unsure of this face" in background.not_assessed and "0.52" in background.not_assessed
+    assert "face-mesh network finds no face it can fit" in chin.not_assessed and "0.05" in chin.not_assessed
+    assert chin.face_score == pytest.approx(0.05) and face.not_assessed == ""
+    verdict, probability, deciding = video_verdict(ordered, 0.5)
+    assert (verdict, deciding) == (NO_MANIPULATION_DETECTED, 3) and probability == pytest.approx(0.2)
+    # Nothing that shows a face: no verdict at all.
+    assert video_verdict(assess_tracks([background, chin], min_track_faces=3), 0.5) is None
 
 
 def parse(argv: list[str]) -> AnalysisSettings:
