@@ -6,11 +6,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize
 
 from cffd_engine.analysis import LIKELY_MANIPULATED, NO_MANIPULATION_DETECTED, NOT_APPLICABLE
+from cffd_engine.analysis.result import NOT_ASSESSED
 
 VERDICT_COLOURS = {
     LIKELY_MANIPULATED: "#b3261e",
     NO_MANIPULATION_DETECTED: "#1b7f3b",
     NOT_APPLICABLE: "#5f6368",
+    NOT_ASSESSED: "#5f6368",
 }
 VERDICT_BACKGROUNDS = {
     LIKELY_MANIPULATED: "#fdecea",

@@ -21,6 +21,7 @@ from app.review_queue import GENUINE, MANIPULATED
 from app.theme import NOTE_STYLE, VERDICT_BACKGROUNDS, VERDICT_COLOURS, track_colour
 from cffd_engine.analysis import NOT_APPLICABLE, AnalysisResult
 from cffd_engine.analysis.result import VERDICT_WORDS
+from cffd_engine.analysis.verdict import assessment_label
 from cffd_engine.report import interpretation
 
 
@@ -133,7 +134,7 @@ class VerdictCard(QFrame):
         for track in result.tracks:
             row = self.tracks.rowCount()
             self.tracks.insertRow(row)
-            counted = "" if track.counts_for_video else f" ({track.not_assessed or 'not assessed'})"
+            counted = "" if track.counts_for_video else f" ({assessment_label(track)})"
             cells = (
                 str(track.track_id),
                 str(track.faces),
@@ -149,6 +150,8 @@ class VerdictCard(QFrame):
                     cell.setToolTip("The colour of this face track on the timeline")
                 if column == 4:
                     cell.setForeground(QBrush(QColor(VERDICT_COLOURS[track.verdict])))
+                    if track.not_assessed:
+                        cell.setToolTip(track.not_assessed)
                 self.tracks.setItem(row, column, cell)
         self.tracks.blockSignals(False)
         has_tracks = bool(result.tracks)
@@ -157,7 +160,7 @@ class VerdictCard(QFrame):
         self.manipulated_button.setEnabled(has_tracks)
         if has_tracks:
             deciding = [t.track_id for t in result.tracks].index(
-                result.deciding_track or result.tracks[0].track_id
+                result.tracks[0].track_id if result.deciding_track is None else result.deciding_track
             )
             self.tracks.selectRow(deciding)
 

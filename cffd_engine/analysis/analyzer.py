@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shlex
 import threading
 import time
@@ -81,6 +82,20 @@ def reproduce_command(path: Path | str, settings: AnalysisSettings, model: Model
     if not Path(model.source).is_dir() and model.version is not None:
         words += ["--store", str(Path(model.bundle_path).parent.parent)]
     return shlex.join(words + settings.to_cli_args())
+
+
+def not_assessed_note(tracks: list) -> str:
+    """One warning for the tracks left out of the verdict, grouped by reason."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for track in tracks:
+        # The reason without the track's own figures: "(median confidence 0.57, below 0.60)".
+        general = re.sub(r" \([^)]*\d\.\d\d[^)]*\)", "", track.not_assessed.removeprefix("not assessed: "))
+        by_reason[general].append(str(track.track_id))
+    groups = [f"track(s) {', '.join(ids)}: {reason}" for reason, ids in by_reason.items()]
+    return (
+        f"{len(tracks)} face track(s) were not assessed and did not count for the video's verdict "
+        f"(the track table gives each one's figures): {'; '.join(groups)}"
+    )
 
 
 class Analyzer:
@@ -260,12 +275,7 @@ class Analyzer:
         )
         left_out = [t for t in result.tracks if not t.counts_for_video]
         if left_out:
-            result.warnings.append(
-                f"{len(left_out)} face track(s) were not assessed and did not count for the video's verdict: "
-                + "; ".join(
-                    f"track {t.track_id}: {t.not_assessed.removeprefix('not assessed: ')}" for t in left_out
-                )
-            )
+            result.warnings.append(not_assessed_note(left_out))
         decided = video_verdict(result.tracks, threshold)
         if decided is None:
             result.not_applicable = NotApplicable(
@@ -284,10 +294,11 @@ class Analyzer:
             result.timings["explanations_s"] = round(time.perf_counter() - started, 3)
 
     def _explain(self, result: AnalysisResult, candidates: KeyFrameCandidates, job: JobControl) -> None:
-        chosen = {t.track_id: candidates.choose(t.track_id, t.start_s, t.end_s) for t in result.tracks}
+        assessed = [track for track in result.tracks if track.counts_for_video]
+        chosen = {t.track_id: candidates.choose(t.track_id, t.start_s, t.end_s) for t in assessed}
         total = max(sum(len(c) for c in chosen.values()), 1)
         done = 0
-        for track in result.tracks:
+        for track in assessed:
             picks = chosen[track.track_id]
             sub = job.sub(done / total, (done + len(picks)) / total)
             track.key_frames = explain_key_frames(

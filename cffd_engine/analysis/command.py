@@ -110,9 +110,10 @@ def result_line(result: AnalysisResult) -> str:
         reason = result.not_applicable.reason if result.not_applicable else ""
         return f"{result.evidence.name}: NOT APPLICABLE: {reason}"
     track = result.track(result.deciding_track)
+    assessed = sum(t.counts_for_video for t in result.tracks)
     return (
         f"{result.evidence.name}: {result.verdict_words} (score {result.video_probability:.3f}, track "
-        f"{track.track_id}, {len(result.tracks)} track(s), threshold {result.threshold:.2f})"
+        f"{track.track_id}, {assessed} of {len(result.tracks)} track(s) assessed, threshold {result.threshold:.2f})"
     )
 
 

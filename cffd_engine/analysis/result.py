@@ -21,10 +21,12 @@ FORMAT_VERSION = 1
 LIKELY_MANIPULATED = "LIKELY_MANIPULATED"
 NO_MANIPULATION_DETECTED = "NO_MANIPULATION_DETECTED"
 NOT_APPLICABLE = "NOT_APPLICABLE"
+NOT_ASSESSED = "NOT_ASSESSED"  # a track's verdict: not a face the model can judge (TrackResult.not_assessed)
 VERDICT_WORDS = {
     LIKELY_MANIPULATED: "Likely manipulated",
     NO_MANIPULATION_DETECTED: "No manipulation detected",
     NOT_APPLICABLE: "Not applicable",
+    NOT_ASSESSED: "Not assessed",
 }
 
 # Reasons a result is NOT_APPLICABLE; only the last two mean the input could not be analysed.

@@ -22,6 +22,7 @@ import numpy as np
 from cffd_engine.analysis.result import (
     LIKELY_MANIPULATED,
     NO_MANIPULATION_DETECTED,
+    NOT_ASSESSED,
     FrameScore,
     TrackResult,
 )
@@ -131,7 +132,20 @@ def assess_tracks(tracks: list[TrackResult], min_track_faces: int) -> list[Track
             track.not_assessed = f"not assessed: only {track.faces} judged face(s); tracks with at least {min_track_faces} decide"
     for track in tracks:
         track.counts_for_video = not track.not_assessed
+        if track.not_assessed:
+            track.verdict = NOT_ASSESSED
     return sorted(tracks, key=lambda t: (not t.counts_for_video, -t.mean_face_size, -t.faces, t.track_id))
+
+
+def assessment_label(track: TrackResult) -> str:
+    """The track's assessment in a table cell: "yes", or "no" and what kept it out."""
+    if track.counts_for_video:
+        return "yes"
+    if track.median_detection_score < MIN_TRACK_DETECTION_SCORE:
+        return f"no: detector {track.median_detection_score:.2f}"
+    if track.face_score is not None and track.face_score < MIN_TRACK_FACE_SCORE:
+        return f"no: face mesh {track.face_score:.2f}"
+    return "no: short"
 
 
 def video_verdict(tracks: list[TrackResult], threshold: float) -> tuple[str, float, int] | None:

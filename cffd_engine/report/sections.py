@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cffd_engine.analysis.result import VERDICT_WORDS
+from cffd_engine.analysis.result import VERDICT_WORDS, TrackResult
+from cffd_engine.analysis.verdict import assessment_label
 
 
 def _size(size: int | None) -> str:
@@ -163,6 +164,6 @@ def track_rows(result: dict) -> list[list[str]]:
             f"{track['mean_probability']:.3f}", f"{track['max_probability']:.3f}",
             f"{100 * track['fraction_above_threshold']:.0f}%",
             VERDICT_WORDS.get(track["verdict"], track["verdict"]),
-            "yes" if track["counts_for_video"] else track.get("not_assessed") or "no (short)",
+            assessment_label(TrackResult.from_dict(track)),
         ])  # fmt: skip
     return rows

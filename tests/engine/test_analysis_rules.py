@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from cffd_engine.analysis import AnalysisSettings, FrameScore, compute_reference_spectrum
+from cffd_engine.analysis.analyzer import not_assessed_note
 from cffd_engine.analysis.command import add_arguments, settings_from_args
-from cffd_engine.analysis.result import LIKELY_MANIPULATED, NO_MANIPULATION_DETECTED
+from cffd_engine.analysis.result import LIKELY_MANIPULATED, NO_MANIPULATION_DETECTED, NOT_ASSESSED
 from cffd_engine.analysis.spectrum import (
     BINS,
     compare,
@@ -20,7 +21,13 @@ from cffd_engine.analysis.spectrum import (
     radial_power,
     save_reference_spectrum,
 )
-from cffd_engine.analysis.verdict import assess_tracks, summarise_track, video_verdict, window_length
+from cffd_engine.analysis.verdict import (
+    assess_tracks,
+    assessment_label,
+    summarise_track,
+    video_verdict,
+    window_length,
+)
 from cffd_engine.media.detectors import DetectorSettings
 from tests.synthetic_media import face_variants
 
@@ -84,9 +91,21 @@ def test_only_tracks_that_show_a_face_are_assessed_and_they_come_first():
     ordered = assess_tracks([face, background, chin, big_face], min_track_faces=3)
     assert [t.track_id for t in ordered] == [3, 0, 2, 1]  # assessed, largest first; then the rest
     assert [t.counts_for_video for t in ordered] == [True, True, False, False]
-    assert "face detector was unsure of this face" in background.not_assessed and "0.52" in background.not_assessed
+    assert (
+        "face detector was unsure of this face" in background.not_assessed
+        and "0.52" in background.not_assessed
+    )
     assert "face-mesh network finds no face it can fit" in chin.not_assessed and "0.05" in chin.not_assessed
     assert chin.face_score == pytest.approx(0.05) and face.not_assessed == ""
+    assert (background.verdict, chin.verdict, face.verdict) == (
+        NOT_ASSESSED,
+        NOT_ASSESSED,
+        NO_MANIPULATION_DETECTED,
+    )
+    assert [assessment_label(t) for t in ordered] == ["yes", "yes", "no: face mesh 0.05", "no: detector 0.52"]
+    note = not_assessed_note([chin, background])
+    assert note.startswith("2 face track(s) were not assessed") and "track(s) 2: the face-mesh" in note
+    assert "0.05" not in note  # the figures are in the track table; the note gives the reasons
     verdict, probability, deciding = video_verdict(ordered, 0.5)
     assert (verdict, deciding) == (NO_MANIPULATION_DETECTED, 3) and probability == pytest.approx(0.2)
     # Nothing that shows a face: no verdict at all.
