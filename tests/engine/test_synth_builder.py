@@ -212,3 +212,11 @@ def test_separability_runs_on_a_tiny_sequence(sequence):
     assert all(0.0 <= cell <= 1.0 for row in result.paired for cell in row)
     assert result.table().count("\n") == 5 and result.verdict
     json.dumps(result.to_dict())
+
+
+def test_a_video_like_build_records_the_codec_of_each_pair(faces, cache_dir, tmp_path):
+    sequence = _build(faces, tmp_path, cache_dir, methods=("blend",), video_like=True)
+    records = _records(sequence, "blend")
+    assert {record["compression"]["codec"] for record in records} <= {"h264", "mpeg4"}
+    assert all(record["compression"]["codec_quality"] > 0 for record in records)
+    assert json.loads((sequence.out / "sequence.json").read_text())["settings"]["video_like"] is True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import cv2
@@ -58,25 +59,61 @@ class Family:
         return self.apply(face, self.sample(rng, face, donor), donor)
 
 
+# Video-like degradation (BuildSettings.video_like): how often blur and sensor noise are added, and
+# the codecs a frame goes through with their quality ranges (x264's CRF; MPEG-4's fixed quantiser).
+P_BLUR, BLUR_SIGMA = 0.3, (0.3, 1.2)
+P_NOISE, NOISE_SIGMA = 0.3, (1.0, 4.0)
+P_H264 = 0.6
+H264_CRF = (18, 34)
+MPEG4_QUANTISER = (2, 12)
+
+
 @dataclass(frozen=True)
 class Compression:
-    """How a sample is degraded like a real video frame: optional down-and-up resize, then JPEG."""
+    """How a sample is degraded like a real video frame: optional down-and-up resize; for video-like
+    builds then blur, sensor noise and one frame through a real H.264 or MPEG-4 encoder and decoder
+    (PyAV); then JPEG. A photo and its forgery get the same draw, so the degradation is never the cue.
+    """
 
     quality: int
     resize: float = 1.0  # < 1: shrink by this factor and restore, as a lower-resolution upload would
+    blur: float = 0.0  # Gaussian sigma in pixels (0: none)
+    noise: float = 0.0  # sigma of Gaussian noise in grey levels (0: none)
+    noise_seed: int = 0  # the same noise pattern on the photo and its forgery
+    codec: str = ""  # "h264", "mpeg4", or "" for none
+    codec_quality: int = 0  # x264 CRF, or the MPEG-4 quantiser
 
     @staticmethod
     def sample(
-        rng: np.random.Generator, quality: tuple[int, int] = (60, 95), p_resize: float = 0.3
+        rng: np.random.Generator,
+        quality: tuple[int, int] = (60, 95),
+        p_resize: float = 0.3,
+        video_like: bool = False,
     ) -> Compression:
-        """Quality uniform in ``quality``; with probability ``p_resize`` a resize factor in [0.5, 0.9]."""
+        """Quality uniform in ``quality``; with probability ``p_resize`` a resize factor in [0.5, 0.9];
+        with ``video_like``, blur, noise and a codec as the constants above say."""
         q = int(rng.integers(quality[0], quality[1] + 1))
         resize = float(np.round(rng.uniform(0.5, 0.9), 3)) if rng.random() < p_resize else 1.0
-        return Compression(quality=q, resize=resize)
+        if not video_like:  # the draws above come first, so older builds are made exactly as before
+            return Compression(quality=q, resize=resize)
+        blur = uniform(rng, *BLUR_SIGMA, digits=3) if rng.random() < P_BLUR else 0.0
+        noise = uniform(rng, *NOISE_SIGMA, digits=3) if rng.random() < P_NOISE else 0.0
+        noise_seed = int(rng.integers(2**31))
+        codec = "h264" if rng.random() < P_H264 else "mpeg4"
+        low, high = H264_CRF if codec == "h264" else MPEG4_QUANTISER
+        codec_quality = int(rng.integers(low, high + 1))
+        return Compression(q, resize, blur, noise, noise_seed, codec, codec_quality)
 
     def encode(self, image: np.ndarray) -> bytes:
-        """The JPEG file of the RGB uint8 image after the resize round trip: the evidence as stored."""
+        """The JPEG file of the RGB uint8 image after the degradations: the evidence as stored."""
         image = geo.resample(image, self.resize)
+        if self.blur > 0:
+            image = cv2.GaussianBlur(image, (0, 0), self.blur)
+        if self.noise > 0:
+            noise = np.random.default_rng(self.noise_seed).normal(0.0, self.noise, image.shape)
+            image = np.clip(np.rint(image + noise), 0, 255).astype(np.uint8)
+        if self.codec:
+            image = codec_round_trip(image, self.codec, self.codec_quality)
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
@@ -89,8 +126,32 @@ class Compression:
         return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
-        """The RGB uint8 image as it comes back from ``encode``: resized round trip, then JPEG."""
+        """The RGB uint8 image as it comes back from ``encode``: the degradations, then JPEG."""
         return self.decode(self.encode(image))
+
+
+def codec_round_trip(image: np.ndarray, codec: str, quality: int) -> np.ndarray:
+    """The RGB uint8 image as one frame of a video: encoded by libx264 (``quality`` = CRF) or FFmpeg's
+    MPEG-4 (``quality`` = quantiser) in 4:2:0 and decoded again, through PyAV. Deterministic."""
+    import av
+
+    height, width = image.shape[:2]
+    even = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")  # 4:2:0 needs even sides
+    encoder = av.CodecContext.create("libx264" if codec == "h264" else "mpeg4", "w")
+    encoder.width, encoder.height = even.shape[1], even.shape[0]
+    encoder.pix_fmt, encoder.time_base, encoder.thread_count = "yuv420p", Fraction(1, 25), 1
+    if codec == "h264":
+        # mbtree reads memory it never wrote: without it the same frame gives the same bytes.
+        encoder.options = {"crf": str(quality), "preset": "veryfast", "x264-params": "mbtree=0"}
+    elif codec == "mpeg4":
+        encoder.options = {"qmin": str(quality), "qmax": str(quality)}
+    else:
+        raise ValueError(f"unknown codec {codec!r}; choose h264 or mpeg4")
+    frame = av.VideoFrame.from_ndarray(even, format="rgb24").reformat(format="yuv420p")
+    packets = [*encoder.encode(frame), *encoder.encode(None)]
+    decoder = av.CodecContext.create(codec, "r")
+    decoded = [out for packet in [*packets, None] for out in decoder.decode(packet)]
+    return np.ascontiguousarray(decoded[0].to_ndarray(format="rgb24")[:height, :width])
 
 
 def uniform(rng: np.random.Generator, low: float, high: float, digits: int = 4) -> float:

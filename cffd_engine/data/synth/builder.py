@@ -3,7 +3,8 @@
 Each task takes its own photos (no photo serves two tasks) and makes from
 each one real sample (the photo) and one fake (the photo forged), so real and
 fake are balanced in every split and a photo's pair never straddles splits.
-Both go through the same draw of compression (resize, JPEG quality); the
+Both go through the same draw of compression (resize, JPEG quality; with
+``video_like`` also blur, noise and a real H.264 or MPEG-4 round trip); the
 JPEG file is the evidence, listed in the manifest format of the real datasets
 (``cffd_engine.data.manifest``), and an S x S face crop of each goes to a
 preprocessing cache of the same format as ``cffd preprocess`` writes, so
@@ -64,6 +65,7 @@ class BuildSettings:
     test_fraction: float = 0.1
     quality: tuple[int, int] = (60, 95)
     p_resize: float = 0.3
+    video_like: bool = False  # blur, noise and a real codec round trip too (Compression)
     crop_scale: float = 1.3
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     cache_dir: Path | None = None
@@ -186,7 +188,9 @@ def _make_pair(spec: dict) -> dict:
             Path(spec["donor"]).name,
         )
     forgery = family(face, forge_rng, donor)
-    compression = Compression.sample(compress_rng, tuple(spec["quality"]), spec["p_resize"])
+    compression = Compression.sample(
+        compress_rng, tuple(spec["quality"]), spec["p_resize"], spec["video_like"]
+    )
     # The crop box comes from the pristine face, for both images: the label is not in the geometry.
     inner = geo.xy(face.landmarks)[geo.inner_face_indices(face.landmarks)]
     low, high = inner.min(axis=0), inner.max(axis=0)
@@ -298,6 +302,7 @@ def build_task_sequence(settings: BuildSettings, job: JobControl | None = None) 
                     "crop_scale": settings.crop_scale,
                     "quality": settings.quality,
                     "p_resize": settings.p_resize,
+                    "video_like": settings.video_like,
                 }
             )
     records = _run_specs(specs, settings.workers, job.sub(0.3, 0.97))

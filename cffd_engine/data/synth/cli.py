@@ -59,6 +59,11 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--test-fraction", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 4)")
+    parser.add_argument(
+        "--video-like",
+        action="store_true",
+        help="degrade each photo and its forgery alike as video frames: blur, noise, an H.264 or MPEG-4 round trip",
+    )
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -67,7 +72,8 @@ def run_build(args: argparse.Namespace) -> int:
     extra = {"workers": args.workers} if args.workers else {}
     settings = BuildSettings(
         faces=args.faces, out=args.out, methods=tuple(parse_methods(args.methods)), per_task=args.per_task,
-        size=args.size, seed=args.seed, val_fraction=args.val_fraction, test_fraction=args.test_fraction, **extra,
+        size=args.size, seed=args.seed, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+        video_like=args.video_like, **extra,
     )  # fmt: skip
     sequence = build_task_sequence(settings, progress_bar("synth"))
     for task in sequence.tasks:
