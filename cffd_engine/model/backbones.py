@@ -67,6 +67,11 @@ class Backbone(nn.Module):
                 state = imagenet_state_dict(name)
             else:
                 state = read_weight_file(weights)
+            # The classifier head has no place in a feature pyramid: leave it out rather than have
+            # timm log every unused key.
+            with torch.device("meta"):
+                wanted = set(timm.create_model(name, pretrained=False, **kwargs).state_dict())
+            state = {key: value for key, value in state.items() if key in wanted}
             # source="" keeps timm from preferring its hub entry over the state_dict we pass.
             overlay = {"state_dict": state, "source": "", "file": None}
             self.body = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
