@@ -134,7 +134,7 @@ class VerdictCard(QFrame):
         for track in result.tracks:
             row = self.tracks.rowCount()
             self.tracks.insertRow(row)
-            counted = "" if track.counts_for_video else f" ({assessment_label(track)})"
+            counted = "" if track.counts_for_video else f" ({assessment_label(track).removeprefix('no: ')})"
             cells = (
                 str(track.track_id),
                 str(track.faces),
