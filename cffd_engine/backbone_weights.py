@@ -106,11 +106,13 @@ def _sorted_metadata(data: bytes) -> bytes:
 def imagenet_state_dict(model_name: str, explicit_dir: Path | str | None = None) -> dict[str, torch.Tensor]:
     """The verified ImageNet weights for timm's ``model_name`` (e.g. "tf_efficientnet_lite0"),
     obtained first if missing. Raises AssetError if they cannot be had."""
-    import safetensors.torch
+    from safetensors.torch import (
+        load as tensors_from_safetensors_bytes,
+    )  # no pickle: a header and raw tensors
 
     if model_name not in MODELS:
         raise ValueError(f"no ImageNet weights for {model_name!r}; choose one of {sorted(MODELS)}")
     asset = assets.ASSETS[MODELS[model_name]]
     data = assets.require(asset.name, explicit_dir).read_bytes()
     assets.verify_bytes(asset, data)  # the bytes we load are the bytes we checked
-    return safetensors.torch.load(data)
+    return tensors_from_safetensors_bytes(data)

@@ -146,18 +146,23 @@ class ModelConfig:
             raise ValueError(f"{path}: not a readable RSIA-Net config ({exc})") from exc
 
 
+# The CPU presets' input size and RSIA-Net heads: 160 px, RSIA width 32, small SFIA/MSFE/FAF.
+_SMALL_HEADS: dict[str, Any] = {
+    "input_size": 160,
+    "width": 32,
+    "sfia_max_tokens": 4,
+    "sfia_key_dim": 16,
+    "msfe_branch_width": 8,
+    "faf_hidden": 48,
+}
+
 # Presets are data: a name and the fields that differ from the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     "lite": {
         "spatial_backbone": "mobilenetv3_small_100",
         # The band images need less width than the photo: half-width MobileNetV3-small.
         "frequency_backbone": "mobilenetv3_small_050",
-        "input_size": 160,
-        "width": 32,
-        "sfia_max_tokens": 4,
-        "sfia_key_dim": 16,
-        "msfe_branch_width": 8,
-        "faf_hidden": 48,
+        **_SMALL_HEADS,
         "notes": "CPU real time: MobileNetV3-small (photo) and MobileNetV3-small 0.5 (bands) at 160 px, RSIA width 32.",
     },
     "lite0": {
@@ -167,12 +172,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "frequency_weights": "imagenet",
         "input_mean": (0.5, 0.5, 0.5),  # how the ImageNet weights were trained
         "input_std": (0.5, 0.5, 0.5),
-        "input_size": 160,
-        "width": 32,
-        "sfia_max_tokens": 4,
-        "sfia_key_dim": 16,
-        "msfe_branch_width": 8,
-        "faf_hidden": 48,
+        **_SMALL_HEADS,
         "notes": "ImageNet-pretrained EfficientNet-Lite0 for the photo and the bands (the 12-band stem made "
         "from the RGB filters) at 160 px, RSIA width 32.",
     },
