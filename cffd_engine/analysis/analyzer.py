@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import shlex
 import threading
 import time
@@ -47,7 +46,13 @@ from cffd_engine.analysis.result import (
 )
 from cffd_engine.analysis.settings import AnalysisSettings
 from cffd_engine.analysis.spectrum import fallback_reference
-from cffd_engine.analysis.verdict import aggregation_rule, assess_tracks, summarise_track, video_verdict
+from cffd_engine.analysis.verdict import (
+    aggregation_rule,
+    assess_tracks,
+    exclusion,
+    summarise_track,
+    video_verdict,
+)
 from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import Cancelled, JobControl, ensure_job
 from cffd_engine.media.detectors import create_face_detector
@@ -88,9 +93,7 @@ def not_assessed_note(tracks: list) -> str:
     """One warning for the tracks left out of the verdict, grouped by reason."""
     by_reason: dict[str, list[str]] = defaultdict(list)
     for track in tracks:
-        # The reason without the track's own figures: "(median confidence 0.57, below 0.60)".
-        general = re.sub(r" \([^)]*\d\.\d\d[^)]*\)", "", track.not_assessed.removeprefix("not assessed: "))
-        by_reason[general].append(str(track.track_id))
+        by_reason[exclusion(track)[0]].append(str(track.track_id))
     groups = [f"track(s) {', '.join(ids)}: {reason}" for reason, ids in by_reason.items()]
     return (
         f"{len(tracks)} face track(s) were not assessed and did not count for the video's verdict "

@@ -104,48 +104,46 @@ def summarise_track(
     )
 
 
-def face_evidence_problem(track: TrackResult) -> str:
-    """Why the track's crops are not a face the model can judge; "" when they are."""
+# Why a track is left out of the verdict, in general words (a track's own figures go beside them).
+DETECTOR_UNSURE = "the face detector was unsure of this face: a turned, partial or blurred face, or no face"
+NO_FITTED_FACE = (
+    "the face-mesh network finds no face it can fit in these crops: a face in profile or hidden, or no face"
+)
+TOO_SHORT = "too few judged faces; the longer tracks decide"
+
+
+def face_evidence_problem(track: TrackResult) -> tuple[str, str] | None:
+    """(why the track's crops are not a face the model can judge, its figure), or None when they are."""
     if track.median_detection_score < MIN_TRACK_DETECTION_SCORE:
-        return (
-            f"not assessed: the face detector was unsure of this face (median confidence "
-            f"{track.median_detection_score:.2f}, below {MIN_TRACK_DETECTION_SCORE:.2f}): a turned, partial "
-            "or blurred face, or no face"
-        )
+        return DETECTOR_UNSURE, f"detector {track.median_detection_score:.2f}"
     if track.face_score is not None and track.face_score < MIN_TRACK_FACE_SCORE:
-        return (
-            f"not assessed: the face-mesh network finds no face it can fit in these crops (face score "
-            f"{track.face_score:.2f}, below {MIN_TRACK_FACE_SCORE:.2f}): a face in profile or hidden, or no face"
-        )
-    return ""
+        return NO_FITTED_FACE, f"face mesh {track.face_score:.2f}"
+    return None
+
+
+def exclusion(track: TrackResult) -> tuple[str, str]:
+    """For a track left out of the verdict: (the reason in general words, its own figure)."""
+    return face_evidence_problem(track) or (TOO_SHORT, "short")
 
 
 def assess_tracks(tracks: list[TrackResult], min_track_faces: int) -> list[TrackResult]:
     """Mark which tracks are assessed (``counts_for_video``) and why the others are not; assessed
     tracks first, then the largest and longest."""
+    faces = [track for track in tracks if face_evidence_problem(track) is None]
+    long_enough = any(track.faces >= min_track_faces for track in faces)
     for track in tracks:
-        track.not_assessed = face_evidence_problem(track)
-    faces = [track for track in tracks if not track.not_assessed]
-    long_enough = [track for track in faces if track.faces >= min_track_faces]
-    for track in faces:
-        if long_enough and track.faces < min_track_faces:
-            track.not_assessed = f"not assessed: only {track.faces} judged face(s); tracks with at least {min_track_faces} decide"
-    for track in tracks:
-        track.counts_for_video = not track.not_assessed
-        if track.not_assessed:
+        track.counts_for_video = track in faces and not (long_enough and track.faces < min_track_faces)
+        track.not_assessed = ""
+        if not track.counts_for_video:
+            reason, figure = exclusion(track)
+            track.not_assessed = f"not assessed: {reason} ({figure}; {track.faces} judged face(s))"
             track.verdict = NOT_ASSESSED
     return sorted(tracks, key=lambda t: (not t.counts_for_video, -t.mean_face_size, -t.faces, t.track_id))
 
 
 def assessment_label(track: TrackResult) -> str:
     """The track's assessment in a table cell: "yes", or "no" and what kept it out."""
-    if track.counts_for_video:
-        return "yes"
-    if track.median_detection_score < MIN_TRACK_DETECTION_SCORE:
-        return f"no: detector {track.median_detection_score:.2f}"
-    if track.face_score is not None and track.face_score < MIN_TRACK_FACE_SCORE:
-        return f"no: face mesh {track.face_score:.2f}"
-    return "no: short"
+    return "yes" if track.counts_for_video else f"no: {exclusion(track)[1]}"
 
 
 def video_verdict(tracks: list[TrackResult], threshold: float) -> tuple[str, float, int] | None:
