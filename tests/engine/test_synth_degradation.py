@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cffd_engine.data.synth.base import Compression, codec_round_trip
+from cffd_engine.data.synth.base import LOW_RES, Compression, codec_round_trip
 from tests import synthetic_media
 
 
@@ -33,19 +33,33 @@ def test_an_unknown_codec_is_refused(face):
 
 
 def test_without_video_like_the_draw_is_the_one_older_builds_made():
-    for seed in range(20):
+    videos = []
+    for seed in range(40):
         plain = Compression.sample(np.random.default_rng(seed), (60, 95), 0.3)
         video = Compression.sample(np.random.default_rng(seed), (60, 95), 0.3, video_like=True)
-        assert (video.quality, video.resize) == (plain.quality, plain.resize)
-        assert (plain.codec, plain.blur, plain.noise) == ("", 0.0, 0.0)
+        assert video.quality == plain.quality
+        assert (plain.codec, plain.blur, plain.smooth, plain.sharpen, plain.noise) == ("", 0.0, 0.0, 0.0, 0.0)
         assert video.codec in ("h264", "mpeg4") and video.codec_quality > 0
+        assert video.resize == 1.0 or LOW_RES[0] <= video.resize <= LOW_RES[1]
+        videos.append(video)
+    for step in ("resize", "smooth", "blur", "sharpen", "noise"):  # each step is drawn on and off
+        assert len({getattr(video, step) == (1.0 if step == "resize" else 0.0) for video in videos}) == 2, (
+            step
+        )
 
 
 def test_a_photo_and_its_forgery_get_the_same_degradation(face):
-    draws = [
-        Compression.sample(np.random.default_rng(seed), (70, 90), 0.5, video_like=True) for seed in range(40)
-    ]
-    chosen = next(d for d in draws if d.noise > 0 and d.blur > 0)  # every step at once
+    chosen = Compression(  # every step at once
+        quality=80,
+        resize=0.7,
+        blur=0.8,
+        smooth=40.0,
+        sharpen=0.5,
+        noise=2.0,
+        noise_seed=3,
+        codec="h264",
+        codec_quality=30,
+    )
     forged = face.copy()
     forged[60:100, 50:90] = 255 - forged[60:100, 50:90]  # a manipulated patch
     real_out, fake_out = chosen.apply(face), chosen.apply(forged)

@@ -59,25 +59,32 @@ class Family:
         return self.apply(face, self.sample(rng, face, donor), donor)
 
 
-# Video-like degradation (BuildSettings.video_like): how often blur and sensor noise are added, and
-# the codecs a frame goes through with their quality ranges (x264's CRF; MPEG-4's fixed quantiser).
-P_BLUR, BLUR_SIGMA = 0.3, (0.3, 1.2)
+# Video-like degradation (BuildSettings.video_like): how often each step is applied and its range.
+# The ranges reach as far as real footage goes (small faces enlarged, phone "beauty" smoothing, strong
+# compression): the families' forgeries smooth parts of a face, and a detector that never saw genuine
+# faces this smooth learns "smooth means manipulated" (measured in docs/detector-2026-12-03.md).
+P_LOW_RES, LOW_RES = 0.5, (0.3, 0.9)  # shrink by this factor and enlarge back
+P_SMOOTH, SMOOTH_SIGMA = 0.25, (15.0, 60.0)  # edge-preserving (bilateral) smoothing, colour sigma
+P_BLUR, BLUR_SIGMA = 0.4, (0.3, 2.0)
+P_SHARPEN, SHARPEN = 0.2, (0.3, 1.0)  # unsharp mask amount, as cameras sharpen
 P_NOISE, NOISE_SIGMA = 0.3, (1.0, 4.0)
 P_H264 = 0.6
-H264_CRF = (18, 34)
-MPEG4_QUANTISER = (2, 12)
+H264_CRF = (18, 40)
+MPEG4_QUANTISER = (2, 16)
 
 
 @dataclass(frozen=True)
 class Compression:
     """How a sample is degraded like a real video frame: optional down-and-up resize; for video-like
-    builds then blur, sensor noise and one frame through a real H.264 or MPEG-4 encoder and decoder
+    builds then edge-preserving smoothing, blur, sharpening, sensor noise and one frame through a real H.264 or MPEG-4 encoder and decoder
     (PyAV); then JPEG. A photo and its forgery get the same draw, so the degradation is never the cue.
     """
 
     quality: int
     resize: float = 1.0  # < 1: shrink by this factor and restore, as a lower-resolution upload would
     blur: float = 0.0  # Gaussian sigma in pixels (0: none)
+    smooth: float = 0.0  # bilateral filter colour sigma (0: none)
+    sharpen: float = 0.0  # unsharp mask amount (0: none)
     noise: float = 0.0  # sigma of Gaussian noise in grey levels (0: none)
     noise_seed: int = 0  # the same noise pattern on the photo and its forgery
     codec: str = ""  # "h264", "mpeg4", or "" for none
@@ -91,24 +98,33 @@ class Compression:
         video_like: bool = False,
     ) -> Compression:
         """Quality uniform in ``quality``; with probability ``p_resize`` a resize factor in [0.5, 0.9];
-        with ``video_like``, blur, noise and a codec as the constants above say."""
+        with ``video_like``, the resize, smoothing, blur, sharpening, noise and codec the constants above say."""
         q = int(rng.integers(quality[0], quality[1] + 1))
         resize = float(np.round(rng.uniform(0.5, 0.9), 3)) if rng.random() < p_resize else 1.0
         if not video_like:  # the draws above come first, so older builds are made exactly as before
             return Compression(quality=q, resize=resize)
+        resize = uniform(rng, *LOW_RES, digits=3) if rng.random() < P_LOW_RES else 1.0
+        smooth = uniform(rng, *SMOOTH_SIGMA, digits=1) if rng.random() < P_SMOOTH else 0.0
         blur = uniform(rng, *BLUR_SIGMA, digits=3) if rng.random() < P_BLUR else 0.0
+        sharpen = uniform(rng, *SHARPEN, digits=3) if rng.random() < P_SHARPEN else 0.0
         noise = uniform(rng, *NOISE_SIGMA, digits=3) if rng.random() < P_NOISE else 0.0
         noise_seed = int(rng.integers(2**31))
         codec = "h264" if rng.random() < P_H264 else "mpeg4"
         low, high = H264_CRF if codec == "h264" else MPEG4_QUANTISER
         codec_quality = int(rng.integers(low, high + 1))
-        return Compression(q, resize, blur, noise, noise_seed, codec, codec_quality)
+        return Compression(q, resize, blur, smooth, sharpen, noise, noise_seed, codec, codec_quality)
 
     def encode(self, image: np.ndarray) -> bytes:
         """The JPEG file of the RGB uint8 image after the degradations: the evidence as stored."""
         image = geo.resample(image, self.resize)
+        if self.smooth > 0:
+            image = cv2.bilateralFilter(image, 9, self.smooth, 5)
         if self.blur > 0:
             image = cv2.GaussianBlur(image, (0, 0), self.blur)
+        if self.sharpen > 0:
+            image = cv2.addWeighted(
+                image, 1 + self.sharpen, cv2.GaussianBlur(image, (0, 0), 1.5), -self.sharpen, 0
+            )
         if self.noise > 0:
             noise = np.random.default_rng(self.noise_seed).normal(0.0, self.noise, image.shape)
             image = np.clip(np.rint(image + noise), 0, 255).astype(np.uint8)
