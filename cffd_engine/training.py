@@ -161,7 +161,6 @@ def train(
     from cffd_engine import distributed
     from cffd_engine.analysis.spectrum import compute_reference_spectrum, save_reference_spectrum
     from cffd_engine.continual import ContinualSettings, TaskData, learn_task, train_first_task
-    from cffd_engine.continual.evaluate import evaluate
     from cffd_engine.continual.samples import REAL
     from cffd_engine.model import preset
     from cffd_engine.model.device import cpu_threads, select_device
@@ -213,14 +212,16 @@ def train(
                 training.sub(index * share, (index + 1) * share), work / str(index),
             )  # fmt: skip
             previous.discard()
-    job.report(0.95, "testing on the held-out test split")
+    job.report(0.95, "calibrating on the validation faces, testing on the held-out test split")
     model = candidate.trained.model.to(select_device(settings.train.device))
-    with cpu_threads(settings.train.threads):
-        test = {
-            task.name: evaluate(model, task.test, candidate.manifest.threshold).to_dict() for task in tasks
-        }
     manifest = candidate.manifest
+    with cpu_threads(settings.train.threads):
+        calibrated = calibrate_and_test(model, candidate.trained.validation, tasks, recipe.name)
+    test = calibrated.test
     if distributed.world().is_main:
+        manifest.decision = calibrated.decision
+        # The validation accuracy the bundle records (and restore_training_faces checks) is at its threshold.
+        manifest.metrics["accuracy"][-1] = calibrated.validation_accuracy
         real_faces = [
             image.permute(1, 2, 0).numpy() for task in tasks for image in task.val.of_label(REAL).images
         ]
@@ -231,6 +232,7 @@ def train(
             ),
         )
         manifest.metrics["test"] = test
+        manifest.metrics["test_decision"] = calibrated.test_decision
         manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
         write_bundle(candidate.staged, model, manifest)
     version = candidate.accept(activate=activate)
@@ -252,11 +254,69 @@ def train(
             zip(manifest.metrics["task_names"], manifest.metrics["accuracy"][-1], strict=True)
         ),
         "test": test,
+        "decision": manifest.decision,
+        "test_decision": calibrated.test_decision,
         "train_samples": {task.name: len(task.train) for task in tasks},
     }
     atomic_write_json(result.report_path, report)
     job.report(1.0, f"trained {version}")
     return result
+
+
+@dataclass
+class CalibratedTest:
+    """A trained model's decision rule and what it gives on the validation and test faces."""
+
+    decision: dict[str, Any]  # the manifest's: threshold and temperature
+    validation_accuracy: list[float | None]  # per validation task, at the decision's threshold
+    test: dict[str, dict[str, Any]]  # per family: accuracy (at the threshold) and AUC
+    test_decision: dict[str, Any]  # false-alarm rate on the genuine test faces, detection rate per family
+
+
+def calibrate_and_test(model, validation, tasks: list, name: str) -> CalibratedTest:
+    """The decision rule of a trained model and its test figures.
+
+    The temperature and threshold are fitted on the bundle's validation faces of every family
+    together (``cffd_engine.calibration``); the test split, which neither training nor the fit
+    saw, gives the figures: accuracy and AUC per family at the decision's threshold, and the
+    false-alarm rate on all its genuine faces with the detection rate per family.
+    """
+    import numpy as np
+
+    from cffd_engine.calibration import fit_decision, rates, raw_threshold
+    from cffd_engine.continual.evaluate import evaluation_of, predict
+    from cffd_engine.continual.samples import REAL
+
+    held_out = {task: predict(model, validation.get(task)) for task in validation.tasks}
+    margins = np.concatenate([p.fake_margin.numpy() for p in held_out.values()])
+    labels = np.concatenate([validation.get(task).labels.numpy() for task in validation.tasks])
+    decision = fit_decision(
+        margins,
+        labels,
+        f"the validation faces of '{name}' (every family; never trained on), degraded like the training faces",
+    )
+    threshold = raw_threshold(decision)
+    validation_accuracy = [
+        evaluation_of(p.fake_probability.numpy(), validation.get(task), threshold).accuracy
+        for task, p in held_out.items()
+    ]
+    test, genuine, detection = {}, [], {}
+    for task in tasks:
+        scores = predict(model, task.test).fake_probability.numpy()
+        test[task.name] = evaluation_of(scores, task.test, threshold).to_dict()
+        labels = task.test.labels.numpy()
+        genuine.append(scores[labels == REAL])
+        detection[task.name] = rates(scores, labels, threshold)["detection_rate"]
+    genuine_scores = np.concatenate(genuine)
+    test_decision = {
+        "threshold": decision["threshold"],
+        "genuine_faces": int(genuine_scores.size),
+        "false_alarm_rate": rates(genuine_scores, np.full(genuine_scores.size, REAL), threshold)[
+            "false_alarm_rate"
+        ],
+        "detection_rate": detection,
+    }
+    return CalibratedTest(decision, validation_accuracy, test, test_decision)
 
 
 def restore_training_faces(store, version: str | None = None, job: JobControl | None = None) -> str:
@@ -268,6 +328,7 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
     it becomes active if ``version`` was. The validation accuracy recorded at training is
     measured again on the rebuilt faces and must agree, or nothing is written.
     """
+    from cffd_engine.calibration import raw_threshold
     from cffd_engine.continual import ContinualSettings, evaluate, first_buffer
     from cffd_engine.continual.validation import ValidationSets
     from cffd_engine.data.synth.builder import forgery_code_digest
@@ -309,7 +370,7 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
             task.train.tasks = [task.name] * len(task.train)
         recorded = manifest.metrics["accuracy"][-1]
         for name, expected in zip(names, recorded, strict=True):
-            measured = evaluate(model, validation.get(name), manifest.threshold).accuracy
+            measured = evaluate(model, validation.get(name), raw_threshold(manifest.decision)).accuracy
             if expected is not None and abs(measured - expected) > 0.005:
                 raise CFFDError(
                     f"the rebuilt validation faces of '{name}' are not those {version} was measured on "

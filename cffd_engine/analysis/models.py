@@ -1,24 +1,21 @@
 """The model an analysis uses: from a store version or a bundle folder, verified, with what the report says of it.
 
 ``load_analysis_model`` returns a fresh RSIA-Net instance (never one a trainer
-holds) and its ``ModelInfo``; ``calibrated_probability`` applies the bundle's
-decision calibration to logits.
+holds) and its ``ModelInfo``; the bundle's decision calibration is applied by
+``cffd_engine.calibration.calibrated_probability``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from cffd_engine.analysis.result import ModelInfo
 from cffd_engine.analysis.spectrum import load_reference_spectrum
+from cffd_engine.calibration import CALIBRATIONS
 from cffd_engine.errors import CFFDError
-from cffd_engine.model import FAKE, RSIANet
+from cffd_engine.model import RSIANet
 from cffd_engine.store import BundleManifest, ModelStore, load_model, model_card, verify_bundle
 from cffd_engine.store.bundle import WEIGHTS
-
-CALIBRATIONS = ("none", "temperature")
 
 
 def model_info(manifest: BundleManifest, bundle_dir: Path | str, source: str | None = None) -> ModelInfo:
@@ -77,11 +74,3 @@ def load_analysis_model(
         )
     model, manifest = model_store.load(version)
     return model, model_info(manifest, model_store.path(version), version)
-
-
-def calibrated_probability(logits: torch.Tensor, calibration: dict) -> torch.Tensor:
-    """P(fake) per row of ``logits`` under the bundle's calibration (``none`` or ``temperature``)."""
-    logits = logits.float()
-    if calibration.get("method", "none") == "temperature":
-        logits = logits / float(calibration.get("temperature", 1.0))
-    return torch.softmax(logits, dim=1)[:, FAKE]

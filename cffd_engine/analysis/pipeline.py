@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from cffd_engine.analysis.explain import to_tensor
-from cffd_engine.analysis.models import calibrated_probability
+from cffd_engine.calibration import calibrated_probability
 from cffd_engine.jobs import JobControl
 from cffd_engine.media.crops import FaceCrop
 from cffd_engine.media.faces import FaceDetection

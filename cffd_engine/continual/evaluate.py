@@ -17,14 +17,23 @@ from cffd_engine.model.device import autocast_for
 
 @dataclass
 class Predictions:
-    """Per-sample class probabilities (N, C) and fused embeddings g (N, D), float32 on the CPU."""
+    """Per-sample class logits (N, C) and fused embeddings g (N, D), float32 on the CPU."""
 
-    probabilities: Tensor
+    logits: Tensor
     embeddings: Tensor
+
+    @property
+    def probabilities(self) -> Tensor:
+        return torch.softmax(self.logits, dim=1)
 
     @property
     def fake_probability(self) -> Tensor:
         return self.probabilities[:, FAKE]
+
+    @property
+    def fake_margin(self) -> Tensor:
+        """Fake logit minus real logit: the log-odds of P(fake), not saturated as float32 probabilities are."""
+        return self.logits[:, FAKE] - self.logits[:, 1 - FAKE]
 
 
 def predict(
@@ -38,7 +47,7 @@ def predict(
     model.eval()
     device = next(model.parameters()).device
     mine = distributed.my_slice(len(samples))
-    probabilities, embeddings = [], []
+    logits, embeddings = [], []
     try:
         with torch.inference_mode(), autocast_for(device):
             for start in range(mine.start, mine.stop, batch_size):
@@ -46,18 +55,18 @@ def predict(
                     job.check()
                 index = torch.arange(start, min(start + batch_size, mine.stop))
                 out = model(samples.float_images(index, device))
-                probabilities.append(torch.softmax(out.logits.float(), dim=1).cpu())
+                logits.append(out.logits.float().cpu())
                 embeddings.append(out.embedding.float().cpu())
     finally:
         model.train(was_training)
     if distributed.world().active:
-        parts = distributed.gather_slices((probabilities, embeddings))
-        probabilities = [p for ours, _ in parts for p in ours]
+        parts = distributed.gather_slices((logits, embeddings))
+        logits = [p for ours, _ in parts for p in ours]
         embeddings = [e for _, theirs in parts for e in theirs]
-    if not probabilities:
+    if not logits:
         classes = getattr(getattr(model, "config", None), "num_classes", 2)
         return Predictions(torch.zeros(0, classes), torch.zeros(0, 0))
-    return Predictions(torch.cat(probabilities), torch.cat(embeddings))
+    return Predictions(torch.cat(logits), torch.cat(embeddings))
 
 
 def binary_auc(scores: Tensor | np.ndarray, labels: Tensor | np.ndarray) -> float | None:
@@ -123,6 +132,11 @@ def evaluate(
 ) -> Evaluation:
     """Accuracy and AUC of ``model`` on ``samples``; video-level figures when samples carry groups."""
     scores = predict(model, samples, batch_size, job).fake_probability.numpy()
+    return evaluation_of(scores, samples, threshold)
+
+
+def evaluation_of(scores: np.ndarray, samples: SampleSet, threshold: float = 0.5) -> Evaluation:
+    """``evaluate``'s figures from P(fake) scores already computed for ``samples``."""
     labels = samples.labels.numpy()
     result = Evaluation(accuracy(scores, labels, threshold), binary_auc(scores, labels), len(samples))
     if any(samples.groups):

@@ -19,6 +19,7 @@ from pathlib import Path
 from torch import nn
 
 from cffd_engine import distributed
+from cffd_engine.calibration import raw_threshold
 from cffd_engine.continual.buffer import ReplayBuffer
 from cffd_engine.continual.candidate import BaseModel, Candidate, TaskData
 from cffd_engine.continual.config import ContinualSettings
@@ -217,7 +218,7 @@ def _learn_task(
     train, held_out, warnings = _prepare(task, size, settings, base.validation.tasks + base.buffer.tasks)
     validation = base.validation.copy()
     validation.add(task.name, held_out)
-    threshold = base.manifest.threshold
+    threshold = raw_threshold(base.manifest.decision)  # evaluations compute uncalibrated P(fake)
     batch = settings.train.eval_batch_size
     before = _evaluate_all(base.model, validation, threshold, batch, job.sub(0.0, 0.05))
     student = copy.deepcopy(base.model)

@@ -151,6 +151,14 @@ def limitations(results: list[AnalysisResult]) -> list[str]:
                 f"Model {model.version or model.source}: its probabilities are not calibrated; a score of 0.8 "
                 "does not mean that 8 in 10 such videos are manipulated."
             )
+        else:
+            fitted = model.calibration.get("fitted") or {}
+            items.append(
+                f"Model {model.version or model.source}: its threshold was chosen so that at most "
+                f"{100 * float(model.calibration.get('false_alarm_goal', 0.05)):.0f}% of held-out genuine faces "
+                f"({fitted.get('genuine', '?')}, {model.calibration.get('fitted_on', 'held-out faces')}) are called "
+                "manipulated; on footage unlike those faces the false-alarm rate can be higher."
+            )
         items += [f"Model {model.version or model.source}: {limit}" for limit in model.limits]
     if any(r.detector_fallback for r in results):
         items.append("A fallback face detector (OpenCV Haar cascade) was used: faces may have been missed.")

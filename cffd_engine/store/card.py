@@ -9,6 +9,30 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def decision_words(decision: dict, test_decision: dict | None = None) -> str:
+    """How the threshold and the probabilities were fitted, and the false-alarm rate they give, in words."""
+    calibration = decision.get("calibration") or {}
+    if calibration.get("method", "none") != "temperature":
+        return "Its probabilities are not calibrated (no temperature or threshold was fitted)."
+    fitted = calibration.get("fitted") or {}
+    words = (
+        f"Probabilities are calibrated (temperature {calibration.get('temperature', 1.0):g}) and the threshold is "
+        f"the lowest, not under 0.50, that calls at most {_percent(calibration.get('false_alarm_goal'))} of "
+        f"{fitted.get('genuine', '?')} held-out genuine faces manipulated ({calibration.get('fitted_on', 'held-out faces')}; "
+        f"on them: {_percent(fitted.get('false_alarm_rate'))} false alarms, {_percent(fitted.get('detection_rate'))} "
+        "of manipulated faces detected)."
+    )
+    if test_decision:
+        detection = test_decision.get("detection_rate") or {}
+        words += (
+            f" On the {test_decision.get('genuine_faces', '?')} genuine test faces, never used to fit it, "
+            f"{_percent(test_decision.get('false_alarm_rate'))} were called manipulated; detected per family: "
+            + ", ".join(f"{name} {_percent(rate)}" for name, rate in detection.items())
+            + "."
+        )
+    return words
+
+
 def model_card(manifest: BundleManifest) -> str:
     """A Markdown model card: identity, training data in order, evaluation, decision rule, limits."""
     config = manifest.model_config
@@ -27,8 +51,8 @@ def model_card(manifest: BundleManifest) -> str:
         f"{backbones}, {config.get('input_size', '?')} px face crops",
         f"- Created {manifest.created} by CFFD Studio {manifest.engine_version}"
         + (f", updated from {manifest.parent_version}" if manifest.parent_version else ""),
-        f"- Decision: a face is called manipulated when its fake probability is at least "
-        f"{manifest.threshold:.2f} (calibration: {manifest.decision.get('calibration', {}).get('method', 'none')})",
+        f"- Decision: a face is called manipulated when its fake probability is at least {manifest.threshold:.2f}. "
+        + decision_words(manifest.decision, manifest.metrics.get("test_decision")),
         "",
         "## What it was trained on, in order",
     ]

@@ -193,6 +193,26 @@ def test_export_without_private_data_analyses_but_cannot_learn(tmp_path, model, 
     assert f"{config.spatial_backbone} (photo) and {config.frequency_backbone} (bands) backbones" in card
 
 
+def test_the_card_states_how_the_threshold_was_fitted_and_its_false_alarm_rates():
+    from cffd_engine.calibration import fit_decision
+
+    margins = torch.linspace(-4, 4, 40).numpy()
+    labels = (torch.arange(40) >= 20).int().numpy()
+    decision = fit_decision(margins, labels, "held-out test faces")
+    manifest = BundleManifest(model_config={"name": "lite"}, decision=decision)
+    manifest.metrics["test_decision"] = {
+        "threshold": decision["threshold"], "genuine_faces": 400, "false_alarm_rate": 0.0425,
+        "detection_rate": {"blend": 0.61, "swap": 0.875},
+    }  # fmt: skip
+    card = model_card(manifest)
+    assert f"at least {decision['threshold']:.2f}" in card
+    assert f"temperature {decision['calibration']['temperature']:g}" in card
+    assert "at most 5.0% of 20 held-out genuine faces manipulated (held-out test faces" in card
+    assert "On the 400 genuine test faces, never used to fit it, 4.2% were called manipulated" in card
+    assert "blend 61.0%, swap 87.5%" in card
+    assert "not calibrated" in model_card(BundleManifest(model_config={"name": "lite"}))
+
+
 WRITER = textwrap.dedent(
     """
     import sys, torch

@@ -152,7 +152,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     folder = args.out or default_demo_dir()
     videos = (
-        make_demo_videos(folder, progress_bar("synth")) if args.force else ensure_demo_videos(folder, progress_bar("synth"))
+        make_demo_videos(folder, progress_bar("synth"))
+        if args.force
+        else ensure_demo_videos(folder, progress_bar("synth"))
     )
     print(f"pristine:    {videos.pristine}\nmanipulated: {videos.manipulated}\nsidecar:     {videos.sidecar}")
     return 0
