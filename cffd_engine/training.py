@@ -212,16 +212,12 @@ def train(
                 training.sub(index * share, (index + 1) * share), work / str(index),
             )  # fmt: skip
             previous.discard()
-    job.report(0.95, "calibrating on the validation faces, testing on the held-out test split")
+    job.report(0.95, "testing on the held-out test split")
     model = candidate.trained.model.to(select_device(settings.train.device))
     manifest = candidate.manifest
     with cpu_threads(settings.train.threads):
-        calibrated = calibrate_and_test(model, candidate.trained.validation, tasks, recipe.name)
-    test = calibrated.test
+        test, test_decision = test_figures(model, manifest.decision, tasks)
     if distributed.world().is_main:
-        manifest.decision = calibrated.decision
-        # The validation accuracy the bundle records (and restore_training_faces checks) is at its threshold.
-        manifest.metrics["accuracy"][-1] = calibrated.validation_accuracy
         real_faces = [
             image.permute(1, 2, 0).numpy() for task in tasks for image in task.val.of_label(REAL).images
         ]
@@ -232,7 +228,7 @@ def train(
             ),
         )
         manifest.metrics["test"] = test
-        manifest.metrics["test_decision"] = calibrated.test_decision
+        manifest.metrics["test_decision"] = test_decision
         manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
         write_bundle(candidate.staged, model, manifest)
     version = candidate.accept(activate=activate)
@@ -255,7 +251,7 @@ def train(
         ),
         "test": test,
         "decision": manifest.decision,
-        "test_decision": calibrated.test_decision,
+        "test_decision": test_decision,
         "train_samples": {task.name: len(task.train) for task in tasks},
     }
     atomic_write_json(result.report_path, report)
@@ -263,43 +259,19 @@ def train(
     return result
 
 
-@dataclass
-class CalibratedTest:
-    """A trained model's decision rule and what it gives on the validation and test faces."""
+def test_figures(model, decision: dict, tasks: list) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """A trained model's figures on the test split, which neither training nor calibration saw.
 
-    decision: dict[str, Any]  # the manifest's: threshold and temperature
-    validation_accuracy: list[float | None]  # per validation task, at the decision's threshold
-    test: dict[str, dict[str, Any]]  # per family: accuracy (at the threshold) and AUC
-    test_decision: dict[str, Any]  # false-alarm rate on the genuine test faces, detection rate per family
-
-
-def calibrate_and_test(model, validation, tasks: list, name: str) -> CalibratedTest:
-    """The decision rule of a trained model and its test figures.
-
-    The temperature and threshold are fitted on the bundle's validation faces of every family
-    together (``cffd_engine.calibration``); the test split, which neither training nor the fit
-    saw, gives the figures: accuracy and AUC per family at the decision's threshold, and the
-    false-alarm rate on all its genuine faces with the detection rate per family.
+    Per family: accuracy (at the decision's threshold) and AUC; and the decision's false-alarm
+    rate on all the genuine test faces with its detection rate per family.
     """
     import numpy as np
 
-    from cffd_engine.calibration import fit_decision, rates, raw_threshold
+    from cffd_engine.calibration import rates, raw_threshold
     from cffd_engine.continual.evaluate import evaluation_of, predict
     from cffd_engine.continual.samples import REAL
 
-    held_out = {task: predict(model, validation.get(task)) for task in validation.tasks}
-    margins = np.concatenate([p.fake_margin.numpy() for p in held_out.values()])
-    labels = np.concatenate([validation.get(task).labels.numpy() for task in validation.tasks])
-    decision = fit_decision(
-        margins,
-        labels,
-        f"the validation faces of '{name}' (every family; never trained on), degraded like the training faces",
-    )
     threshold = raw_threshold(decision)
-    validation_accuracy = [
-        evaluation_of(p.fake_probability.numpy(), validation.get(task), threshold).accuracy
-        for task, p in held_out.items()
-    ]
     test, genuine, detection = {}, [], {}
     for task in tasks:
         scores = predict(model, task.test).fake_probability.numpy()
@@ -308,15 +280,15 @@ def calibrate_and_test(model, validation, tasks: list, name: str) -> CalibratedT
         genuine.append(scores[labels == REAL])
         detection[task.name] = rates(scores, labels, threshold)["detection_rate"]
     genuine_scores = np.concatenate(genuine)
-    test_decision = {
-        "threshold": decision["threshold"],
+    summary = {
+        "threshold": decision.get("threshold", 0.5),
         "genuine_faces": int(genuine_scores.size),
         "false_alarm_rate": rates(genuine_scores, np.full(genuine_scores.size, REAL), threshold)[
             "false_alarm_rate"
         ],
         "detection_rate": detection,
     }
-    return CalibratedTest(decision, validation_accuracy, test, test_decision)
+    return test, summary
 
 
 def restore_training_faces(store, version: str | None = None, job: JobControl | None = None) -> str:

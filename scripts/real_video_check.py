@@ -38,6 +38,19 @@ def assessed_scores(result, frames: set[int] | None = None) -> np.ndarray:
     )
 
 
+def assessed_tracks(result) -> list[dict]:
+    """Each assessed track's frame probabilities in time order, for comparing aggregation rules afterwards."""
+    return [
+        {
+            "track": track.track_id,
+            "times": [round(score.timestamp_s, 3) for score in track.scores],
+            "p": [round(score.fake_probability, 6) for score in track.scores],
+        }
+        for track in result.tracks
+        if track.counts_for_video
+    ]
+
+
 def auc(positive: np.ndarray, negative: np.ndarray) -> float | None:
     if not len(positive) or not len(negative):
         return None
@@ -89,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     "mean_frame_p": float(scores.mean()) if len(scores) else None,
                     "pass": all(not (t.counts_for_video and t.verdict == LIKELY_MANIPULATED) for t in result.tracks),
+                    "threshold": result.threshold, "tracks": assessed_tracks(result),
                 })  # fmt: skip
             for video in args.manipulated:
                 frames = set(sidecar(video)["manipulated_frames"])
@@ -106,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                     "mean_p_manipulated": float(positive.mean()) if len(positive) else None,
                     "mean_p_twin": float(negative.mean()) if len(negative) else None,
                     "pass": fake.verdict == LIKELY_MANIPULATED and (frame_auc or 0) >= 0.9,
+                    "threshold": fake.threshold, "tracks": assessed_tracks(fake), "twin_tracks": assessed_tracks(twin),
                 })  # fmt: skip
     args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
     print(

@@ -16,16 +16,17 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from torch import nn
 
 from cffd_engine import distributed
-from cffd_engine.calibration import raw_threshold
+from cffd_engine.calibration import fit_decision, raw_threshold
 from cffd_engine.continual.buffer import ReplayBuffer
 from cffd_engine.continual.candidate import BaseModel, Candidate, TaskData
 from cffd_engine.continual.config import ContinualSettings
-from cffd_engine.continual.evaluate import Evaluation, evaluate
+from cffd_engine.continual.evaluate import Evaluation, evaluate, evaluation_of, predict
 from cffd_engine.continual.report import UpdateReport
-from cffd_engine.continual.samples import REAL, SampleSet
+from cffd_engine.continual.samples import FAKE, REAL, SampleSet
 from cffd_engine.continual.selection import HybridSelection
 from cffd_engine.continual.strategies import build_strategy
 from cffd_engine.continual.trainer import Trainer, TrainerCallback, TrainSummary
@@ -45,6 +46,29 @@ def _evaluate_all(
     model: nn.Module, sets: ValidationSets, threshold: float, batch_size: int, job: JobControl
 ) -> list[Evaluation]:
     return [evaluate(model, sets.get(task), threshold, batch_size, job) for task in sets.tasks]
+
+
+def _calibrate(
+    model: nn.Module, sets: ValidationSets, previous: dict, batch_size: int, job: JobControl
+) -> tuple[dict, list[Evaluation]]:
+    """The trained model's decision (``cffd_engine.calibration``), fitted on the validation faces of every
+    task, and its evaluations there at that decision's threshold. ``previous`` is kept when those faces
+    lack a class (nothing to fit on)."""
+    predictions = [predict(model, sets.get(task), batch_size, job) for task in sets.tasks]
+    labels = np.concatenate([sets.get(task).labels.numpy() for task in sets.tasks])
+    if (labels == FAKE).all() or (labels != FAKE).all():
+        decision = dict(previous)
+    else:
+        margins = np.concatenate([p.fake_margin.numpy() for p in predictions])
+        decision = fit_decision(
+            margins, labels, f"the held-out validation faces of {', '.join(sets.tasks)}; never trained on"
+        )
+    threshold = raw_threshold(decision)
+    evaluations = [
+        evaluation_of(p.fake_probability.numpy(), sets.get(task), threshold)
+        for task, p in zip(sets.tasks, predictions, strict=True)
+    ]
+    return decision, evaluations
 
 
 def _prepare(
@@ -234,7 +258,7 @@ def _learn_task(
         callbacks,
         job.sub(0.05, 0.9),
     )
-    after = _evaluate_all(student, validation, threshold, batch, job.sub(0.9, 0.95))
+    decision, after = _calibrate(student, validation, base.manifest.decision, batch, job.sub(0.9, 0.95))
     buffer = base.buffer.copy()
     buffer.budget = settings.replay_budget
     selection = strategy.selection() or HybridSelection(settings.strategy.hard_fraction)
@@ -256,7 +280,7 @@ def _learn_task(
         model_config=student.config.to_dict(),
         tasks=[*base.manifest.tasks, _task_record(task, train, held_out)],
         metrics=metrics,
-        decision=dict(base.manifest.decision),
+        decision=decision,
         parent_version=base.manifest.version,
         description=base.manifest.description,
         evaluation=_evaluation_note(validation),
@@ -332,7 +356,13 @@ def _train_first_task(
     joint = SampleSet.concat(trains)
     _, summary = _fit(model, settings, 0, joint, None, name, work_dir, callbacks, job.sub(0.0, 0.9))
     del joint
-    after = _evaluate_all(model, validation, 0.5, settings.train.eval_batch_size, job.sub(0.9, 0.95))
+    decision, after = _calibrate(
+        model,
+        validation,
+        BundleManifest.decision_default(),
+        settings.train.eval_batch_size,
+        job.sub(0.9, 0.95),
+    )
     buffer = first_buffer([t.name for t in tasks], trains, model, settings, job.sub(0.95, 0.97))
     if len(tasks) > 1:
         for task, record in zip(tasks, records, strict=True):
@@ -359,6 +389,7 @@ def _train_first_task(
             "validation_counts": report.validation_counts,
             "updates": [{k: v for k, v in report.to_dict().items() if k != "loss_history"}],
         },
+        decision=decision,
         description=description,
         evaluation=_evaluation_note(validation),
         limits=list(limits),

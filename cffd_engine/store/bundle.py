@@ -45,9 +45,7 @@ class BundleManifest:
     model_config: dict[str, Any]
     tasks: list[dict[str, Any]] = field(default_factory=list)  # name, date, num_samples, data_description
     metrics: dict[str, Any] = field(default_factory=dict)  # task_names, accuracy[i][j], auc[i][j], ...
-    decision: dict[str, Any] = field(
-        default_factory=lambda: {"threshold": 0.5, "calibration": {"method": "none"}}
-    )
+    decision: dict[str, Any] = field(default_factory=lambda: BundleManifest.decision_default())
     parent_version: str | None = None
     version: str | None = None
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
@@ -95,6 +93,11 @@ class BundleManifest:
         if problem:
             raise BundleError(f"{source}: {problem}; the manifest was damaged or not written by CFFD Studio")
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @staticmethod
+    def decision_default() -> dict[str, Any]:
+        """An uncalibrated model's decision: P(fake) at least 0.5."""
+        return {"threshold": 0.5, "calibration": {"method": "none"}}
 
     @property
     def threshold(self) -> float:

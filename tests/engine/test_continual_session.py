@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from cffd_engine.calibration import raw_threshold
 from cffd_engine.continual import (
     BaseModel,
     ContinualSettings,
@@ -19,6 +20,7 @@ from cffd_engine.continual import (
     learn_task,
     train_first_task,
 )
+from cffd_engine.continual.evaluate import predict
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import Cancelled, JobControl
 from cffd_engine.model.device import cpu_threads
@@ -70,6 +72,13 @@ def test_first_task_bundle_is_complete_and_learnable(store_with_v1):
         "fake": 6,
     }
     assert not set(base.validation.get("checker").ids) & set(base.buffer.samples.ids)  # never trained on
+    # Calibrated on those validation faces: the recorded accuracy is at the fitted threshold.
+    calibration = manifest.decision["calibration"]
+    assert calibration["method"] == "temperature" and calibration["fitted"]["genuine"] == 6
+    scores = predict(base.model, base.validation.get("checker")).fake_probability.numpy()
+    labels = base.validation.get("checker").labels.numpy()
+    expected = ((scores >= raw_threshold(manifest.decision)) == labels).mean()
+    assert manifest.metrics["accuracy"][0] == [pytest.approx(expected)]
 
 
 def test_learn_task_stages_a_verified_candidate_that_commits(store_with_v1, tmp_path):
@@ -91,6 +100,9 @@ def test_learn_task_stages_a_verified_candidate_that_commits(store_with_v1, tmp_
     assert metrics["task_names"] == ["checker", "stripes"]
     assert [len(row) for row in metrics["accuracy"]] == [1, 2]
     assert metrics["accuracy"][-1] == candidate.report.accuracy_after
+    # Refitted after the update, on the validation faces of both tasks.
+    assert manifest.decision["calibration"]["fitted"]["genuine"] == 12
+    assert "checker, stripes" in manifest.decision["calibration"]["fitted_on"]
     files = set(manifest.files)
     assert {"replay/index.json", "replay/samples.safetensors", "validation/index.json"} <= files
     assert all(name.endswith((".json", ".safetensors")) for name in files)
