@@ -165,16 +165,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         **_SMALL_HEADS,
         "notes": "CPU real time: MobileNetV3-small (photo) and MobileNetV3-small 0.5 (bands) at 160 px, RSIA width 32.",
     },
-    "lite0": {
-        "spatial_backbone": "tf_efficientnet_lite0",
-        "frequency_backbone": "tf_efficientnet_lite0",
-        "spatial_weights": "imagenet",
-        "frequency_weights": "imagenet",
-        "input_mean": (0.5, 0.5, 0.5),  # how the ImageNet weights were trained
-        "input_std": (0.5, 0.5, 0.5),
-        **_SMALL_HEADS,
-        "notes": "ImageNet-pretrained EfficientNet-Lite0 for the photo and the bands (the 12-band stem made "
-        "from the RGB filters) at 160 px, RSIA width 32.",
+    **{
+        f"lite{n}": {
+            "spatial_backbone": f"tf_efficientnet_lite{n}",
+            "frequency_backbone": f"tf_efficientnet_lite{n}",
+            "spatial_weights": "imagenet",
+            "frequency_weights": "imagenet",
+            "input_mean": (0.5, 0.5, 0.5),  # how the ImageNet weights were trained
+            "input_std": (0.5, 0.5, 0.5),
+            **_SMALL_HEADS,
+            "notes": f"ImageNet-pretrained EfficientNet-Lite{n} for the photo and the bands (the 12-band stem "
+            "made from the RGB filters) at 160 px, RSIA width 32.",
+        }
+        for n in (0, 1, 2)
     },
     "base": {
         "spatial_backbone": "mobilenetv3_large_100",
