@@ -28,9 +28,12 @@ from cffd_engine.continual.evaluate import binary_auc
 SETTINGS = AnalysisSettings()
 
 
-def peak(track: dict) -> float:
-    p, times = np.array(track["p"]), np.array(track["times"])
-    return peak_window(p, window_length(times, SETTINGS.window_s, SETTINGS.window_min_faces))[0]
+def peak(window_s: float) -> Callable[[dict], float]:
+    def rule(track: dict) -> float:
+        p, times = np.array(track["p"]), np.array(track["times"])
+        return peak_window(p, window_length(times, window_s, SETTINGS.window_min_faces))[0]
+
+    return rule
 
 
 def top_fraction(share: float) -> Callable[[dict], float]:
@@ -44,9 +47,12 @@ def top_fraction(share: float) -> Callable[[dict], float]:
 RULES: dict[str, Callable[[dict], float]] = {
     "mean": lambda track: float(np.mean(track["p"])),
     "median": lambda track: float(np.median(track["p"])),
+    "top 5% mean": top_fraction(0.05),
     "top 10% mean": top_fraction(0.10),
     "top 25% mean": top_fraction(0.25),
-    f"peak {SETTINGS.window_s:g} s window (analysis)": peak,
+    f"peak {SETTINGS.window_s:g} s window (analysis)": peak(SETTINGS.window_s),
+    "peak 2 s window": peak(2.0),
+    "peak 3 s window": peak(3.0),
 }
 
 

@@ -67,7 +67,7 @@ device = "cpu"
 
 def test_the_default_recipe_reads_and_names_the_four_families():
     recipe = Recipe.load(DEFAULT_RECIPE)
-    assert recipe.mode == "joint" and recipe.preset == "lite"
+    assert recipe.mode == "joint" and recipe.preset == "lite0" and recipe.build["video_like"] is True
     assert recipe.build["methods"] == ["blend", "swap", "reenact", "texture"]
     assert any("not validated on real deepfake" in limit for limit in recipe.limits)
     assert ContinualSettings.from_dict(recipe.continual).train.threads == 2
