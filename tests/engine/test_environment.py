@@ -7,7 +7,11 @@ import numpy as np
 
 
 def test_exactly_one_opencv_distribution_and_it_is_headless():
-    opencv = sorted(d.metadata["Name"].lower() for d in metadata.distributions() if d.metadata["Name"].lower().startswith("opencv"))
+    opencv = sorted(
+        d.metadata["Name"].lower()
+        for d in metadata.distributions()
+        if d.metadata["Name"].lower().startswith("opencv")
+    )
     assert opencv == ["opencv-contrib-python-headless"]
 
 

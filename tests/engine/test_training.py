@@ -161,7 +161,10 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     manifest = store.verify(result.version)
     assert manifest.metrics["test"] == report["test"] and manifest.contents["training_mode"] == "joint"
     # Calibrated on the validation faces of every family, its false-alarm rate measured on the test split.
-    assert report["decision"] == manifest.decision and manifest.decision["calibration"]["method"] == "temperature"
+    assert (
+        report["decision"] == manifest.decision
+        and manifest.decision["calibration"]["method"] == "temperature"
+    )
     assert manifest.decision["calibration"]["fitted"]["genuine"] == 4  # 1 val photo per family
     assert manifest.metrics["test_decision"]["genuine_faces"] == 4 and manifest.threshold >= 0.5
     assert Recipe.from_text(manifest.contents["recipe"], "manifest").name == "tiny"
