@@ -153,3 +153,19 @@ def test_json_only(results, tmp_path):
     )
     with pytest.raises(ValueError):
         write_report(results)
+
+
+def test_the_limits_say_how_a_calibrated_threshold_was_chosen(results):
+    from dataclasses import replace
+
+    from cffd_engine.calibration import fit_decision
+    from cffd_engine.report.content import limitations
+
+    decision = fit_decision(np.linspace(-3, 3, 60), np.arange(60) >= 30, "held-out faces of a test")
+    calibrated = [replace(r, model=replace(r.model, calibration=decision["calibration"])) for r in results]
+    items = " ".join(limitations(calibrated))
+    assert "not calibrated" not in items
+    assert (
+        "at most 5% of held-out genuine faces (30, held-out faces of a test) are called manipulated" in items
+    )
+    assert "not calibrated" in " ".join(limitations(results))  # the fixture's bundle has no calibration
