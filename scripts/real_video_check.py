@@ -23,6 +23,7 @@ import numpy as np
 
 from cffd_engine.analysis import AnalysisSettings, analyze, load_analysis_model
 from cffd_engine.analysis.result import LIKELY_MANIPULATED
+from cffd_engine.analysis.settings import PRECISIONS
 from cffd_engine.store import ModelStore
 
 
@@ -81,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--genuine", nargs="*", default=[], type=Path)
     parser.add_argument("--manipulated", nargs="*", default=[], type=Path)
     parser.add_argument("--out", type=Path, default=Path("real_video_check.json"))
+    parser.add_argument("--precision", choices=PRECISIONS, default=AnalysisSettings().precision)
     args = parser.parse_args(argv)
 
-    settings = AnalysisSettings(explain=False)
+    settings = AnalysisSettings(explain=False, precision=args.precision)
     rows = []
     with tempfile.TemporaryDirectory() as store_dir:
         store = ModelStore(store_dir)

@@ -60,7 +60,7 @@ from cffd_engine.media.frames import Frame
 from cffd_engine.media.pipeline import FaceExtractionSettings
 from cffd_engine.media.video import check_readable_file, file_hashes, probe
 from cffd_engine.model import RSIANet, select_device
-from cffd_engine.model.device import cpu_threads
+from cffd_engine.model.device import cpu_threads, inference_dtype
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,14 @@ def utc_now() -> str:
 
 
 def inference_threads(settings: AnalysisSettings) -> int:
-    """Torch CPU threads: as set, else every core but the reader thread's (and one more if asked)."""
+    """Torch CPU threads: as set, else every core (one fewer if asked).
+
+    Every core, although a reader thread decodes and detects beside the model: measured on
+    2 cores (docs/detector-2026-12-03.md, "Speed"), 2 threads gave 29 frames/s against 23 for 1.
+    """
     if settings.cpu_threads is not None:
         return settings.cpu_threads
-    return max(1, (os.cpu_count() or 1) - 1 - int(settings.leave_core_free))
+    return max(1, (os.cpu_count() or 1) - int(settings.leave_core_free))
 
 
 def reproduce_command(path: Path | str, settings: AnalysisSettings, model: ModelInfo) -> str:
@@ -191,7 +195,7 @@ class Analyzer:
             started_utc=utc_now(),
             finished_utc="",
             command=reproduce_command(path.absolute(), s, self.info),
-            environment=environment(self.device, self.threads),
+            environment=environment(self.device, self.threads, inference_dtype(self.device, s.precision)),
             device=str(self.device),
             spectrum_reference=self.reference,
         )
@@ -246,7 +250,7 @@ class Analyzer:
             candidates.add(frame, faces)
 
         gate = SizeGate(self.detector, s.detector.min_face_size)
-        judge = BatchJudge(self.model, self.info.calibration, self.device, s.batch_size)
+        judge = BatchJudge(self.model, self.info.calibration, self.device, s.batch_size, s.precision)
         started = time.perf_counter()
         extraction = judge_video(
             path,

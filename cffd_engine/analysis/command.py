@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cffd_engine.analysis.settings import DETECTOR_CHOICES, AnalysisSettings
+from cffd_engine.analysis.settings import DETECTOR_CHOICES, PRECISIONS, AnalysisSettings
 from cffd_engine.errors import CFFDError
 from cffd_engine.media.detectors import DetectorSettings
 from cffd_engine.shards import SHARD_HELP, parse_shard, relative_key
@@ -40,9 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, help="judge at most this many frames")
     parser.add_argument("--device", default=default.device, help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument(
+        "--precision",
+        default=default.precision,
+        choices=PRECISIONS,
+        help="auto: bfloat16 on a CPU with bfloat16 instructions (faster), else float32; float32: always",
+    )
+    parser.add_argument(
         "--batch-size", type=int, default=default.batch_size, help="faces per inference batch"
     )
-    parser.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores but one)")
+    parser.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
     parser.add_argument("--leave-core-free", action="store_true", help="use one CPU thread fewer")
     parser.add_argument("--crop-scale", type=float, default=default.crop_scale, help="face crop / box side")
     parser.add_argument("--max-faces", type=int, default=default.max_faces_per_frame, help="faces per frame")
@@ -82,6 +88,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
         frames=args.frames,
         max_frames=args.max_frames,
         device=args.device,
+        precision=args.precision,
         batch_size=args.batch_size,
         cpu_threads=args.threads,
         leave_core_free=args.leave_core_free,

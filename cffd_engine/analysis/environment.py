@@ -32,9 +32,12 @@ def device_name(device: torch.device | str) -> str:
     return f"{processor_name()} ({os.cpu_count()} logical cores)"
 
 
-def environment(device: torch.device | str = "cpu", threads: int | None = None) -> dict:
-    """Application and library versions, Python, OS, and the device the work ran on."""
-    return {
+def environment(
+    device: torch.device | str = "cpu", threads: int | None = None, dtype: torch.dtype | None = None
+) -> dict:
+    """Application and library versions, Python, OS, the device the work ran on (and the model's
+    number format, when given)."""
+    described = {
         "application": "CFFD Studio",
         "engine_version": __version__,
         "python": sys.version.split()[0],
@@ -45,3 +48,6 @@ def environment(device: torch.device | str = "cpu", threads: int | None = None) 
         "device_name": device_name(device),
         "cpu_threads": threads if threads is not None else torch.get_num_threads(),
     }
+    if dtype is not None:
+        described["precision"] = str(dtype).removeprefix("torch.")
+    return described

@@ -28,7 +28,8 @@ from cffd_engine.media.crops import FaceCrop
 from cffd_engine.media.faces import FaceDetection
 from cffd_engine.media.frames import Frame
 from cffd_engine.media.pipeline import FaceExtraction, FaceExtractionSettings, extract_faces
-from cffd_engine.model import RSIANet, autocast_for
+from cffd_engine.model import RSIANet
+from cffd_engine.model.device import inference_autocast
 
 _POLL_S = 0.1
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
@@ -110,13 +111,22 @@ def bucket(count: int, batch_size: int) -> int:
 
 
 class BatchJudge:
-    """Runs crops through the model in batches of fixed shapes; P(fake) is calibrated as the bundle says."""
+    """Runs crops through the model in batches of fixed shapes, in the settings' ``precision``;
+    P(fake) is calibrated as the bundle says."""
 
-    def __init__(self, model: RSIANet, calibration: dict, device: torch.device, batch_size: int):
+    def __init__(
+        self,
+        model: RSIANet,
+        calibration: dict,
+        device: torch.device,
+        batch_size: int,
+        precision: str = "auto",
+    ):
         self.model = model
         self.calibration = calibration
         self.device = device
         self.batch_size = batch_size
+        self.precision = precision
         self.seconds = 0.0  # spent in the model, for the timings
 
     def __call__(self, crops: list[FaceCrop]) -> list[JudgedFace]:
@@ -135,7 +145,7 @@ class BatchJudge:
         batch = to_tensor(images).to(self.device, non_blocking=True)
         if self.model.config.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), autocast_for(self.device):
+        with torch.inference_mode(), inference_autocast(self.device, self.precision):
             output = self.model(batch)
         count = len(crops)
         probabilities = calibrated_probability(output.logits[:count], self.calibration).cpu().numpy()

@@ -13,6 +13,9 @@ from cffd_engine.media.crops import DEFAULT_SCALE
 from cffd_engine.media.detectors import DETECTOR_MODELS, DetectorSettings
 from cffd_engine.media.tracking import TrackerSettings
 
+# "auto": bfloat16 where the CPU computes it natively (see ``model.device.inference_dtype``).
+PRECISIONS = ("auto", "float32")
+
 
 @dataclass
 class AnalysisSettings:
@@ -20,8 +23,10 @@ class AnalysisSettings:
 
         Frames: every ``stride``-th frame, or ``frames`` evenly spaced (then ``stride`` is ignored),
         at most ``max_frames``. ``detector.min_face_size`` is the smallest face judged: smaller
-        faces are counted and reported, never scored. ``cpu_threads`` None means every core but the
-        one that decodes and detects, and one more when ``leave_core_free`` (the GUI asks for it).
+        faces are counted and reported, never scored. ``cpu_threads`` None means every core, one fewer
+        when ``leave_core_free`` (the GUI asks for it). ``precision`` "auto" runs the model in bfloat16
+        on a CPU that computes it natively (about 1.3 times the speed; logits within about 0.01 of
+        float32), "float32" always in float32.
         A track needs ``min_track_faces`` faces to decide the video's verdict (all tracks count when
         none has that many). ``explain_top_k`` key frames per track get Grad-CAM and spectra, taken at
     spatial-backbone level ``cam_level`` (1..4; None: the deepest level whose map is at least 8 x 8).
@@ -31,6 +36,7 @@ class AnalysisSettings:
     frames: int | None = None
     max_frames: int | None = None
     device: str = "auto"
+    precision: str = "auto"
     batch_size: int = 32
     cpu_threads: int | None = None
     leave_core_free: bool = False
@@ -68,6 +74,10 @@ class AnalysisSettings:
             raise ValueError(f"AnalysisSettings.cam_level must be a level 1..4, got {self.cam_level}")
         if self.window_s < 0:
             raise ValueError(f"AnalysisSettings.window_s must be >= 0, got {self.window_s}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"AnalysisSettings.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
         if self.crop_scale <= 0:
             raise ValueError(f"AnalysisSettings.crop_scale must be positive, got {self.crop_scale}")
 
@@ -101,6 +111,7 @@ class AnalysisSettings:
         pairs = (
             ("--max-frames", self.max_frames, default.max_frames),
             ("--device", self.device, default.device),
+            ("--precision", self.precision, default.precision),
             ("--batch-size", self.batch_size, default.batch_size),
             ("--threads", self.cpu_threads, default.cpu_threads),
             ("--crop-scale", self.crop_scale, default.crop_scale),

@@ -30,6 +30,36 @@ def autocast_for(device: torch.device | str) -> contextlib.AbstractContextManage
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
+def cpu_computes_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX-512 BF16 or AMX); elsewhere bfloat16 is emulated, slower."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch build without these probes
+        return False
+
+
+def inference_dtype(device: torch.device | str, precision: str = "auto") -> torch.dtype:
+    """What analysis computes in: float32 when asked; on "auto", CUDA's mixed precision, bfloat16
+    on a CPU with bfloat16 instructions, else float32."""
+    device = torch.device(device)
+    if precision == "float32":
+        return torch.float32
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_computes_bfloat16() else torch.float32
+
+
+def inference_autocast(
+    device: torch.device | str, precision: str = "auto"
+) -> contextlib.AbstractContextManager:
+    """Autocast to ``inference_dtype`` (a no-op for float32)."""
+    device = torch.device(device)
+    dtype = inference_dtype(device, precision)
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
 def default_cpu_threads(reserve: int = 1) -> int:
     """Threads for CPU inference that leave ``reserve`` cores to the GUI (at least one thread)."""
     return max(1, (os.cpu_count() or 1) - reserve)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -13,6 +14,7 @@ from cffd_engine.model.backbones import Backbone
 from cffd_engine.model.config import ModelConfig, preset
 from cffd_engine.model.device import autocast_for
 from cffd_engine.model.faf import FAF
+from cffd_engine.model.folding import fold_batch_norms
 from cffd_engine.model.frequency import FrequencyTransform
 from cffd_engine.model.rsia import RSIA
 from cffd_engine.model.sfia import SFIA
@@ -54,6 +56,7 @@ class RSIANet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        self.inference_only = False  # set on the folded copy ``prepare_for_inference`` returns
         mean = torch.tensor(config.input_mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(config.input_std, dtype=torch.float32).view(1, 3, 1, 1)
         self.register_buffer("input_mean", mean, persistent=False)
@@ -132,13 +135,37 @@ class RSIANet(nn.Module):
         return RSIAOutput(logits, tuple(spatial), tuple(frequency), tuple(rsia_features), embedding, alpha)
 
     def prepare_for_inference(self, device: torch.device | str | None = None) -> RSIANet:
-        """Eval mode, on ``device`` (default: where it is), channels_last when the config asks for it."""
-        self.eval()
+        """A copy for inference: eval mode, on ``device`` (default: where this is), channels_last when
+        the config asks for it, batch norms folded into their convolutions (``model/folding.py``).
+
+        The copy gives the same logits (checked here on a fixed input; if it did not, the unfolded
+        copy is returned) and refuses ``train()``: it cannot be trained or saved.
+        """
+        model = copy.deepcopy(self).eval()
         if device is not None:
-            self.to(device)
-        if self.config.channels_last:
-            self.to(memory_format=torch.channels_last)
-        return self
+            model.to(device)
+        if model.config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        probe = torch.rand(
+            2, 3, self.config.input_size, self.config.input_size, generator=torch.Generator().manual_seed(0)
+        )
+        probe = probe.to(model.device)
+        with torch.inference_mode():
+            expected = model(probe).logits.float()
+        folded = copy.deepcopy(model)
+        fold_batch_norms(folded)
+        with torch.inference_mode():
+            if not torch.allclose(folded(probe).logits.float(), expected, atol=1e-3, rtol=1e-3):
+                return model
+        folded.inference_only = True
+        return folded
+
+    def train(self, mode: bool = True) -> RSIANet:
+        if mode and self.inference_only:
+            raise RuntimeError(
+                "this RSIA-Net copy is for inference only (batch norms folded); train the model itself"
+            )
+        return super().train(mode)
 
     def predict_proba(self, images: Tensor, batch_size: int = 64) -> Tensor:
         """Class probabilities (N, classes) as float32 on the CPU; the eval fast path.

@@ -56,6 +56,8 @@ def software_rows(software: dict) -> list[tuple[str, object]]:
         ("Python", first["python"]),
         ("Operating system", first["os"]),
         ("Device", f"{first['device']}: {first['device_name']}, {first['cpu_threads']} CPU thread(s)"),
+        # Results saved before the precision setting existed ran in float32.
+        ("Model computed in", first.get("precision", "float32")),
         ("Libraries", ", ".join(f"{name} {version}" for name, version in first["libraries"].items())),
         # Results saved before the lock existed do not record one.
         ("Dependency lock", first.get("dependency_lock", "not recorded")),
@@ -111,6 +113,7 @@ SETTING_LABELS = {
     "frames": "Frames: evenly spaced count (replaces the stride)",
     "max_frames": "Frames: at most",
     "device": "Device asked for",
+    "precision": "Number format asked for (auto: bfloat16 where the CPU has it)",
     "batch_size": "Faces per inference batch",
     "cpu_threads": "CPU threads for inference (- = automatic)",
     "leave_core_free": "Leave a processor core free",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -33,6 +34,7 @@ from cffd_engine.analysis.explain import Explainer
 from cffd_engine.jobs import Cancelled, JobControl
 from cffd_engine.media.pipeline import FaceExtractionSettings, extract_faces
 from cffd_engine.model import RSIANet, preset
+from cffd_engine.model import device as device_module
 from cffd_engine.store import BundleManifest, write_bundle
 from tests import synthetic_media as sm
 
@@ -162,6 +164,24 @@ def test_result_records_evidence_model_and_settings(evidence_result, clips, bund
     data = json.loads(json.dumps(result.to_dict()))
     assert AnalysisResult.from_dict(data).to_dict() == data
     assert "images" not in json.dumps(data)
+
+
+def test_bfloat16_analysis_agrees_with_float32_and_says_which_it_used(bundle, clips, monkeypatch):
+    model, info = load_analysis_model(bundle)
+    settings = AnalysisSettings(explain=False, cpu_threads=1)
+    exact = analyze(clips.evidence, replace(settings, precision="float32"), model, info)
+    # Forced on, so that the bfloat16 path runs on any CPU (emulated where it has no bfloat16 instructions).
+    monkeypatch.setattr(device_module, "cpu_computes_bfloat16", lambda: True)
+    fast = analyze(clips.evidence, settings, model, info)
+
+    assert exact.environment["precision"] == "float32" and fast.environment["precision"] == "bfloat16"
+    assert "--precision float32" in exact.command and "--precision" not in fast.command
+    exact_p = [s.fake_probability for t in exact.tracks for s in t.scores]
+    fast_p = [s.fake_probability for t in fast.tracks for s in t.scores]
+    assert len(exact_p) == len(fast_p) > 10
+    assert exact_p != fast_p  # bfloat16 really ran
+    np.testing.assert_allclose(fast_p, exact_p, atol=0.02)
+    assert fast.verdict == exact.verdict
 
 
 def test_pristine_twin_is_not_flagged(bundle, clips):

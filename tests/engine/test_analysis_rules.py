@@ -121,7 +121,7 @@ def parse(argv: list[str]) -> AnalysisSettings:
 def test_every_setting_survives_the_command_line():
     assert parse([]) == AnalysisSettings() and AnalysisSettings().to_cli_args() == []
     changed = AnalysisSettings(
-        frames=12, max_frames=40, device="cpu", batch_size=8, cpu_threads=3, leave_core_free=True,
+        frames=12, max_frames=40, device="cpu", precision="float32", batch_size=8, cpu_threads=3, leave_core_free=True,
         crop_scale=1.5, max_faces_per_frame=2, min_track_faces=4, window_s=0.5, window_min_faces=3,
         explain=False, explain_top_k=5, cam_level=2,
         detector=DetectorSettings(model="full", min_confidence=0.6, min_face_size=48, allow_fallback=False),
@@ -136,6 +136,8 @@ def test_settings_refuse_nonsense():
         AnalysisSettings(stride=0)
     with pytest.raises(ValueError, match="cam_level"):
         AnalysisSettings(cam_level=7)
+    with pytest.raises(ValueError, match="precision must be one of auto, float32"):
+        AnalysisSettings(precision="float16")
     with pytest.raises(ValueError, match="unknown analysis setting"):
         AnalysisSettings.from_dict({"strid": 2})
 

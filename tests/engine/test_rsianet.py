@@ -23,6 +23,7 @@ from cffd_engine.model import (
 )
 from cffd_engine.model.bench import ModelSpec, _lite_check, _worker, format_table
 from cffd_engine.model.device import cpu_threads
+from cffd_engine.model.folding import fold_batch_norms
 from cffd_engine.model.sfia import SFIA
 
 TINY = 64  # px: small enough for fast CPU tests, large enough for four levels (16, 8, 4, 2)
@@ -362,3 +363,63 @@ def test_a_stored_model_never_reads_the_weights_it_started_from(tmp_path):
     x = torch.rand(2, 3, TINY, TINY)
     with torch.inference_mode():
         torch.testing.assert_close(loaded(x).logits, model(x).logits)
+
+
+def randomise_batch_norms(model: torch.nn.Module, seed: int = 0) -> None:
+    """Running statistics and affine parameters far from their initial 0/1, so folding them is not trivial."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.5)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=generator) * 0.2)
+
+
+def test_folding_a_batch_norm_matches_normalising_after_the_convolution():
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4), torch.nn.ReLU()
+    )
+    randomise_batch_norms(block)
+    block.eval()
+    x = torch.rand(2, 3, 9, 9)
+    conv, norm = block[0], block[1]
+    # Independent computation: eval-mode batch norm written out by hand after the convolution.
+    z = F.conv2d(x, conv.weight)
+    expected = torch.relu(
+        (z - norm.running_mean[:, None, None])
+        / torch.sqrt(norm.running_var[:, None, None] + norm.eps)
+        * norm.weight[:, None, None]
+        + norm.bias[:, None, None]
+    )
+    assert fold_batch_norms(block) == 1
+    assert isinstance(block[1], torch.nn.Identity) and block[0].bias is not None
+    torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_the_inference_copy_folds_batch_norms_gives_the_same_logits_and_refuses_training():
+    torch.manual_seed(0)
+    model = RSIANet(tiny_lite(channels_last=True))
+    randomise_batch_norms(model)
+    model.eval()
+    x = torch.rand(3, 3, TINY, TINY)
+    with torch.no_grad():
+        expected = model(x).logits
+    norms_before = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+
+    fast = model.prepare_for_inference("cpu")
+
+    assert fast is not model and fast.inference_only and not fast.training
+    norms_after = sum(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert norms_before > 10 and norms_after == 0
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x).logits, expected, atol=1e-4, rtol=1e-4)
+    with pytest.raises(RuntimeError, match="inference only"):
+        fast.train()
+    # The model it was made from keeps its batch norms and can still be trained.
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == norms_before
+    model.train()
+    assert model.training
