@@ -7,7 +7,14 @@ import pytest
 
 from cffd_engine.data.synth import geometry as geo
 from cffd_engine.data.synth.base import Compression, Face
-from cffd_engine.data.synth.families import FAMILIES, FAMILY_NAMES, get_family, parse_methods
+from cffd_engine.data.synth.builder import BuildSettings
+from cffd_engine.data.synth.families import (
+    DEFAULT_SEQUENCE,
+    FAMILIES,
+    FAMILY_NAMES,
+    get_family,
+    parse_methods,
+)
 from cffd_engine.data.synth.swap import align_donor
 from cffd_engine.data.synth.texture import mouth_mask
 from cffd_engine.media.faces import FaceLandmarker
@@ -222,8 +229,40 @@ def test_compression_is_jpeg_at_the_drawn_quality(face):
     assert degraded.shape == face.image.shape and not np.array_equal(degraded, face.image)
 
 
+def test_morph_moves_the_face_part_way_towards_the_donor_and_mixes_its_texture(face, donor, landmarker):
+    family = get_family("morph")
+    params = {
+        **family.sample(np.random.default_rng(0), face, donor),
+        "shape": 0.5,
+        "texture": 0.5,
+        "erode": 0.0,
+    }
+    forgery = family.apply(face, params, donor)
+    assert forgery.params["applied_shape"] > 0.3  # no fold forced a smaller change on these two faces
+    morphed = landmarker.landmarks(forgery.image)[0]
+    _, aligned_donor = align_donor(face, donor)
+    inner = sorted(set(geo.LEFT_EYE + geo.RIGHT_EYE + geo.NOSE + geo.LIPS_OUTER))
+    apart = geo.shape_distance(face.landmarks, aligned_donor, inner)
+    to_donor = geo.shape_distance(morphed, aligned_donor, inner)
+    to_target = geo.shape_distance(morphed, face.landmarks, inner)
+    # Between the two: nearer the donor than the target was, and away from the target.
+    assert to_donor < 0.85 * apart and to_target > 0.15 * apart, (apart, to_donor, to_target)
+
+    # Inside the face, the morph's pixels lie between the target's warped face and the donor's:
+    # the texture term is a mix, so the image differs from the target by about half the donor's difference.
+    half = {**params, "shape": 0.0}
+    mixed = family.apply(face, half, donor).image.astype(np.float32)
+    only_donor = family.apply(face, {**half, "texture": 1.0}, donor).image.astype(np.float32)
+    centre = forgery.mask > 0.99
+    original = face.image.astype(np.float32)
+    ratio = np.abs(mixed - original)[centre].mean() / np.abs(only_donor - original)[centre].mean()
+    assert 0.3 < ratio < 0.7, ratio
+
+
 def test_family_names_and_parsing():
-    assert FAMILY_NAMES == ("blend", "swap", "reenact", "texture")
+    assert FAMILY_NAMES == ("blend", "swap", "reenact", "texture", "morph")
+    # The default model's sequence leaves the fifth family out: it is the forgery it never saw.
+    assert DEFAULT_SEQUENCE == FAMILY_NAMES[:4] and BuildSettings(faces="f", out="o").methods == DEFAULT_SEQUENCE
     assert all(family.imitates for family in FAMILIES.values())
     assert parse_methods("swap, blend,swap") == ["swap", "blend"]
     with pytest.raises(ValueError, match="unknown forgery family 'gan'"):

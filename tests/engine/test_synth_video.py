@@ -112,8 +112,8 @@ def test_contact_sheet_has_a_row_per_face_and_a_column_per_family():
         ]
     settings = SheetSettings(faces=None, out=None, count=2, cell=96)
     sheet = contact_sheet(faces, settings)
-    # real + 4 families + the half-width mouth zoom, each with a 4 px gap, under a 28 px label.
-    assert sheet.shape == (2 * (96 + 28 + 4), 5 * (96 + 4) + 48 + 4, 3)
+    # real + 5 families + the half-width mouth zoom, each with a 4 px gap, under a 28 px label.
+    assert sheet.shape == (2 * (96 + 28 + 4), 6 * (96 + 4) + 48 + 4, 3)
 
 
 def test_cli_sheet_writes_the_png(tmp_path, monkeypatch):
@@ -128,7 +128,7 @@ def test_cli_sheet_writes_the_png(tmp_path, monkeypatch):
         ["sheet", "--faces", str(faces), "--out", str(out), "--count", "2", "--cell", "64"]
     )
     assert cli.run(args) == 0
-    assert cv2.imread(str(out)).shape == (2 * (64 + 28 + 4), 5 * (64 + 4) + 32 + 4, 3)
+    assert cv2.imread(str(out)).shape == (2 * (64 + 28 + 4), 6 * (64 + 4) + 32 + 4, 3)
 
 
 def test_separability_verdicts():

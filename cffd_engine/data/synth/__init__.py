@@ -1,8 +1,9 @@
-"""Forgeries made from real faces: four manipulation families, the continual task sequence, videos, the demo.
+"""Forgeries made from real faces: five manipulation families, the continual task sequence, videos, the demo.
 
 No generative model is used anywhere: each family imitates what a public
 forgery method leaves in the image (a blending boundary, another person's
-inner face, a changed expression, a re-rendered mouth), from real photos.
+inner face, a changed expression, a re-rendered mouth, two faces averaged),
+from real photos.
 """
 
 from cffd_engine.data.synth.base import Compression, Face, Family, Forgery

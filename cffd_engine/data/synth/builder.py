@@ -39,7 +39,7 @@ from cffd_engine.data.cache import CROPS_DIR, CacheIndex, CropRow, VideoRow, vid
 from cffd_engine.data.manifest import FAKE, REAL, Manifest, ManifestEntry
 from cffd_engine.data.synth import geometry as geo
 from cffd_engine.data.synth.base import Compression, Face
-from cffd_engine.data.synth.families import FAMILY_NAMES, get_family
+from cffd_engine.data.synth.families import DEFAULT_SEQUENCE, get_family
 from cffd_engine.data.synth.pool import LandmarkCache, list_faces
 from cffd_engine.data.synth.swap import donor_cost, face_sharpness
 from cffd_engine.jobs import Cancelled, JobControl, ensure_job
@@ -57,7 +57,7 @@ class BuildSettings:
 
     faces: Path
     out: Path
-    methods: tuple[str, ...] = FAMILY_NAMES
+    methods: tuple[str, ...] = DEFAULT_SEQUENCE
     per_task: int = 500  # photos per task: as many real samples and as many fakes
     size: int = 160
     seed: int = 0

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cffd_engine.cli import progress_bar
-from cffd_engine.data.synth.families import FAMILY_NAMES, parse_methods
+from cffd_engine.data.synth.families import DEFAULT_SEQUENCE, FAMILY_NAMES, parse_methods
 from cffd_engine.jobs import Cancelled
 
 ENV_SHARED_DATA = "CFFD_SHARED_DATA"
@@ -48,7 +48,7 @@ def _faces_argument(parser: argparse.ArgumentParser) -> None:
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     _faces_argument(parser)
     parser.add_argument(
-        "--methods", default=",".join(FAMILY_NAMES), help="families in task order, comma-separated"
+        "--methods", default=",".join(DEFAULT_SEQUENCE), help="families in task order, comma-separated"
     )
     parser.add_argument(
         "--per-task", type=int, default=500, help="photos per task (as many real and fake samples)"

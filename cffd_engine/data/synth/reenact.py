@@ -98,7 +98,8 @@ def displacements(landmarks: np.ndarray, params: Params) -> np.ndarray:
     return shift
 
 
-def _ring(landmarks: np.ndarray) -> np.ndarray:
+def outer_ring(landmarks: np.ndarray) -> np.ndarray:
+    """The fixed ring: the face oval pushed out by ``RING_SCALE`` from the face centre (the warp ends there)."""
     points = geo.xy(landmarks)
     centre = points.mean(axis=0)
     return centre + (points[geo.FACE_OVAL] - centre) * RING_SCALE
@@ -159,7 +160,7 @@ def control_points(landmarks: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray
     that opens between them stretches only that line, which is then shaded.
     """
     points = geo.xy(landmarks)
-    ring = _ring(landmarks)
+    ring = outer_ring(landmarks)
     midline = (points[UPPER_INNER] + points[LOWER_INNER]) / 2
     src = np.vstack([points, midline, midline, ring])
     moved = points + shift
