@@ -194,6 +194,7 @@ def test_export_without_private_data_analyses_but_cannot_learn(tmp_path, model, 
 
 
 def test_the_card_states_how_the_threshold_was_fitted_and_its_false_alarm_rates():
+    from cffd_engine.analysis.settings import AnalysisSettings
     from cffd_engine.calibration import fit_decision
 
     margins = torch.linspace(-4, 4, 40).numpy()
@@ -211,6 +212,11 @@ def test_the_card_states_how_the_threshold_was_fitted_and_its_false_alarm_rates(
     assert "On the 400 genuine test faces, never used to fit it, 4.2% were called manipulated" in card
     assert "blend 61.0%, swap 87.5%" in card
     assert "not calibrated" in model_card(BundleManifest(model_config={"name": "lite"}))
+    # The video-level rule, with the analysis's own default window.
+    assert (
+        f"- Video verdict: each face track is scored by its most suspicious stretch, the highest mean fake "
+        f"probability over {AnalysisSettings().window_s:g} s of consecutive judged faces" in card
+    )
 
 
 WRITER = textwrap.dedent(
