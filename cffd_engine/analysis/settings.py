@@ -25,8 +25,9 @@ class AnalysisSettings:
         at most ``max_frames``. ``detector.min_face_size`` is the smallest face judged: smaller
         faces are counted and reported, never scored. ``cpu_threads`` None means every core, one fewer
         when ``leave_core_free`` (the GUI asks for it). ``precision`` "auto" runs the model in bfloat16
-        on a CPU that computes it natively (about 1.3 times the speed; logits within about 0.01 of
-        float32), "float32" always in float32.
+        on a CPU that computes it natively (about 1.3 times the speed; on the real-video check, frame
+        probabilities within 0.05 of float32, video scores within 0.012, the same verdicts), "float32"
+        always in float32.
         A track needs ``min_track_faces`` faces to decide the video's verdict (all tracks count when
         none has that many). ``explain_top_k`` key frames per track get Grad-CAM and spectra, taken at
     spatial-backbone level ``cam_level`` (1..4; None: the deepest level whose map is at least 8 x 8).
