@@ -171,3 +171,89 @@ def create_face_detector(settings: DetectorSettings | None = None) -> FaceDetect
             str(mediapipe_error).splitlines()[0],
         )
         return detector
+
+
+# BlazeFace's input sides (short range 128, full range 192): a frame larger than that is shrunk
+# to it, and a face a few percent of the frame's width shrinks to a few pixels.
+SHORT_RANGE_INPUT = 128
+TILE_SIDE = 1024
+TILE_OVERLAP = 0.25
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """The share of the smaller box inside the other (a face cut by a tile's edge lies inside its whole box)."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    smaller = min(aw * ah, bw * bh)
+    return w * h / smaller if smaller > 0 else 0.0
+
+
+def tile_origins(length: int, tile: int, step: int) -> list[int]:
+    """Where tiles of side ``tile`` start along ``length`` pixels, ``step`` apart, the last flush with the end."""
+    if length <= tile:
+        return [0]
+    return list(range(0, length - tile, step)) + [length - tile]
+
+
+class LargeFrameSearch:
+    """mediapipe's detector, then, on a large frame where it finds no face, the full-range detector on the
+    whole frame and then on overlapping tiles (a small face in an 8K photo is a few pixels once shrunk).
+
+    Frames with a face cost nothing more; faces found by a retry carry the name of the step that
+    found them (``mediapipe-full-range`` or ``mediapipe-full-range-tiles``), and ``retried`` and
+    ``found_by_retry`` count frames, for the result's warnings.
+    """
+
+    def __init__(
+        self, detector, settings: DetectorSettings, tile: int = TILE_SIDE, overlap: float = TILE_OVERLAP
+    ):
+        self.inner = detector
+        self.settings = settings
+        self.name = detector.name
+        self.is_fallback = bool(getattr(detector, "is_fallback", False))
+        self.tile = tile
+        self.step = max(1, int(tile * (1 - overlap)))
+        self._full: FaceDetector | None = detector if settings.model == "full" else None
+        self.retried = 0
+        self.found_by_retry = 0
+
+    def _full_range(self) -> FaceDetector:
+        if self._full is None:
+            self._full = FaceDetector("full", self.settings.min_confidence, self.settings.min_face_size)
+        return self._full
+
+    def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
+        faces = self.inner.detect(rgb)
+        if faces or self.is_fallback or max(rgb.shape[:2]) <= SHORT_RANGE_INPUT:
+            return faces
+        self.retried += 1
+        full = self._full_range()
+        faces = [] if full is self.inner else full.detect(rgb)
+        if not faces and max(rgb.shape[:2]) > self.tile:
+            faces = self._tiles(rgb, full)
+        self.found_by_retry += bool(faces)
+        return faces
+
+    def _tiles(self, rgb: np.ndarray, detector: FaceDetector) -> list[FaceDetection]:
+        height, width = rgb.shape[:2]
+        found: list[FaceDetection] = []
+        for y in tile_origins(height, self.tile, self.step):
+            for x in tile_origins(width, self.tile, self.step):
+                tile = np.ascontiguousarray(rgb[y : y + self.tile, x : x + self.tile])
+                for face in detector.detect(tile):
+                    box = (face.box[0] + x, face.box[1] + y, face.box[2], face.box[3])
+                    keypoints = face.keypoints + np.array([x, y], np.float32)
+                    found.append(FaceDetection(box, face.score, keypoints, f"{detector.name}-tiles"))
+        kept: list[FaceDetection] = []
+        for face in sorted(found, key=lambda f: -f.score):  # a face on two overlapping tiles counts once
+            if all(_overlap(face.box, other.box) < 0.5 for other in kept):
+                kept.append(face)
+        return kept
+
+    def close(self) -> None:
+        if self._full is not None and self._full is not self.inner:
+            self._full.close()
+        self._full = None
+        self.inner.close()
