@@ -9,6 +9,7 @@ No Qt here: ``app/workers.py`` adapts this to signals.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 ProgressCallback = Callable[[float, str], None]
@@ -16,6 +17,14 @@ ProgressCallback = Callable[[float, str], None]
 
 class Cancelled(Exception):
     """Raised inside a job when its caller asked it to stop."""
+
+
+class TimedOut(Exception):
+    """Raised inside a job that ran past its deadline (``JobControl.with_deadline``); not a cancel."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"ran past its time limit of {seconds:.0f} s")
 
 
 class JobControl:
@@ -26,6 +35,7 @@ class JobControl:
         self._cancel = threading.Event()
         self._min_step = min_step
         self._last_fraction = -1.0
+        self._deadline: tuple[float, float] | None = None  # (time.monotonic() to stop at, the limit in s)
 
     def report(self, fraction: float, message: str = "") -> None:
         """Report progress in [0, 1]; calls the callback only when the value moves visibly."""
@@ -45,9 +55,23 @@ class JobControl:
         return self._cancel.is_set()
 
     def check(self) -> None:
-        """Raise ``Cancelled`` if cancellation was requested."""
+        """Raise ``Cancelled`` if cancellation was requested, ``TimedOut`` past a deadline."""
         if self._cancel.is_set():
             raise Cancelled("cancelled by the user")
+        if self._deadline is not None and time.monotonic() > self._deadline[0]:
+            raise TimedOut(self._deadline[1])
+
+    @property
+    def timed_out(self) -> bool:
+        return self._deadline is not None and time.monotonic() > self._deadline[0]
+
+    def with_deadline(self, seconds: float | None) -> JobControl:
+        """This job's progress and cancel flag, with ``check`` raising ``TimedOut`` ``seconds`` from now
+        (None: no deadline); its sub-jobs keep the deadline."""
+        child = self.sub(0.0, 1.0)
+        if seconds is not None:
+            child._deadline = (time.monotonic() + seconds, seconds)
+        return child
 
     def sub(self, start: float, end: float) -> JobControl:
         """A child job whose [0, 1] maps onto [start, end] of this one and shares its cancel flag."""
@@ -58,6 +82,7 @@ class JobControl:
 
         child = JobControl(forward, min_step=0.0)
         child._cancel = self._cancel
+        child._deadline = self._deadline
         return child
 
 

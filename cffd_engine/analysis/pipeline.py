@@ -32,6 +32,8 @@ from cffd_engine.model import RSIANet
 from cffd_engine.model.device import inference_autocast
 
 _POLL_S = 0.1
+# How long a stopped reader thread gets to notice and end; one stuck in native code past it is left behind.
+_READER_GRACE_S = 10.0
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
 _FRAME_SIZED = 1 << 20
 
@@ -164,11 +166,16 @@ def judge_video(
     batch_size: int,
     queue_frames: int,
     job: JobControl,
+    on_abandoned: Callable[[], None] | None = None,
 ) -> FaceExtraction:
     """Read, detect and crop ``path`` in a thread while ``judge`` scores batches here; returns the extraction.
 
     ``on_judged(frame, faces)`` is called in frame order, in this thread, for every frame
-    that had faces. Raises what either side raised (``EvidenceError``, ``Cancelled``, ...).
+    that had faces. Raises what either side raised (``EvidenceError``, ``Cancelled``,
+    ``TimedOut``, ...). This thread checks ``job`` every 0.1 s, so a deadline holds even
+    while the reader is stuck in native code; such a reader is left behind (a daemon thread)
+    after ``_READER_GRACE_S``, and ``on_abandoned()`` is told, since the detector it holds
+    must not be used again.
     """
     items: queue.Queue = queue.Queue(maxsize=queue_frames)
     stop = threading.Event()
@@ -237,4 +244,6 @@ def judge_video(
             job.check()
     finally:
         stop.set()
-        producer.join()
+        producer.join(_READER_GRACE_S)
+        if producer.is_alive() and on_abandoned is not None:
+            on_abandoned()

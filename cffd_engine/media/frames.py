@@ -170,6 +170,7 @@ class FrameReader:
             errors_in_row = 0
             done = False
             for packet in container.demux(stream):
+                job.check()  # also between kept frames: a long stride decodes many frames unseen
                 try:
                     decoded = packet.decode()
                     errors_in_row = 0
