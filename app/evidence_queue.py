@@ -11,25 +11,9 @@ from PySide6.QtGui import QAction, QBrush, QColor, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
 from app.theme import VERDICT_COLOURS
-from cffd_engine.analysis import NOT_APPLICABLE, AnalysisResult, expand_inputs
-from cffd_engine.media.video import IMAGE_SUFFIXES
+from cffd_engine.analysis import NOT_APPLICABLE, AnalysisResult
+from cffd_engine.media.intake import EVIDENCE_SUFFIXES
 
-VIDEO_SUFFIXES = {
-    ".mp4",
-    ".mov",
-    ".avi",
-    ".mkv",
-    ".webm",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".wmv",
-    ".flv",
-    ".3gp",
-    ".ts",
-    ".mts",
-}
-EVIDENCE_SUFFIXES = VIDEO_SUFFIXES | IMAGE_SUFFIXES
 EVIDENCE_FILTER = (
     "Evidence (" + " ".join(f"*{suffix}" for suffix in sorted(EVIDENCE_SUFFIXES)) + ");;All files (*)"
 )
@@ -43,17 +27,6 @@ CANCELLED = "Cancelled"
 FAILED = "Failed"
 
 _ids = itertools.count(1)
-
-
-def evidence_files(paths: list[Path]) -> list[Path]:
-    """Files as given, and the videos and images inside given folders (recursively, sorted)."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += [p for p in expand_inputs([path]) if p.suffix.lower() in EVIDENCE_SUFFIXES]
-        else:
-            files.append(path)
-    return files
 
 
 @dataclass

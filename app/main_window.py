@@ -28,7 +28,6 @@ from app.evidence_queue import (
     WAITING,
     WAITING_FOR_MODEL,
     EvidenceQueue,
-    evidence_files,
 )
 from app.export_dialog import ExportDialog
 from app.item_view import ItemView
@@ -43,6 +42,7 @@ from app.workers import JobGroup
 from cffd_engine.analysis import AnalysisResult, AnalysisSettings
 from cffd_engine.continual import ContinualSettings
 from cffd_engine.data.synth.demo import ensure_demo_videos
+from cffd_engine.media.intake import pick_files
 from cffd_engine.store import ModelStore
 
 
@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths: list[str | Path]) -> None:
         """Queue every file among ``paths`` (folders: their videos and images) and show the first."""
         paths = [Path(p) for p in paths]
-        files = evidence_files(paths)
+        files = pick_files(paths)
         if not files:
             self._show_error(f"{', '.join(map(str, paths))}: nothing to open (no video or image found)")
             return

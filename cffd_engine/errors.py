@@ -12,8 +12,9 @@ class CFFDError(Exception):
 class EvidenceError(CFFDError):
     """An evidence file cannot be read as asked."""
 
-    def __init__(self, path: Path | str, problem: str, fix: str):
+    def __init__(self, path: Path | str, problem: str, fix: str, kind: str = "file"):
         self.path = Path(path)
+        self.kind = kind  # what the path is (``media.intake`` kinds): "file", "fifo", "link-loop", ...
         self.problem = problem
         self.fix = fix
         super().__init__(f"{self.path}: {problem}. {fix}")

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.evidence_queue import evidence_files
 from app.review_queue import GENUINE, MANIPULATED, ReviewQueue
 from cffd_engine.continual import SampleSet, TaskData, from_arrays
 from cffd_engine.continual.samples import FAKE, REAL
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.media.detectors import create_face_detector
+from cffd_engine.media.intake import pick_files
 from cffd_engine.media.pipeline import FaceExtractionSettings, extract_faces
 
 FACES_PER_VIDEO = 32
@@ -88,8 +88,8 @@ def gather_faces(
     """
     job = ensure_job(job)
     size = max(crop_size, MIN_THUMBNAIL_SIZE)
-    work = [(path, FAKE) for path in evidence_files(fake_paths)]
-    work += [(path, REAL) for path in evidence_files(real_paths)]
+    work = [(path, FAKE) for path in pick_files(fake_paths)]
+    work += [(path, REAL) for path in pick_files(real_paths)]
     settings = FaceExtractionSettings(crop_size=size, frames=faces_per_video)
     gathered = GatheredFaces()
     crops: dict[Path, list[np.ndarray]] = {}

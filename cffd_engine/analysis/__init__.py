@@ -15,7 +15,6 @@ _WHERE = {
     "analyze": "analyzer",
     "analyze_many": "analyzer",
     "analyze_safely": "analyzer",
-    "expand_inputs": "analyzer",
     "reproduce_command": "analyzer",
     "load_analysis_model": "models",
     "model_info": "models",

@@ -37,6 +37,7 @@ from cffd_engine.analysis.result import (
     NO_ASSESSABLE_FACE,
     NO_FACE,
     NOT_APPLICABLE,
+    TIMED_OUT,
     UNREADABLE,
     AnalysisResult,
     Evidence,
@@ -54,9 +55,10 @@ from cffd_engine.analysis.verdict import (
     video_verdict,
 )
 from cffd_engine.errors import EvidenceError
-from cffd_engine.jobs import Cancelled, JobControl, ensure_job
-from cffd_engine.media.detectors import create_face_detector
+from cffd_engine.jobs import Cancelled, JobControl, TimedOut, ensure_job
+from cffd_engine.media.detectors import LargeFrameSearch, create_face_detector
 from cffd_engine.media.frames import Frame
+from cffd_engine.media.intake import pick_files
 from cffd_engine.media.pipeline import FaceExtractionSettings
 from cffd_engine.media.video import check_readable_file, file_hashes, probe
 from cffd_engine.model import RSIANet, select_device
@@ -130,11 +132,18 @@ class Analyzer:
             self._cam_import.start()
 
     @property
-    def detector(self):
+    def detector(self) -> LargeFrameSearch:
         if self._detector is None:
             # The size gate, not the detector, drops small faces: so they can be counted and reported.
-            self._detector = create_face_detector(replace(self.settings.detector, min_face_size=0))
+            settings = replace(self.settings.detector, min_face_size=0)
+            self._detector = LargeFrameSearch(create_face_detector(settings), settings)
         return self._detector
+
+    def _abandon_reader(self) -> None:
+        """A reader thread stuck in native code still holds the detector: the next file gets new ones."""
+        log.warning("a reader thread did not stop in time; it is left behind with its face detector")
+        self._detector = None
+        self._landmarker = None
 
     @property
     def landmarker(self):
@@ -214,13 +223,31 @@ class Analyzer:
             result.evidence.hashed_utc = utc_now()
             result.timings["hashing_s"] = round(time.perf_counter() - began, 3)
             result.media = probe(path).to_dict()
+            limit = self.settings.time_limit(result.media["duration_s"])
             with cpu_threads(self.threads if self.device.type == "cpu" else None):
-                self._judge(path, result, job)
+                self._judge(path, result, job.with_deadline(limit))
         except EvidenceError as exc:
+            result.evidence.kind = exc.kind
             result.not_applicable = NotApplicable(UNREADABLE, f"{exc.problem}. {exc.fix}")
+        except TimedOut as exc:
+            result = self._timed_out(path, result, exc)
         result.finished_utc = utc_now()
         result.timings["total_s"] = round(time.perf_counter() - began, 3)
         job.report(1.0, "done")
+        return result
+
+    def _timed_out(self, path: Path, partial: AnalysisResult, exc: TimedOut) -> AnalysisResult:
+        """A result that keeps what was known before the deadline (hashes, metadata) and nothing judged."""
+        result = self._start(path)
+        result.evidence, result.media, result.timings = partial.evidence, partial.media, partial.timings
+        result.started_utc = partial.started_utc
+        duration = (partial.media or {}).get("duration_s") or 0.0
+        result.not_applicable = NotApplicable(
+            TIMED_OUT,
+            f"decoding, detection and scoring took longer than this file's time limit of {exc.seconds:.0f} s "
+            f"({self.settings.time_limit_s:g} s per minute of video, {duration:.1f} s long) and were stopped. "
+            "Analyse it alone with a longer --time-limit, or read fewer frames (--stride, --frames)",
+        )
         return result
 
     def _judge(self, path: Path, result: AnalysisResult, job: JobControl) -> None:
@@ -250,6 +277,7 @@ class Analyzer:
             candidates.add(frame, faces)
 
         gate = SizeGate(self.detector, s.detector.min_face_size)
+        retried_before = self.detector.found_by_retry
         judge = BatchJudge(self.model, self.info.calibration, self.device, s.batch_size, s.precision)
         started = time.perf_counter()
         extraction = judge_video(
@@ -261,6 +289,7 @@ class Analyzer:
             s.batch_size,
             s.queue_frames,
             job.sub(0.05, 0.9),
+            self._abandon_reader,
         )
         elapsed = time.perf_counter() - started
         result.timings["decode_detect_judge_s"] = round(elapsed, 3)
@@ -272,6 +301,13 @@ class Analyzer:
         result.faces_too_small = gate.too_small
         result.faces_scored = sum(len(v) for v in scores.values())
         result.warnings += self._warnings(result, extraction.decode)
+        found_by_retry = gate.inner.found_by_retry - retried_before
+        if found_by_retry:
+            result.warnings.append(
+                f"in {found_by_retry} frame(s) the short-range face detector found no face, and the "
+                "full-range detector (on the whole frame, else on overlapping tiles) did: small faces in "
+                "large frames"
+            )
         if not scores:
             result.not_applicable = self._no_face_reason(result)
             return
@@ -362,18 +398,6 @@ def analyze(
         return analyzer.analyze(path, job)
 
 
-def expand_inputs(paths: Iterable[Path | str]) -> list[Path]:
-    """Files as given, and the files inside given folders (recursively, sorted, hidden ones skipped)."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            files += inside
-        else:
-            files.append(path)
-    return files
-
-
 def analyze_safely(analyzer: Analyzer, path: Path | str, job: JobControl | None = None) -> AnalysisResult:
     """``analyzer.analyze``, with an unexpected error turned into a ``failed`` result; only cancelling raises."""
     try:
@@ -398,13 +422,13 @@ def analyze_many(
     job: JobControl | None = None,
     on_result: Callable[[AnalysisResult], None] | None = None,
 ) -> list[AnalysisResult]:
-    """Analyse every file (folders are expanded) in order; a file that fails gets a NOT_APPLICABLE result.
+    """Analyse every entry (folders give their media, see ``intake.pick_files``) in order; a file that fails gets a NOT_APPLICABLE result.
 
     One bad file never stops the batch: unreadable files say why, and an unexpected
     error is recorded as ``failed`` with its message. Only cancelling stops it.
     """
     job = ensure_job(job)
-    files = expand_inputs(paths)
+    files = pick_files(list(paths))
     results = []
     with Analyzer(settings, model, model_info) as analyzer:
         for index, path in enumerate(files):

@@ -73,6 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--min-face-size", type=int, default=detector.min_face_size, help="smallest face judged, in pixels"
     )
     parser.add_argument("--no-fallback", action="store_true", help="fail rather than use the Haar detector")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=default.time_limit_s,
+        metavar="SECONDS",
+        help="per minute of video (a minute at least): a file that takes longer is reported as timed out "
+        "and the batch goes on; 0: no limit",
+    )
     parser.add_argument("--case-id", default="", help="case number, printed in the report")
     parser.add_argument("--examiner", default="", help="who examined, printed in the report")
     parser.add_argument("--organisation", default="", help="printed in the report")
@@ -100,6 +108,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
         explain=not args.no_explain,
         explain_top_k=args.top_k,
         cam_level=args.cam_level,
+        time_limit_s=args.time_limit or None,
         detector=DetectorSettings(
             model=args.detector,
             min_confidence=args.min_confidence,
@@ -127,10 +136,11 @@ def result_line(result: AnalysisResult) -> str:
 def run(args: argparse.Namespace) -> int:
     """Analyse the inputs, print a verdict per file, write the reports; the exit status says if all went."""
     # Imported here, not at the top: building the ``cffd`` parser must not load torch.
-    from cffd_engine.analysis.analyzer import Analyzer, analyze_safely, expand_inputs
+    from cffd_engine.analysis.analyzer import Analyzer, analyze_safely
     from cffd_engine.analysis.models import load_analysis_model
     from cffd_engine.cli import progress_bar
     from cffd_engine.jobs import JobControl
+    from cffd_engine.media.intake import EVIDENCE_SUFFIXES, pick_files
     from cffd_engine.store import DEFAULT_BUNDLE
 
     try:
@@ -139,14 +149,15 @@ def run(args: argparse.Namespace) -> int:
         raise CFFDError(f"bad option: {exc}") from exc
     shard = parse_shard(args.shard) if args.shard is not None else None
     files, keys = [], []
-    for given in args.inputs:  # the same order as expand_inputs(args.inputs)
-        inside = expand_inputs([given])
+    for given in args.inputs:  # the same order as pick_files(args.inputs)
+        inside = pick_files([given])
         files += inside
-        keys += [relative_key(path, given) if given.is_dir() else path.name for path in inside]
+        keys += [relative_key(path, given) if path != given else path.name for path in inside]
     if not files:
         given = ", ".join(str(path) for path in args.inputs)
         raise CFFDError(
-            f"no files to analyse: the folders given are empty ({given}); name video or image files"
+            f"no files to analyse: the folders given hold no video or image files ({given}); name video or "
+            "image files (suffixes: " + ", ".join(sorted(EVIDENCE_SUFFIXES)) + ")"
         )
     extra = {}
     if shard is not None:

@@ -29,11 +29,12 @@ VERDICT_WORDS = {
     NOT_ASSESSED: "Not assessed",
 }
 
-# Reasons a result is NOT_APPLICABLE; only the last two mean the input could not be analysed.
+# Reasons a result is NOT_APPLICABLE; unreadable, failed and timed out mean the input could not be analysed.
 NO_FACE = "no_face"
 FACES_TOO_SMALL = "faces_too_small"
 UNREADABLE = "unreadable"
 FAILED = "failed"
+TIMED_OUT = "timed_out"
 NO_ASSESSABLE_FACE = "no_assessable_face"  # faces were found, but no track is a face the model can judge
 
 
@@ -52,6 +53,7 @@ class Evidence:
 
     path: str
     name: str
+    kind: str = "file"  # what the path is (``media.intake``): "file", "fifo", "link-loop", "folder", ...
     size_bytes: int | None = None
     sha256: str | None = None
     md5: str | None = None
@@ -233,7 +235,7 @@ class AnalysisResult:
     @property
     def analysed(self) -> bool:
         """False only when the input could not be read or the analysis failed (not for "no face")."""
-        return self.not_applicable is None or self.not_applicable.code not in (UNREADABLE, FAILED)
+        return self.not_applicable is None or self.not_applicable.code not in (UNREADABLE, FAILED, TIMED_OUT)
 
     @property
     def verdict_words(self) -> str:

@@ -31,6 +31,9 @@ class AnalysisSettings:
         A track needs ``min_track_faces`` faces to decide the video's verdict (all tracks count when
         none has that many). ``explain_top_k`` key frames per track get Grad-CAM and spectra, taken at
     spatial-backbone level ``cam_level`` (1..4; None: the deepest level whose map is at least 8 x 8).
+        Decoding, detection and scoring of one file may take ``time_limit_s`` seconds per minute of
+        video (a minute at least; an image counts as one), else the file is reported as timed out
+        and the batch goes on; None: no limit.
     """
 
     stride: int = 1
@@ -52,6 +55,7 @@ class AnalysisSettings:
     cam_level: int | None = None
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    time_limit_s: float | None = 300.0
 
     def __post_init__(self) -> None:
         positive = {
@@ -81,6 +85,16 @@ class AnalysisSettings:
             )
         if self.crop_scale <= 0:
             raise ValueError(f"AnalysisSettings.crop_scale must be positive, got {self.crop_scale}")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError(
+                f"AnalysisSettings.time_limit_s must be positive (or unset), got {self.time_limit_s}"
+            )
+
+    def time_limit(self, duration_s: float) -> float | None:
+        """Seconds one file of ``duration_s`` seconds may take to decode, detect and score (None: no limit)."""
+        if self.time_limit_s is None:
+            return None
+        return self.time_limit_s * max(1.0, duration_s / 60.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,6 +143,8 @@ class AnalysisSettings:
         for flag, value, default_value in pairs:
             if value != default_value and value is not None:
                 args += [flag, str(value)]
+        if self.time_limit_s != default.time_limit_s:
+            args += ["--time-limit", str(self.time_limit_s or 0)]
         if not self.detector.allow_fallback:
             args.append("--no-fallback")
         if not self.explain:

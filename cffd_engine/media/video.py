@@ -8,6 +8,7 @@ names the file, says what is wrong and what to do.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import JobControl, ensure_job
+from cffd_engine.media.intake import IMAGE_SUFFIXES, check_regular_file, open_regular_file
+from cffd_engine.media.limits import check_image_pixels, check_pixels
 
 # PyAV before 19 raised on container tags that are not UTF-8 unless told to ignore them; 19 dropped
 # the option (and no longer raises). Evidence with odd tags must open on either.
@@ -28,7 +31,6 @@ def open_container(path: Path | str):
     return av.open(str(path), **_TAG_ERRORS)
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 HASH_CHUNK = 1 << 20
 
 # Leading bytes of the video containers we expect; a file that starts like one
@@ -68,7 +70,7 @@ class MediaInfo:
 
 
 def _looks_like_video(path: Path) -> bool:
-    with path.open("rb") as handle:
+    with open_regular_file(path) as handle:
         head = handle.read(16)
     if path.suffix.lower() in {".ts", ".mts", ".m2ts"}:
         return head[:1] == b"G"  # MPEG transport stream sync byte
@@ -76,20 +78,20 @@ def _looks_like_video(path: Path) -> bool:
 
 
 def check_readable_file(path: Path | str) -> Path:
-    """The path as a Path if it is a non-empty readable file; else an EvidenceError saying which case."""
+    """The path as a Path if it is a non-empty readable regular file; else an EvidenceError saying which case.
+
+    Nothing but a regular file is opened (``intake.classify`` first): a pipe or a device is
+    refused with what it is, never read.
+    """
     path = Path(path)
-    if not path.exists():
-        raise EvidenceError(path, "no such file", "Check the path; the file may have been moved or renamed")
-    if path.is_dir():
-        raise EvidenceError(
-            path, "this is a folder, not a file", "Open the files inside it, or drop the folder"
-        )
+    check_regular_file(path)
     try:
-        size = path.stat().st_size
-        with path.open("rb"):
-            pass
+        with open_regular_file(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
     except PermissionError as exc:
         raise EvidenceError(path, "permission denied", "Give your user read access to the file") from exc
+    except OSError as exc:
+        raise EvidenceError(path, f"the file cannot be opened ({exc.strerror})", "Check the file") from exc
     if size == 0:
         raise EvidenceError(
             path, "the file is empty (0 bytes)", "The copy is incomplete; copy the evidence again"
@@ -124,6 +126,7 @@ def probe(path: Path | str) -> MediaInfo:
         elif container.duration is not None:
             duration = container.duration / av.time_base
         frame_count = stream.frames or (round(duration * fps) if fps else 0)
+        check_pixels(path, stream.codec_context.width, stream.codec_context.height)
         try:
             first = next(container.decode(stream), None)
         except av.FFmpegError as exc:
@@ -188,7 +191,12 @@ def _probe_image(path: Path, image: np.ndarray | None = None) -> MediaInfo:
 def read_image(path: Path | str) -> np.ndarray:
     """An image file as RGB uint8 (alpha dropped, grey expanded, 16-bit scaled)."""
     path = check_readable_file(path)
-    data = np.fromfile(path, dtype=np.uint8)  # cv2.imread cannot open non-ASCII paths on Windows
+    with open_regular_file(path) as handle:
+        check_image_pixels(path, handle)
+        handle.seek(0)
+        data = np.frombuffer(
+            handle.read(), dtype=np.uint8
+        )  # cv2.imread cannot open non-ASCII paths on Windows
     try:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # most decoders return None on bad data; some headers (PFM) raise instead
@@ -225,6 +233,8 @@ def read_first_frame(path: Path | str) -> np.ndarray:
         with open_container(path) as container:
             if not container.streams.video:
                 raise EvidenceError(path, "the file has no video stream", "Open a video or image file")
+            context = container.streams.video[0].codec_context
+            check_pixels(path, context.width, context.height)
             for frame in container.decode(video=0):
                 return _upright(frame.to_ndarray(format="rgb24"), int(getattr(frame, "rotation", 0) or 0))
     except av.FFmpegError as exc:
@@ -245,7 +255,7 @@ def file_hashes(path: Path | str, job: JobControl | None = None) -> dict[str, st
     total = max(path.stat().st_size, 1)
     sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     done = 0
-    with path.open("rb") as handle:
+    with open_regular_file(path) as handle:
         while chunk := handle.read(HASH_CHUNK):
             sha256.update(chunk)
             md5.update(chunk)
