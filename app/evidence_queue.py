@@ -43,6 +43,8 @@ class EvidenceItem:
         if self.result is None:
             return ""
         if self.result.verdict == NOT_APPLICABLE:
+            if not self.result.analysed:  # unreadable, failed, timed out: what the input is or did, in short
+                return f"Not analysed: {self.result.not_applicable.reason.split('. ')[0]}"
             return "Not applicable: no verdict"
         probability = self.result.video_probability
         return f"{self.result.verdict_words} ({probability:.2f})" if probability is not None else ""
