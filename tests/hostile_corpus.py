@@ -129,3 +129,12 @@ def build(folder: Path, face_photo: Path | None) -> dict[str, Entry]:
     if face_photo is not None:
         add("photo-8k-small-face", photo_8k_with_small_face(folder / "photo8k.jpg", face_photo), "file", None)
     return entries
+
+
+if (
+    __name__ == "__main__"
+):  # python -m tests.hostile_corpus FOLDER [FACE_PHOTO]: the corpus, for timing a batch
+    import sys
+
+    made = build(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    print(f"{len(made)} entries in {sys.argv[1]}")
