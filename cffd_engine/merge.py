@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     data = report_json_bytes(content)
     atomic_write_bytes(args.json, data)
     failed = [
-        r for r in content["results"] if (r["not_applicable"] or {}).get("code") in ("unreadable", "failed", "timed_out")
+        r
+        for r in content["results"]
+        if (r["not_applicable"] or {}).get("code") in ("unreadable", "failed", "timed_out")
     ]
     print(
         f"JSON:   {args.json} (SHA-256 {hashlib.sha256(data).hexdigest()}): {len(content['results'])} result(s) "

@@ -126,7 +126,7 @@ def probe(path: Path | str) -> MediaInfo:
         elif container.duration is not None:
             duration = container.duration / av.time_base
         frame_count = stream.frames or (round(duration * fps) if fps else 0)
-        check_pixels(path, stream.codec_context.width, stream.codec_context.height)
+        check_stream_pixels(path, stream)
         try:
             first = next(container.decode(stream), None)
         except av.FFmpegError as exc:
@@ -149,6 +149,13 @@ def probe(path: Path | str) -> MediaInfo:
             encoder=tags.get("encoder"),
             tags={str(k): str(v) for k, v in tags.items()},
         )
+
+
+def check_stream_pixels(path: Path, stream) -> None:
+    """The pixel limit on a video stream's declared frame size (a stream without a decoder declares none)."""
+    context = stream.codec_context
+    if context is not None:
+        check_pixels(path, context.width or 0, context.height or 0)
 
 
 def _unreadable(path: Path, exc: Exception) -> EvidenceError:
@@ -233,8 +240,7 @@ def read_first_frame(path: Path | str) -> np.ndarray:
         with open_container(path) as container:
             if not container.streams.video:
                 raise EvidenceError(path, "the file has no video stream", "Open a video or image file")
-            context = container.streams.video[0].codec_context
-            check_pixels(path, context.width, context.height)
+            check_stream_pixels(path, container.streams.video[0])
             for frame in container.decode(video=0):
                 return _upright(frame.to_ndarray(format="rgb24"), int(getattr(frame, "rotation", 0) or 0))
     except av.FFmpegError as exc:
