@@ -277,6 +277,7 @@ class Analyzer:
             candidates.add(frame, faces)
 
         gate = SizeGate(self.detector, s.detector.min_face_size)
+        self.detector.start_file()
         retried_before = self.detector.found_by_retry
         judge = BatchJudge(self.model, self.info.calibration, self.device, s.batch_size, s.precision)
         started = time.perf_counter()

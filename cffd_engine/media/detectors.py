@@ -197,12 +197,23 @@ def tile_origins(length: int, tile: int, step: int) -> list[int]:
     return list(range(0, length - tile, step)) + [length - tile]
 
 
+# In a video, faces the short-range detector misses are searched for again on the first face-less
+# frame and then on every RETRY_EVERY-th (about a second), until a search finds one for sure: from then
+# on, on every face-less frame of that file. Searching every face-less frame cost 3.5x (720p) to 6x (1080p,
+# tiles) the analysis time of a video without faces (measured 2026-12-03, docs/detector-2026-12-03.md).
+RETRY_EVERY = 30
+# A search's find switches the file to every frame only when this sure: full-range BlazeFace finds
+# "faces" at about 0.55 in colour blobs, and one such find must not make a face-less video 4x slower.
+SURE_FIND = 0.7
+
+
 class LargeFrameSearch:
     """mediapipe's detector, then, on a large frame where it finds no face, the full-range detector on the
     whole frame and then on overlapping tiles (a small face in an 8K photo is a few pixels once shrunk).
 
-    Frames with a face cost nothing more; faces found by a retry carry the name of the step that
-    found them (``mediapipe-full-range`` or ``mediapipe-full-range-tiles``), and ``retried`` and
+    Frames with a face cost nothing more; in a video the search runs on a schedule (``RETRY_EVERY``),
+    restarted by ``start_file``. Faces found by a retry carry the name of the step that found them
+    (``mediapipe-full-range`` or ``mediapipe-full-range-tiles``), and ``retried`` and
     ``found_by_retry`` count frames, for the result's warnings.
     """
 
@@ -218,6 +229,12 @@ class LargeFrameSearch:
         self._full: FaceDetector | None = detector if settings.model == "full" else None
         self.retried = 0
         self.found_by_retry = 0
+        self.start_file()
+
+    def start_file(self) -> None:
+        """A new file: its first face-less frame is searched again, then every ``RETRY_EVERY``-th."""
+        self._faceless = 0
+        self._every = RETRY_EVERY
 
     def _full_range(self) -> FaceDetector:
         if self._full is None:
@@ -228,12 +245,18 @@ class LargeFrameSearch:
         faces = self.inner.detect(rgb)
         if faces or self.is_fallback or max(rgb.shape[:2]) <= SHORT_RANGE_INPUT:
             return faces
+        due = self._faceless % self._every == 0
+        self._faceless += 1
+        if not due:
+            return faces
         self.retried += 1
         full = self._full_range()
         faces = [] if full is self.inner else full.detect(rgb)
         if not faces and max(rgb.shape[:2]) > self.tile:
             faces = self._tiles(rgb, full)
         self.found_by_retry += bool(faces)
+        if any(face.score >= SURE_FIND for face in faces):
+            self._every = 1  # this file has faces only a search finds: search every face-less frame
         return faces
 
     def _tiles(self, rgb: np.ndarray, detector: FaceDetector) -> list[FaceDetection]:

@@ -27,6 +27,8 @@ from cffd_engine.cli import main as cffd
 from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import JobControl, TimedOut
 from cffd_engine.media import intake
+from cffd_engine.media.detectors import RETRY_EVERY, SURE_FIND, DetectorSettings, LargeFrameSearch
+from cffd_engine.media.faces import FaceDetection
 from cffd_engine.media.limits import MAX_PIXELS, image_dimensions
 from cffd_engine.media.video import file_hashes, probe, read_image
 from cffd_engine.model import RSIANet, preset
@@ -291,3 +293,47 @@ def test_a_file_that_hangs_times_out_and_the_batch_goes_on_with_a_new_detector(b
     )
     assert stuck.evidence.sha256 is not None and stuck.media["frame_count"] == 4
     assert fine.verdict in hc.VERDICTS and fine.frames_read == 4
+
+
+class CountingDetector:
+    """A detector stand-in that finds a face only where told, and counts its calls."""
+
+    name = "fake"
+    is_fallback = False
+
+    def __init__(self, finds: bool = False, score: float = 0.9):
+        self.finds, self.score, self.calls = finds, score, 0
+
+    def detect(self, rgb):
+        self.calls += 1
+        return (
+            [FaceDetection((10.0, 10.0, 20.0, 20.0), self.score, np.zeros((6, 2), np.float32), self.name)]
+            if self.finds
+            else []
+        )
+
+    def close(self):
+        pass
+
+
+def test_a_video_is_searched_again_on_a_schedule_until_a_search_finds_a_face():
+    search = LargeFrameSearch(CountingDetector(), DetectorSettings())
+    full = search._full = CountingDetector()
+    frame = np.zeros((480, 640, 3), np.uint8)  # larger than the short-range input, smaller than a tile
+    for _ in range(2 * RETRY_EVERY + 1):
+        assert search.detect(frame) == []
+    # Face-less frames 0, RETRY_EVERY and 2 * RETRY_EVERY were searched again, the rest were not.
+    assert search.retried == full.calls == 3 and search.found_by_retry == 0
+
+    full.finds, full.score = True, SURE_FIND - 0.1  # an unsure find counts, but keeps the schedule
+    search.start_file()  # the next file: its first face-less frame is searched at once
+    assert len(search.detect(frame)) == 1 and search.detect(frame) == [] and search.retried == 4
+    full.score = SURE_FIND
+    search.start_file()
+    assert len(search.detect(frame)) == 1 and search.found_by_retry == 2
+    # Once a search found a face in this file, every face-less frame is searched.
+    for _ in range(5):
+        assert len(search.detect(frame)) == 1
+    assert search.retried == 4 + 6 and search.found_by_retry == 7  # 1 unsure + 1 + 5
+    # Small frames are never searched again: BlazeFace already sees them whole.
+    assert search.detect(np.zeros((100, 100, 3), np.uint8)) == [] and search.retried == 10
