@@ -168,7 +168,12 @@ class ResultsView(QWidget):
         if not keys:
             return NO_HEAT_NOTE
         where = ", ".join(
-            f"track {key.track_id}: strongest point {'inside' if key.peak_in_box else 'outside'} the face box"
+            f"track {key.track_id}: strongest point "
+            + (
+                "inside the face box"
+                if key.peak_in_box
+                else "outside the face box (not evidence of a change)"
+            )
             for key in keys
         )
         return f"Key frame. Grad-CAM heatmap of where the evidence for 'manipulated' lies ({where})."

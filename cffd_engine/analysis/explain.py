@@ -33,10 +33,13 @@ def to_tensor(crops: np.ndarray) -> torch.Tensor:
 
 def default_cam_level(model: RSIANet) -> int:
     """The deepest spatial level (1..4) whose feature map is at least ``MIN_CAM_CELLS`` wide at the input size."""
+    return cam_level_for(model.config.input_size)
+
+
+def cam_level_for(input_size: int) -> int:
+    """``default_cam_level`` for a model whose input is ``input_size`` pixels a side."""
     fine_enough = [
-        level
-        for level, stride in enumerate(LEVEL_STRIDES, 1)
-        if model.config.input_size / stride >= MIN_CAM_CELLS
+        level for level, stride in enumerate(LEVEL_STRIDES, 1) if input_size / stride >= MIN_CAM_CELLS
     ]
     return max(fine_enough, default=1)
 

@@ -44,6 +44,7 @@ def model_info(manifest: BundleManifest, bundle_dir: Path | str, source: str | N
         created=manifest.created,
         engine_version=manifest.engine_version,
         reference=load_reference_spectrum(bundle_dir),
+        heatmap_check=manifest.metrics.get("heatmap_check"),
     )
 
 

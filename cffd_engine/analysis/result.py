@@ -78,6 +78,7 @@ class ModelInfo:
     created: str
     engine_version: str
     reference: ReferenceSpectrum | None = None  # None: the bundle ships none (the fallback is used)
+    heatmap_check: dict[str, Any] | None = None  # where its heat maps point on known manipulations
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cffd_engine.analysis.environment import environment
+from cffd_engine.analysis.explain import cam_level_for
 from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.media.video import file_hashes
+from cffd_engine.store.card import heatmap_words
 
 REPORT_FORMAT = "cffd-forensic-report"
 FORMAT_VERSION = 1
@@ -104,10 +106,19 @@ def interpretation(result: AnalysisResult) -> list[str]:
         inside = sum(key.peak_in_box for key in keys)
         outside = sum(key.spectrum_outside_fraction for key in keys) / len(keys)
         words.append(
-            f"The heat maps of the {len(keys)} key frames show which parts of the face pushed the score towards "
-            f"'manipulated' (the strongest point lies inside the face box in {inside} of them); they show where "
-            "the detector looked, not what was changed."
+            f"The heat maps of the {len(keys)} key frames show which parts of the face crop pushed the score "
+            f"towards 'manipulated'; they show where the detector looked, not what was changed. The strongest "
+            f"point lies inside the face box in {inside} of them"
+            + (
+                "; where it lies outside (hair, neck, background), that is not evidence that the face was changed."
+                if inside < len(keys)
+                else "."
+            )
         )
+        level = result.settings.cam_level or cam_level_for(result.model.input_size)
+        checked = heatmap_words(result.model.heatmap_check, level)
+        if checked:
+            words.append(checked)
         words.append(
             f"On average {_pct(outside)} of the frequency rings of the key-frame faces fall outside the band of "
             "real faces. Resizing, sharpening and compression move a spectrum too, so a departure supports but "

@@ -174,12 +174,12 @@ def _verdict_box(summary: dict, style: Styles) -> Table:
 
 def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> KeepTogether:
     weights = "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(key["level_weights"]))
-    where = "inside" if key["peak_in_box"] else "outside"
+    where = "inside the box" if key["peak_in_box"] else "outside the face box (not evidence of a change)"
     caption = (
         f"<b>Frame {key['frame_index']}</b> at {key['timestamp_s']:.2f} s, track {key['track_id']}: "
         f"P(fake) <b>{key['fake_probability']:.3f}</b>. Face box (x, y, w, h) "
         f"{', '.join(f'{v:.0f}' for v in key['box'])}; heat-map peak at ({key['heatmap_peak'][0]:.0f}, "
-        f"{key['heatmap_peak'][1]:.0f}), {where} the box. FAF level weights: {weights}. Spectrum: "
+        f"{key['heatmap_peak'][1]:.0f}), {where}. FAF level weights: {weights}. Spectrum: "
         f"{100 * key['spectrum_outside_fraction']:.0f}% of rings outside the real-face band, high-frequency "
         f"excess {key['spectrum_high_excess_db']:+.1f} dB."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cffd_engine.analysis.explain import cam_level_for
 from cffd_engine.analysis.settings import AnalysisSettings
 from cffd_engine.store.bundle import BundleManifest
 
@@ -15,6 +16,30 @@ VIDEO_RULE = (
     "the genuine clip furthest below the threshold; a top-10% mean caught more at the face threshold but "
     "raised the genuine clip to within 0.02 of it."
 )
+
+
+def heatmap_words(check: dict | None, level: int) -> str | None:
+    """What the heatmap check (``analysis.heatmap_check``, kept in ``metrics["heatmap_check"]``) found at
+    Grad-CAM level ``level``, in one sentence; None when it was not measured there."""
+    figures = {
+        family: levels[f"level {level}"]
+        for family, levels in ((check or {}).get("figures") or {}).items()
+        if f"level {level}" in levels and levels[f"level {level}"].get("faces")
+    }
+    if not figures:
+        return None
+    hit = sum(f["pointing"] * f["faces"] for f in figures.values()) / sum(
+        f["faces"] for f in figures.values()
+    )
+    chance = sum(f["region_share"] * f["faces"] for f in figures.values()) / sum(
+        f["faces"] for f in figures.values()
+    )
+    return (
+        f"In tests on known manipulations ({check.get('measured_on', 'synthetic forgeries of held-out photos')}), "
+        f"the heat map's peak at level {level} fell inside the manipulated region {_percent(hit)} of the time ("
+        + ", ".join(f"{family} {_percent(f['pointing'])}" for family, f in figures.items())
+        + f"); a point placed at random would fall inside {_percent(chance)} of the time."
+    )
 
 
 def _percent(value: float | None) -> str:
@@ -66,6 +91,13 @@ def model_card(manifest: BundleManifest) -> str:
         f"- Decision: a face is called manipulated when its fake probability is at least {manifest.threshold:.2f}. "
         + decision_words(manifest.decision, manifest.metrics.get("test_decision")),
         f"- Video verdict: {VIDEO_RULE}",
+        "- Heat maps: "
+        + (
+            heatmap_words(
+                manifest.metrics.get("heatmap_check"), cam_level_for(int(config.get("input_size", 224)))
+            )
+            or "not checked against known manipulations for this model."
+        ),
         "",
         "## What it was trained on, in order",
     ]

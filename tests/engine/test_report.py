@@ -169,3 +169,33 @@ def test_the_limits_say_how_a_calibrated_threshold_was_chosen(results):
         "at most 5% of held-out genuine faces (30, held-out faces of a test) are called manipulated" in items
     )
     assert "not calibrated" in " ".join(limitations(results))  # the fixture's bundle has no calibration
+
+
+def test_the_heat_map_note_says_where_peaks_lie_and_what_the_check_found(results):
+    from dataclasses import replace
+
+    from cffd_engine.analysis.explain import cam_level_for
+    from cffd_engine.report.content import interpretation
+
+    result = results[0]
+    keys = result.key_frames()
+    assert keys, "the fixture's face video gives key frames"
+    level = cam_level_for(result.model.input_size)
+    check = {
+        "measured_on": "a test",
+        "figures": {"swap": {f"level {level}": {"faces": 10, "pointing": 0.7, "region_share": 0.2}}},
+    }
+    words = " ".join(interpretation(replace(result, model=replace(result.model, heatmap_check=check))))
+    inside = sum(key.peak_in_box for key in keys)
+    assert f"The strongest point lies inside the face box in {inside} of them" in words
+    if inside < len(keys):
+        assert (
+            "where it lies outside (hair, neck, background), that is not evidence that the face was changed"
+            in words
+        )
+    assert (
+        f"the heat map's peak at level {level} fell inside the manipulated region 70.0% of the time (swap 70.0%); "
+        "a point placed at random would fall inside 20.0% of the time." in words
+    )
+    # A model without the check says nothing about it.
+    assert "known manipulations" not in " ".join(interpretation(result))
