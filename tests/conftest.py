@@ -44,3 +44,18 @@ def portrait_video(tmp_path_factory) -> Path:
     """A 20-frame 640x480 mp4v video of the real portrait sliding right."""
     path = tmp_path_factory.mktemp("evidence") / "portrait.mp4"
     return synthetic_media.write_video(path, synthetic_media.moving_face_frames())
+
+
+@pytest.fixture(scope="module")
+def untrained_bundle(tmp_path_factory) -> Path:
+    """An untrained lite RSIA-Net at 64 px as a bundle folder: for tests about handling files, not verdicts."""
+    import torch
+
+    from cffd_engine.model import RSIANet, preset
+    from cffd_engine.store import BundleManifest, write_bundle
+
+    torch.manual_seed(1)
+    model = RSIANet(preset("lite", input_size=64))
+    directory = tmp_path_factory.mktemp("models") / "bundle"
+    write_bundle(directory, model, BundleManifest(model_config=model.config.to_dict()))
+    return directory

@@ -31,8 +31,6 @@ from cffd_engine.media.detectors import RETRY_EVERY, SURE_FIND, DetectorSettings
 from cffd_engine.media.faces import FaceDetection
 from cffd_engine.media.limits import MAX_PIXELS, image_dimensions
 from cffd_engine.media.video import file_hashes, probe, read_image
-from cffd_engine.model import RSIANet, preset
-from cffd_engine.store import BundleManifest, write_bundle
 from tests import hostile_corpus as hc
 from tests import synthetic_media as sm
 from tests.conftest import SHARED_DATA
@@ -67,12 +65,8 @@ def corpus(tmp_path_factory) -> dict[str, hc.Entry]:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    torch.manual_seed(1)
-    model = RSIANet(preset("lite", input_size=64))
-    directory = tmp_path_factory.mktemp("models") / "bundle"
-    write_bundle(directory, model, BundleManifest(model_config=model.config.to_dict()))
-    return directory
+def bundle(untrained_bundle) -> Path:
+    return untrained_bundle
 
 
 @dataclass

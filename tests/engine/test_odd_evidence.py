@@ -32,8 +32,6 @@ from cffd_engine.cli import main as cffd
 from cffd_engine.errors import EvidenceError
 from cffd_engine.media import video
 from cffd_engine.media.frames import read_frames
-from cffd_engine.model import RSIANet, preset
-from cffd_engine.store import BundleManifest, write_bundle
 from tests import synthetic_media as sm
 
 VERDICTS = {"LIKELY_MANIPULATED", "NO_MANIPULATION_DETECTED"}
@@ -294,12 +292,8 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    torch.manual_seed(1)
-    model = RSIANet(preset("lite", input_size=64))
-    directory = tmp_path_factory.mktemp("models") / "bundle"
-    write_bundle(directory, model, BundleManifest(model_config=model.config.to_dict()))
-    return directory
+def bundle(untrained_bundle) -> Path:
+    return untrained_bundle
 
 
 @dataclass
