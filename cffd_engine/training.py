@@ -159,7 +159,11 @@ def train(
     ``store`` None: a store under ``out/store``. Raises ``CFFDError`` when the photos are missing.
     """
     from cffd_engine import distributed
-    from cffd_engine.analysis.spectrum import compute_reference_spectrum, save_reference_spectrum
+    from cffd_engine.analysis.spectrum import (
+        compute_reference_spectrum,
+        genuine_outside,
+        save_reference_spectrum,
+    )
     from cffd_engine.continual import ContinualSettings, TaskData, learn_task, train_first_task
     from cffd_engine.continual.samples import REAL
     from cffd_engine.model import preset
@@ -218,15 +222,21 @@ def train(
     with cpu_threads(settings.train.threads):
         test, test_decision = test_figures(model, manifest.decision, tasks)
     if distributed.world().is_main:
-        real_faces = [
-            image.permute(1, 2, 0).numpy() for task in tasks for image in task.val.of_label(REAL).images
-        ]
-        save_reference_spectrum(
-            candidate.staged,
-            compute_reference_spectrum(
-                real_faces, f"the genuine validation faces of '{recipe.name}' ({faces.name} photos)"
-            ),
+
+        def genuine(split: str) -> list:
+            return [
+                image.permute(1, 2, 0).numpy()
+                for task in tasks
+                for image in getattr(task, split).of_label(REAL).images
+            ]
+
+        reference = compute_reference_spectrum(
+            genuine("val"), f"the genuine validation faces of '{recipe.name}' ({faces.name} photos)"
         )
+        reference.genuine_outside = genuine_outside(
+            genuine("test"), reference, "its test split, made like its training faces, not used to draw it"
+        )
+        save_reference_spectrum(candidate.staged, reference)
         manifest.metrics["test"] = test
         manifest.metrics["test_decision"] = test_decision
         manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}

@@ -109,5 +109,9 @@ class SpectrumPanel(QWidget):
             connect="finite",
             pen=pg.mkPen("#b3261e", width=2),
         )
-        self.words.setText(f"{KEY} {spectrum_words(key)}")
-        self.reference_note.setText(f"Reference band: {reference.describe()}.")
+        self.words.setText(f"{KEY} {spectrum_words(key)} {reference.genuine_words()}")
+        self.reference_note.setText(
+            f"Reference band: {reference.describe()}. It is where 90% of those genuine faces lie, ring by ring; "
+            "resizing, sharpening and compression move a spectrum too, so a face outside it is not thereby "
+            "manipulated, nor one inside it genuine."
+        )

@@ -58,9 +58,20 @@ def level_module(model: RSIANet, level: int) -> tuple[str, torch.nn.Module]:
 
 
 class Explainer:
-    """Grad-CAM heatmaps for P(fake) of one model; make one per model and reuse it for every face."""
+    """Grad-CAM heatmaps for P(fake) of one model; make one per model and reuse it for every face.
 
-    def __init__(self, model: RSIANet, level: int | None = None, device: torch.device | str = "cpu"):
+    The target is the spatial backbone's output at pyramid ``level`` (what the analysis shows), or,
+    with ``fused=True``, the RSIA output at that level: the fused photo-and-band features FAF weighs
+    (measured as an alternative, ``analysis/heatmap_check.py``).
+    """
+
+    def __init__(
+        self,
+        model: RSIANet,
+        level: int | None = None,
+        device: torch.device | str = "cpu",
+        fused: bool = False,
+    ):
         # Imported here: pytorch-grad-cam pulls in matplotlib, scikit-learn and torchvision (seconds, 100+ MB).
         from pytorch_grad_cam import GradCAM
 
@@ -69,9 +80,13 @@ class Explainer:
         # Frozen weights: the gradient Grad-CAM needs flows from the input, not into the parameters.
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
-        name, layer = level_module(self.model, level)
+        if fused:
+            name, layer = f"rsia.{level - 1}", self.model.rsia[level - 1]
+        else:
+            name, layer = level_module(self.model, level)
+            name = f"spatial_backbone.{name}"
         self.level = level
-        self.layer_name = f"spatial_backbone.{name} (level {level}, stride {LEVEL_STRIDES[level - 1]})"
+        self.layer_name = f"{name} (level {level}, stride {LEVEL_STRIDES[level - 1]})"
         self.device = torch.device(device)
         self._cam = GradCAM(model=LogitsOnly(self.model), target_layers=[layer])
         self._cam.compute_input_gradient = True

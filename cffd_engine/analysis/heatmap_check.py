@@ -3,8 +3,9 @@
 Each synthetic family knows its mask. For real photos the model never trained on, each
 family's forgery is made, the face is found and cropped as the analysis crops it
 (short-range detector, ``crop_geometry`` at the analysis's scale and the model's size),
-and Grad-CAM at each level of the spatial backbone gives a heatmap of the crop. Per
-family and level:
+and Grad-CAM at each level of the spatial backbone (what the analysis shows) or at the
+RSIA output of a level (the fused features FAF weighs) gives a heatmap of the crop. Per
+family and target:
 
 - ``mass_inside``: the share of the heatmap's mass inside the manipulated region, beside
   ``region_share``, the region's share of the crop (what a heatmap that knows nothing gets);
@@ -71,10 +72,12 @@ def heatmap_check(
     donors: Sequence[Face],
     families: Sequence[str],
     levels: Sequence[int] = (1, 2, 3, 4),
+    fused_levels: Sequence[int] = (),
     seed: int = 0,
     job: JobControl | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{family: {"level N": figures}} for Grad-CAM at each spatial level (see the module doc)."""
+    """{family: {"level N": figures, "fused N": figures}}: Grad-CAM at each spatial level in ``levels``
+    and at the RSIA output (the fused features FAF weighs) of each level in ``fused_levels``."""
     from cffd_engine.media.faces import FaceDetector
 
     job = ensure_job(job)
@@ -83,19 +86,20 @@ def heatmap_check(
     out: dict[str, dict[str, dict[str, float]]] = {}
     with FaceDetector("short", 0.5, 0) as detector:
         made = {name: forged_crops(faces, name, donors, detector, size, rng) for name in families}
-    explainers = {level: Explainer(model, level=level) for level in levels}
+    explainers = {f"level {level}": Explainer(model, level=level) for level in levels}
+    explainers |= {f"fused {level}": Explainer(model, level=level, fused=True) for level in fused_levels}
     try:
         for step, (name, (crops, regions)) in enumerate(made.items()):
             job.check()
             figures: dict[str, dict[str, float]] = {}
             share = float(regions.mean()) if len(regions) else 0.0
-            for level, explainer in explainers.items():
+            for target, explainer in explainers.items():
                 heatmaps = explainer.heatmaps(crops) if len(crops) else np.zeros((0, size, size))
                 mass = [
                     float((h * r).sum() / max(h.sum(), 1e-9)) for h, r in zip(heatmaps, regions, strict=True)
                 ]
                 hits = [bool(r[peak_pixel(h)]) for h, r in zip(heatmaps, regions, strict=True)]
-                figures[f"level {level}"] = {
+                figures[target] = {
                     "faces": len(crops),
                     "mass_inside": round(float(np.mean(mass)), 4) if mass else float("nan"),
                     "region_share": round(share, 4),

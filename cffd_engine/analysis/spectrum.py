@@ -91,6 +91,8 @@ class ReferenceSpectrum:
     crop_size: int
     source: str
     fallback: bool = False
+    # How far genuine faces the band was not built from stray outside it (``genuine_outside``).
+    genuine_outside: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +106,17 @@ class ReferenceSpectrum:
         if self.fallback:
             return f"generic band, as the model ships no reference of its own: {self.source}"
         return f"{self.count} real face crops of {self.crop_size} px ({self.source})"
+
+    def genuine_words(self) -> str:
+        """How far outside the band genuine faces fall, so that a face's own figure can be read."""
+        typical = self.genuine_outside
+        if not typical:
+            return "How often genuine faces fall outside this band was not measured."
+        return (
+            f"Genuine faces fall outside it too: of {typical['faces']} held-out genuine faces "
+            f"({typical['source']}), half had {100 * typical['median']:.0f}% of their rings or fewer outside "
+            f"the band, and 1 in 20 more than {100 * typical['p95']:.0f}%."
+        )
 
 
 def compute_reference_spectrum(
@@ -133,6 +146,21 @@ def compute_reference_spectrum(
     )
 
 
+def genuine_outside(crops: Iterable[np.ndarray], reference: ReferenceSpectrum, source: str) -> dict:
+    """How far genuine face crops the band was not built from fall outside it: the median and 95th
+    percentile of their share of rings outside (``compare``), for ``ReferenceSpectrum.genuine_outside``."""
+    shares = [compare(radial_power(crop, len(reference.p50)), reference).outside_fraction for crop in crops]
+    if not shares:
+        raise ValueError("no genuine face crops to measure the band on")
+    median, p95 = np.percentile(shares, [50, 95])
+    return {
+        "faces": len(shares),
+        "median": round(float(median), 4),
+        "p95": round(float(p95), 4),
+        "source": source,
+    }
+
+
 def save_reference_spectrum(bundle_dir: Path | str, reference: ReferenceSpectrum) -> Path:
     """Write ``reference_spectrum.json`` into a bundle folder being built (before ``write_bundle``)."""
     path = Path(bundle_dir) / REFERENCE_FILE
@@ -159,6 +187,13 @@ def load_reference_spectrum(bundle_dir: Path | str) -> ReferenceSpectrum | None:
             for curve in curves
         ):
             raise ValueError(f"each curve must be {BINS} numbers")
+        typical = reference.genuine_outside
+        if typical is not None and not (
+            isinstance(typical, dict)
+            and all(_finite(typical.get(key)) for key in ("faces", "median", "p95"))
+            and isinstance(typical.get("source"), str)
+        ):
+            raise ValueError("genuine_outside must hold faces, median, p95 and source")
     except (ValueError, TypeError, RecursionError) as exc:
         raise CFFDError(
             f"{path}: the model's reference spectrum is malformed ({exc}); "

@@ -119,9 +119,12 @@ def interpretation(result: AnalysisResult) -> list[str]:
         checked = heatmap_words(result.model.heatmap_check, level)
         if checked:
             words.append(checked)
+        reference = result.spectrum_reference
         words.append(
             f"On average {_pct(outside)} of the frequency rings of the key-frame faces fall outside the band of "
-            "real faces. Resizing, sharpening and compression move a spectrum too, so a departure supports but "
+            "real faces. "
+            + (reference.genuine_words() + " " if reference is not None else "")
+            + "Resizing, sharpening and compression move a spectrum too, so a departure supports but "
             "does not establish manipulation, and a face inside the band is not thereby shown to be genuine."
         )
     return words

@@ -71,6 +71,9 @@ def test_a_dropped_video_gets_a_verdict_a_timeline_and_frames_with_a_heatmap(qtb
     viewer.opacity_slider.setValue(20)
     assert viewer.heatmap_shown and viewer.canvas.opacity == 0.2
     assert view.spectrum_panel.shown_key is result.key_frames()[0]
+    # The panel says how far genuine faces stray from the band, and what the band is not.
+    assert result.spectrum_reference.genuine_words() in view.spectrum_panel.words.text()
+    assert "not thereby manipulated" in view.spectrum_panel.reference_note.text()
     assert len(view.level_weights.weights) == 4
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import cv2
 import numpy as np
@@ -16,6 +17,7 @@ from cffd_engine.analysis.spectrum import (
     BINS,
     compare,
     fallback_reference,
+    genuine_outside,
     load_reference_spectrum,
     log_magnitude,
     radial_power,
@@ -28,6 +30,7 @@ from cffd_engine.analysis.verdict import (
     video_verdict,
     window_length,
 )
+from cffd_engine.errors import CFFDError
 from cffd_engine.media.detectors import DetectorSettings
 from tests.synthetic_media import face_variants
 
@@ -180,6 +183,35 @@ def test_reference_band_of_real_faces(tmp_path):
     assert noisy_comparison.high_frequency_excess_db > 2 and noisy_comparison.outside_fraction > 0.3
     with pytest.raises(ValueError, match="at least 2"):
         compute_reference_spectrum(faces[:1], "one face")
+
+
+def test_how_far_genuine_faces_stray_from_the_band_is_measured_kept_and_said(tmp_path):
+    faces = face_variants(16, size=96)
+    reference = compute_reference_spectrum(faces[:8], "portrait variants")
+    assert "was not measured" in reference.genuine_words()
+    held_out = faces[8:]
+    typical = genuine_outside(held_out, reference, "the other half")
+    shares = [compare(radial_power(face), reference).outside_fraction for face in held_out]
+    assert typical == {
+        "faces": 8,
+        "median": pytest.approx(float(np.median(shares)), abs=1e-4),
+        "p95": pytest.approx(float(np.percentile(shares, 95)), abs=1e-4),
+        "source": "the other half",
+    }
+    reference.genuine_outside = typical
+    save_reference_spectrum(tmp_path, reference)
+    assert load_reference_spectrum(tmp_path).genuine_outside == typical
+    assert reference.genuine_words() == (
+        f"Genuine faces fall outside it too: of 8 held-out genuine faces (the other half), half had "
+        f"{100 * typical['median']:.0f}% of their rings or fewer outside the band, and 1 in 20 more than "
+        f"{100 * typical['p95']:.0f}%."
+    )
+    # A bundle from elsewhere with a malformed figure is refused when loaded, naming the file.
+    data = json.loads((tmp_path / "reference_spectrum.json").read_text())
+    data["genuine_outside"] = {"faces": 8, "median": "half"}
+    (tmp_path / "reference_spectrum.json").write_text(json.dumps(data))
+    with pytest.raises(CFFDError, match="reference_spectrum.json.*genuine_outside"):
+        load_reference_spectrum(tmp_path)
 
 
 def test_fallback_band_is_flagged():

@@ -45,13 +45,15 @@ def test_the_check_gives_every_family_and_level_figures_within_their_bounds(face
     torch.manual_seed(0)
     model = RSIANet(preset("lite", input_size=SIZE)).eval()
     with cpu_threads(1):
-        figures = heatmap_check(model, faces, faces[::-1], ["blend", "swap"], levels=(1, 2), seed=0)
+        figures = heatmap_check(
+            model, faces, faces[::-1], ["blend", "swap"], levels=(1, 2), fused_levels=(2,), seed=0
+        )
     assert set(figures) == {"blend", "swap"}
     with FaceDetector("short", 0.5, 0) as detector:
         rng = np.random.default_rng(0)
         _, blend_regions = forged_crops(faces, "blend", faces[::-1], detector, SIZE, rng)
     for levels in figures.values():
-        assert set(levels) == {"level 1", "level 2"}
+        assert set(levels) == {"level 1", "level 2", "fused 2"}
         for f in levels.values():
             assert f["faces"] == 2
             assert 0.0 <= f["mass_inside"] <= 1.0 and f["pointing"] in (0.0, 0.5, 1.0)
