@@ -112,10 +112,13 @@ class ReferenceSpectrum:
         typical = self.genuine_outside
         if not typical:
             return "How often genuine faces fall outside this band was not measured."
+        half = (
+            "no ring" if typical["median"] == 0 else f"{100 * typical['median']:.0f}% of their rings or fewer"
+        )
         return (
             f"Genuine faces fall outside it too: of {typical['faces']} held-out genuine faces "
-            f"({typical['source']}), half had {100 * typical['median']:.0f}% of their rings or fewer outside "
-            f"the band, and 1 in 20 more than {100 * typical['p95']:.0f}%."
+            f"({typical['source']}), half had {half} outside the band, and 1 in 20 more than "
+            f"{100 * typical['p95']:.0f}%."
         )
 
 

@@ -206,6 +206,8 @@ def test_how_far_genuine_faces_stray_from_the_band_is_measured_kept_and_said(tmp
         f"{100 * typical['median']:.0f}% of their rings or fewer outside the band, and 1 in 20 more than "
         f"{100 * typical['p95']:.0f}%."
     )
+    reference.genuine_outside = {**typical, "median": 0.0}
+    assert "half had no ring outside the band" in reference.genuine_words()
     # A bundle from elsewhere with a malformed figure is refused when loaded, naming the file.
     data = json.loads((tmp_path / "reference_spectrum.json").read_text())
     data["genuine_outside"] = {"faces": 8, "median": "half"}
