@@ -126,6 +126,7 @@ SETTING_LABELS = {
     "explain": "Explanations made",
     "explain_top_k": "Key frames explained per track",
     "cam_level": "Grad-CAM backbone level (- = automatic)",
+    "time_limit_s": "Time limit per file: seconds per minute of video (- = none)",
     "detector.model": "Face detector model",
     "detector.min_confidence": "Face detector confidence threshold",
     "detector.min_face_size": "Smallest face judged (pixels)",

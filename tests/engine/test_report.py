@@ -199,3 +199,12 @@ def test_the_heat_map_note_says_where_peaks_lie_and_what_the_check_found(results
     )
     # A model without the check says nothing about it.
     assert "known manipulations" not in " ".join(interpretation(result))
+
+
+def test_every_analysis_setting_has_words_in_the_report():
+    from cffd_engine.analysis import AnalysisSettings
+    from cffd_engine.report.sections import settings_rows
+
+    rows = settings_rows(AnalysisSettings().to_dict())[1:]
+    assert len(rows) > 20
+    assert [name for label, name, _ in rows if label == name] == []  # a setting without words shows its name
