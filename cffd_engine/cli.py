@@ -146,8 +146,9 @@ def _models(args: argparse.Namespace) -> int:
     elif action == "restore-data":
         from cffd_engine.training import restore_training_faces
 
-        version = restore_training_faces(store, args.version, progress_bar("restore"))
-        print(f"\n{version}: {args.version or 'the active version'} with its training faces rebuilt")
+        version = restore_training_faces(store, args.version, progress_bar("restore"), faces=args.faces)
+        source = f" from {args.faces}" if args.faces else ""
+        print(f"\n{version}: {args.version or 'the active version'} with its training faces rebuilt{source}")
     return 0
 
 
@@ -176,9 +177,16 @@ def _add_models_parser(commands) -> None:
     actions.add_parser("delete", help="delete a version (never the active one)").add_argument("version")
     restore = actions.add_parser(
         "restore-data",
-        help="rebuild the replay buffer and validation faces a shared model left out (needs its photos)",
+        help="rebuild the replay buffer and validation faces a shared model left out (from its photos, or "
+        "from your own genuine faces with --faces)",
     )
     restore.add_argument("version", nargs="?", help="default: the active version")
+    restore.add_argument(
+        "--faces",
+        type=Path,
+        help="a folder of your own genuine face images (e.g. frames of genuine footage) to rebuild from, "
+        "instead of the photos the model was trained on",
+    )
     models.set_defaults(func=_models)
 
 

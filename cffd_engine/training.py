@@ -25,7 +25,7 @@ import shutil
 import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -299,14 +299,59 @@ def test_figures(model, decision: dict, tasks: list) -> tuple[dict[str, dict[str
     return test, summary
 
 
-def restore_training_faces(store, version: str | None = None, job: JobControl | None = None) -> str:
-    """Rebuild, from the photos, the replay buffer and validation faces a shared bundle left out.
+# Rebuilding from an analyst's own genuine faces: at least this many photos per task (each gives a
+# genuine and a manipulated face), so that every task has faces to replay and to validate on.
+MIN_OWN_FACES_PER_TASK = 25
+
+
+def faces_needed(recipe: Recipe, per_task: int) -> int:
+    """Face images a build of ``recipe``'s families with ``per_task`` photos each consumes (donors included)."""
+    from cffd_engine.data.synth import get_family
+    from cffd_engine.data.synth.builder import DONOR_POOL_FACTOR
+    from cffd_engine.data.synth.families import DEFAULT_SEQUENCE
+
+    methods = recipe.build.get("methods", DEFAULT_SEQUENCE)
+    units = sum(1 + (DONOR_POOL_FACTOR if get_family(name).needs_donor else 0) for name in methods)
+    return units * per_task
+
+
+def own_faces_recipe(recipe: Recipe, folder: Path) -> Recipe:
+    """``recipe`` sized to the face images in ``folder`` (the analyst's own genuine faces); CFFDError saying
+    how many more are needed when they are too few."""
+    from cffd_engine.data.synth.pool import list_faces
+
+    try:
+        count = len(list_faces(folder))
+    except FileNotFoundError as exc:
+        raise CFFDError(f"{folder}: no such folder of genuine face images") from exc
+    need = faces_needed(recipe, MIN_OWN_FACES_PER_TASK)
+    # A few images may show no face the landmarker can fit: keep a twentieth in hand.
+    per_task = int(0.95 * count) // faces_needed(recipe, 1)
+    if per_task < MIN_OWN_FACES_PER_TASK:
+        raise CFFDError(
+            f"{folder}: {count} face image(s); rebuilding the training faces needs at least {need} "
+            f"({MIN_OWN_FACES_PER_TASK} per task, and donor faces for the face swap): add {max(1, need - count)} "
+            "more genuine face images (frames of genuine footage, one face each)"
+        )
+    per_task = min(per_task, int(recipe.build.get("per_task", per_task)))
+    return replace(recipe, faces=str(folder), build={**recipe.build, "per_task": per_task})
+
+
+def restore_training_faces(
+    store, version: str | None = None, job: JobControl | None = None, faces: Path | str | None = None
+) -> str:
+    """Rebuild the replay buffer and validation faces a shared bundle left out, from photos.
 
     A model trained by ``cffd train`` in joint mode carries its recipe; the same recipe on the
     same photos makes the same forgeries, and the same weights pick the same replay faces.
     The result is a new version (parent: ``version``) with identical weights that can learn;
     it becomes active if ``version`` was. The validation accuracy recorded at training is
     measured again on the rebuilt faces and must agree, or nothing is written.
+
+    ``faces``: a folder of the analyst's own genuine face images instead of the recipe's photos
+    (which an analyst does not have). The recipe's forgeries are made from them, sized to how
+    many there are (``own_faces_recipe``); the accuracy cannot be compared with training's, so
+    it is measured on the rebuilt validation faces and recorded with where they came from.
     """
     from cffd_engine.calibration import raw_threshold
     from cffd_engine.continual import ContinualSettings, evaluate, first_buffer
@@ -330,12 +375,16 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
             "rebuilt here; import a copy of it exported with its training faces"
         )
     recipe = Recipe.from_text(text, f"the recipe recorded in {version}")
+    own_faces = faces is not None
+    if own_faces:
+        recipe = own_faces_recipe(recipe, Path(faces))
     faces = recipe.faces_folder()
     model = load_model(store.path(version), manifest, verify=False)
     size = model.config.input_size
     settings = ContinualSettings.from_dict(recipe.continual)
-    # The forgery code is part of the key: a build cached by earlier code makes other faces.
-    key = f"{text}\n{faces.resolve()}\n{forgery_code_digest()}"
+    # The forgery code is part of the key: a build cached by earlier code makes other faces. So is the
+    # build's size, which an analyst's own folder sets (and changes when faces are added to it).
+    key = f"{text}\n{faces.resolve()}\n{recipe.build.get('per_task')}\n{forgery_code_digest()}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
     tasks = recipe.load_tasks(faces, cache, size, job.sub(0.0, 0.65))
@@ -349,9 +398,11 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
             validation.add(task.name, task.val)
             task.train.tasks = [task.name] * len(task.train)
         recorded = manifest.metrics["accuracy"][-1]
+        rebuilt_accuracy = {}
         for name, expected in zip(names, recorded, strict=True):
             measured = evaluate(model, validation.get(name), raw_threshold(manifest.decision)).accuracy
-            if expected is not None and abs(measured - expected) > 0.005:
+            rebuilt_accuracy[name] = round(measured, 4)
+            if not own_faces and expected is not None and abs(measured - expected) > 0.005:
                 raise CFFDError(
                     f"the rebuilt validation faces of '{name}' are not those {version} was measured on "
                     f"(accuracy {measured:.3f}, recorded {expected:.3f}): the photos in {faces} or the "
@@ -371,6 +422,11 @@ def restore_training_faces(store, version: str | None = None, job: JobControl | 
             k: v for k, v in manifest.contents.items() if k not in ("imported_from", "omitted")
         }
         manifest.contents["restored_from"] = f"{version}, training faces rebuilt from {faces}"
+        if own_faces:
+            manifest.contents["restored_from"] += (
+                f" (the analyst's own genuine faces, {recipe.build['per_task']} per task, by the recipe's forgery code)"
+            )
+            manifest.metrics["rebuilt_validation_accuracy"] = rebuilt_accuracy
         write_bundle(staged, model, manifest)
         new_version = store.commit(staged)
     except BaseException:

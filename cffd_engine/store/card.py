@@ -138,7 +138,8 @@ def model_card(manifest: BundleManifest) -> str:
             "- This copy carries no replay buffer: it can analyse evidence but cannot be updated "
             "with a new forgery method"
             + (
-                " until its training faces are rebuilt from the photos (`cffd models restore-data`)."
+                " until its training faces are rebuilt, from the photos it was trained on or from your own "
+                "genuine faces (`cffd models restore-data [--faces FOLDER]`)."
                 if manifest.contents.get("recipe")
                 else "."
             )

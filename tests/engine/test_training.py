@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -199,12 +200,37 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     with pytest.raises(CFFDError, match="already carries"):
         restore_training_faces(user)
 
+    # An analyst has none of the training photos: a folder of their own genuine faces serves instead.
+    photos = sorted((shared_data / "faces" / "utkface").glob("*.jpg"))[-170:]  # not the tiny build's photos
+    own = tmp_path / "own faces"
+    own.mkdir()
+    for photo in photos[:20]:
+        shutil.copyfile(photo, own / photo.name)
+    analyst = ModelStore(tmp_path / "analyst")
+    analyst.activate(analyst.import_bundle(shared))
+    # 25 photos per task for 4 tasks, and twice as many donors for the swap: 150.
+    with pytest.raises(CFFDError, match=r"20 face image\(s\); .* at least 150 .*: add 130 more genuine"):
+        restore_training_faces(analyst, faces=own)
+    assert analyst.versions() == ["v1"]  # nothing written
+    for photo in photos[20:]:
+        shutil.copyfile(photo, own / photo.name)
+    with cpu_threads(1):
+        mine = restore_training_faces(analyst, faces=own)
+    manifest = analyst.verify(mine)
+    assert analyst.active_version() == mine and manifest.learnable
+    assert "the analyst's own genuine faces, 10 per task" in manifest.contents["restored_from"]
+    assert sorted(manifest.metrics["rebuilt_validation_accuracy"]) == ["blend", "reenact", "swap", "texture"]
+    own_faces = BaseModel.from_store(analyst)
+    # The tiny recipe's own size (10 photos a task) caps the build; every task is there to replay.
+    assert sorted(own_faces.buffer.counts()) == sorted(original.buffer.counts())
+    assert not torch.equal(own_faces.validation.get("blend").images, original.validation.get("blend").images)
+
     # Other forgery code makes other faces: its build is not taken from the cache of this one.
     builds = tmp_path / "cache" / "cffd-studio" / "training"
-    assert len(list(builds.iterdir())) == 1
+    assert len(list(builds.iterdir())) == 2  # the photos' build and the analyst's faces' build
     monkeypatch.setattr("cffd_engine.data.synth.builder.forgery_code_digest", lambda: "other code")
     later = ModelStore(tmp_path / "later")
     later.activate(later.import_bundle(shared))
     with cpu_threads(1):
         restore_training_faces(later)
-    assert len(list(builds.iterdir())) == 2
+    assert len(list(builds.iterdir())) == 3
