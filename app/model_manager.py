@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.theme import ERROR_STYLE, INFO_STYLE
 from app.workers import JobGroup
 from cffd_engine.store import BundleError, ModelStore, VersionInfo, model_card
-from cffd_engine.training import restore_training_faces
+from cffd_engine.training import restore_training_faces, training_photos_present
 
 BUNDLE_FILTER = "CFFD model bundle (*.cffd *.zip);;All files (*)"
 
@@ -116,8 +116,9 @@ class ModelManager(QDialog):
         row.addWidget(close)
         self.buttons["rollback"].setToolTip("Go back to the version the active one was made from")
         self.buttons["restore"].setToolTip(
-            "Rebuild, from the training photos on this computer, the faces a shared model left out, "
-            "so that it can learn new forgeries (makes a new version)"
+            "Rebuild the faces a shared model left out, so that it can learn new forgeries (makes a new "
+            "version): from its training photos when they are on this computer, else from a folder of "
+            "your own genuine face images"
         )
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -221,10 +222,12 @@ class ModelManager(QDialog):
             f"Exported {version} to {{}}.",
         )
 
-    def restore_training_faces(self, version: str) -> None:
+    def restore_training_faces(self, version: str, faces: Path | str | None = None) -> None:
+        """Rebuild from the training photos, or, with ``faces``, from a folder of the analyst's own genuine faces."""
+        source = f" from {faces}" if faces else ""
         self._run(
-            lambda control: restore_training_faces(self.store, version, control),
-            f"{{}} is {version} with its training faces rebuilt: it can learn new forgeries.",
+            lambda control: restore_training_faces(self.store, version, control, faces=faces),
+            f"{{}} is {version} with its training faces rebuilt{source}: it can learn new forgeries.",
         )
 
     def delete(self, version: str) -> None:
@@ -283,8 +286,17 @@ class ModelManager(QDialog):
         self.export_version(version, path, answer == QMessageBox.StandardButton.Yes)
 
     def _restore_selected(self) -> None:
-        if (version := self.selected_version()) is not None:
+        if (version := self.selected_version()) is None:
+            return
+        if training_photos_present(self.store.manifest(version)):
             self.restore_training_faces(version)
+            return
+        # A fresh install has none of the training photos: the analyst's own genuine faces serve instead.
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder of your own genuine face images (frames of genuine footage, one face each)"
+        )
+        if folder:
+            self.restore_training_faces(version, folder)
 
     def _delete_selected(self) -> None:
         version = self.selected_version()

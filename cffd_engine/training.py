@@ -337,6 +337,19 @@ def own_faces_recipe(recipe: Recipe, folder: Path) -> Recipe:
     return replace(recipe, faces=str(folder), build={**recipe.build, "per_task": per_task})
 
 
+def training_photos_present(manifest) -> bool:
+    """Whether the photos a ``cffd train`` model was made from are on this machine (else, restoring its
+    training faces needs a folder of the analyst's own genuine faces)."""
+    text = manifest.contents.get("recipe")
+    if not text:
+        return False
+    try:
+        Recipe.from_text(text, "the recorded recipe").faces_folder()
+    except CFFDError:
+        return False
+    return True
+
+
 def restore_training_faces(
     store, version: str | None = None, job: JobControl | None = None, faces: Path | str | None = None
 ) -> str:

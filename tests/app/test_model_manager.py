@@ -142,3 +142,37 @@ def test_restore_training_faces_is_offered_for_a_shared_recipe_model_and_fails_c
         message.startswith("Nothing was changed.") and "not on this machine" in message and recipe in message
     )
     assert store.versions() == versions and store.active_version() == "v1"
+
+
+def test_without_the_training_photos_restore_asks_for_the_analysts_own_faces(
+    qtbot, store, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    from tests.synthetic_media import write_face_folder
+
+    model, manifest = store.load("v1")
+    manifest.contents = {
+        "recipe": f'name = "x"\n[data]\nfaces = "{(tmp_path / "no-photos").as_posix()}"\n',
+        "training_mode": "joint",
+    }
+    shared = store.add(lambda staging: write_bundle(staging, model, manifest))
+    dialog = manager_for(qtbot, store)
+    dialog.refresh(select=shared)
+    versions = store.versions()
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: asked.append(args) or "")
+    dialog.buttons["restore"].click()
+    assert len(asked) == 1 and "your own genuine face images" in asked[0][1]
+    assert store.versions() == versions  # cancelled: nothing ran
+
+    own = write_face_folder(tmp_path / "own", 4)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(own))
+    message = run(qtbot, dialog, dialog.buttons["restore"].click)
+    # Four faces are far too few: the message says how many more, and nothing changed.
+    assert (
+        message.startswith("Nothing was changed.")
+        and "4 face image(s)" in message
+        and "add 146 more" in message
+    )
+    assert store.versions() == versions and store.active_version() == "v1"
