@@ -110,10 +110,12 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from cffd_engine.store import ModelStore, model_card
+    from cffd_engine.store import DEFAULT_BUNDLE, ModelStore, model_card
 
     store = ModelStore(args.store)
     action = args.models_command
+    if action != "import" and not store.versions() and DEFAULT_BUNDLE.is_file():
+        store.ensure_default(DEFAULT_BUNDLE)  # a fresh install holds the shipped model, as the window does
     if action == "list":
         rows = store.list()
         if not rows:

@@ -271,3 +271,13 @@ def test_cli_lists_imports_activates_and_rolls_back(tmp_path, model, capsys):
     assert listing[0].startswith("* v1") and listing[1].startswith("  v2")
     assert main(["models", "--store", str(store_dir), "delete", "v1"]) == 2
     assert "active version" in capsys.readouterr().err
+
+
+def test_the_models_command_on_a_fresh_store_holds_the_shipped_model(tmp_path, capsys):
+    from cffd_engine.cli import main
+
+    store_dir = tmp_path / "fresh"
+    assert main(["models", "--store", str(store_dir), "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("* v1") and "tasks: blend, swap, reenact, texture" in listing[0]
+    assert "(no replay buffer: cannot learn)" in listing[0]  # until its training faces are restored
