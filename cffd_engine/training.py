@@ -396,8 +396,12 @@ def restore_training_faces(
     size = model.config.input_size
     settings = ContinualSettings.from_dict(recipe.continual)
     # The forgery code is part of the key: a build cached by earlier code makes other faces. So is the
-    # build's size, which an analyst's own folder sets (and changes when faces are added to it).
+    # build's size, which an analyst's own folder sets, and that folder's files, which they may change.
     key = f"{text}\n{faces.resolve()}\n{recipe.build.get('per_task')}\n{forgery_code_digest()}"
+    if own_faces:
+        from cffd_engine.data.synth.pool import list_faces
+
+        key += "\n" + "\n".join(f"{path.name}:{path.stat().st_size}" for path in list_faces(faces))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
     tasks = recipe.load_tasks(faces, cache, size, job.sub(0.0, 0.65))
