@@ -58,12 +58,79 @@ class IntroPage(QWizardPage):
         text.setTextFormat(Qt.TextFormat.RichText)
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
+        self.rebuild_button = QPushButton("Rebuild from my own genuine faces...")
+        self.rebuild_button.setToolTip(
+            "Choose a folder of genuine face images: the model's earlier forgery types are re-made from them, "
+            "so that it can rehearse them while it learns (makes a new model version)"
+        )
+        self.rebuild_button.clicked.connect(self._choose_own_faces)
+        self.cancel_button = QPushButton("Cancel rebuilding")
+        self.cancel_button.clicked.connect(self._cancel_rebuild)
+        self.progress_label = QLabel()
+        self.progress_label.setWordWrap(True)
+        self.progress_label.setStyleSheet(NOTE_STYLE)
+        self._job = None
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.rebuild_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(text)
         layout.addWidget(self.model_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_label)
         layout.addStretch(1)
 
+    def _show_rebuild(self) -> None:
+        running = self._job is not None
+        self.rebuild_button.setVisible(self._wizard.can_rebuild_base())
+        self.rebuild_button.setEnabled(not running)
+        self.cancel_button.setVisible(running)
+
+    def _choose_own_faces(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder of your own genuine face images (frames of genuine footage, one face each)"
+        )
+        if folder:
+            self.rebuild_from(folder)
+
+    def rebuild_from(self, folder: str | Path) -> None:
+        """Rebuild the base version's training faces from ``folder`` in the background, with progress."""
+        from cffd_engine.training import restore_training_faces
+
+        store, version = self._wizard.store, self._wizard.base_version
+        self.progress_label.setStyleSheet(NOTE_STYLE)
+        self.progress_label.setText(f"Rebuilding the faces {version} keeps in memory from {folder}...")
+        self._job = self._wizard.jobs.start(
+            lambda control: restore_training_faces(store, version, control, faces=folder)
+        )
+        self._job.progress.connect(
+            lambda fraction, message: self.progress_label.setText(f"{100 * fraction:.0f}%: {message}")
+        )
+        self._job.finished.connect(self._rebuilt)
+        self._job.failed.connect(self._rebuild_failed)
+        self._job.cancelled.connect(lambda: self._rebuild_failed("Cancelled: nothing was changed."))
+        self._show_rebuild()
+
+    def _cancel_rebuild(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _rebuilt(self, version: str) -> None:
+        self._job = None
+        self._wizard.use_base(version)
+        self.progress_label.setText(f"Rebuilt as {version}: the update starts from it.")
+        self.initializePage()
+        self.completeChanged.emit()
+
+    def _rebuild_failed(self, message: str) -> None:
+        self._job = None
+        self.progress_label.setStyleSheet(ERROR_STYLE)
+        self.progress_label.setText(message)
+        self._show_rebuild()
+
     def initializePage(self) -> None:  # noqa: N802 (Qt override)
+        self._show_rebuild()
         problem = self._wizard.base_problem()
         if problem:
             self.model_label.setStyleSheet(ERROR_STYLE)

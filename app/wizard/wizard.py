@@ -81,6 +81,7 @@ class LearnWizard(QWizard):
         )
 
     def _load_base(self) -> None:
+        self._base_problem = None
         if self.base_version is None:
             self._base_problem = (
                 "No model is installed, so there is nothing to update. Import a model bundle in "
@@ -94,8 +95,9 @@ class LearnWizard(QWizard):
             return
         if not self.base_manifest.learnable:
             fix = (
-                "Rebuild them from its training photos with Models > Manage models > Restore training faces "
-                "(the photos must be on this computer; set CFFD_SHARED_DATA to their folder)."
+                "Rebuild them below from a folder of your own genuine face images (frames of genuine footage, "
+                "one face each; 150 or more), or from its training photos if they are on this computer "
+                "(Models > Manage models > Restore training faces)."
                 if self.base_manifest.contents.get("recipe")
                 else "Use a version that has them (see the model manager)."
             )
@@ -103,6 +105,16 @@ class LearnWizard(QWizard):
                 f"The model in use ({self.base_version}) was shared without the faces it keeps in memory, "
                 f"so it cannot learn without forgetting. {fix}"
             )
+
+    def can_rebuild_base(self) -> bool:
+        """Whether the base version lacks its training faces but carries the recipe to rebuild them."""
+        manifest = self.base_manifest
+        return manifest is not None and not manifest.learnable and bool(manifest.contents.get("recipe"))
+
+    def use_base(self, version: str) -> None:
+        """Start from ``version`` (the rebuilt copy of the base)."""
+        self.base_version = version
+        self._load_base()
 
     def base_problem(self) -> str | None:
         """Why no update can start from the active version, or None."""

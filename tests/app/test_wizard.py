@@ -163,3 +163,24 @@ def test_the_shipped_default_model_points_to_restoring_its_training_faces(qtbot,
     text = wizard.intro_page.model_label.text()
     assert "shared without the faces it keeps in memory" in text and "Restore training faces" in text
     assert not wizard.intro_page.isComplete()
+
+
+def test_on_a_fresh_install_the_wizard_rebuilds_the_models_memory_from_the_analysts_own_faces(
+    qtbot, make_window, empty_store, tmp_path
+):
+    from cffd_engine.store import DEFAULT_BUNDLE
+
+    empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE))
+    wizard = make_window(empty_store).open_learn_wizard()
+    page = wizard.intro_page
+    assert page.rebuild_button.isVisibleTo(wizard) and not page.isComplete()
+
+    page.rebuild_from(sm.write_face_folder(tmp_path / "few", 4))
+    qtbot.waitUntil(lambda: "add 146 more" in page.progress_label.text(), timeout=30_000)
+    assert not page.isComplete() and empty_store.versions() == ["v1"]
+
+    with qtbot.waitSignal(page.completeChanged, timeout=300_000):
+        page.rebuild_from(sm.write_face_folder(tmp_path / "mine", 160))
+    assert wizard.base_version == "v2" == empty_store.active_version() and page.isComplete()
+    assert "Rebuilt as v2" in page.progress_label.text() and not page.rebuild_button.isVisibleTo(wizard)
+    assert empty_store.verify("v2").learnable
