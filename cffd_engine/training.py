@@ -315,6 +315,12 @@ def faces_needed(recipe: Recipe, per_task: int) -> int:
     return units * per_task
 
 
+def own_faces_needed(manifest) -> int:
+    """How many genuine face images rebuilding a shared model's training faces needs at least."""
+    recipe = Recipe.from_text(manifest.contents["recipe"], "the recorded recipe")
+    return faces_needed(recipe, MIN_OWN_FACES_PER_TASK)
+
+
 def own_faces_recipe(recipe: Recipe, folder: Path) -> Recipe:
     """``recipe`` sized to the face images in ``folder`` (the analyst's own genuine faces); CFFDError saying
     how many more are needed when they are too few."""

@@ -18,6 +18,7 @@ from cffd_engine.continual import ContinualSettings
 from cffd_engine.continual.samples import REAL
 from cffd_engine.store import BundleError, BundleManifest, ModelStore
 from cffd_engine.store.bundle import REPLAY_DIR
+from cffd_engine.training import own_faces_needed
 
 
 class LearnWizard(QWizard):
@@ -96,8 +97,8 @@ class LearnWizard(QWizard):
         if not self.base_manifest.learnable:
             fix = (
                 "Rebuild them below from a folder of your own genuine face images (frames of genuine footage, "
-                "one face each; 150 or more), or from its training photos if they are on this computer "
-                "(Models > Manage models > Restore training faces)."
+                f"one face each; {own_faces_needed(self.base_manifest)} or more), or from its training photos if "
+                "they are on this computer (Models > Manage models > Restore training faces)."
                 if self.base_manifest.contents.get("recipe")
                 else "Use a version that has them (see the model manager)."
             )

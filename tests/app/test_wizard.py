@@ -161,7 +161,11 @@ def test_the_shipped_default_model_points_to_restoring_its_training_faces(qtbot,
     empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE))
     wizard = make_window(empty_store).open_learn_wizard()
     text = wizard.intro_page.model_label.text()
-    assert "shared without the faces it keeps in memory" in text and "Restore training faces" in text
+    assert (
+        "shared without the faces it keeps in memory" in text
+        and "Restore training faces" in text
+        and "150 or more" in text
+    )
     assert not wizard.intro_page.isComplete()
 
 
