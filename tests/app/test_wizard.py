@@ -12,8 +12,25 @@ from tests.app.conftest import tiny_settings
 
 @pytest.fixture(scope="module")
 def new_forgery(tmp_path_factory):
-    """Two dozen face photos standing for examples of a new manipulation."""
-    return sm.write_face_folder(tmp_path_factory.mktemp("new-forgery") / "examples", 24)
+    """Two dozen morphs (the fifth synthetic family, which no shipped model learned) as the new forgery."""
+    import cv2
+    import numpy as np
+
+    from cffd_engine.data.synth import Face, get_family
+    from cffd_engine.media.faces import FaceLandmarker
+
+    genuine = sm.write_face_folder(tmp_path_factory.mktemp("genuine") / "photos", 24)
+    examples = tmp_path_factory.mktemp("new-forgery") / "examples"
+    examples.mkdir(exist_ok=True)
+    donor_image = sm.altered_portrait()
+    morph, rng = get_family("morph"), np.random.default_rng(0)
+    with FaceLandmarker(max_faces=1) as landmarker:
+        donor = Face(donor_image, landmarker.landmarks(donor_image)[0], "donor")
+        for path in sorted(genuine.iterdir()):
+            image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+            forged = morph(Face(image, landmarker.landmarks(image)[0], path.name), rng, donor)
+            cv2.imwrite(str(examples / path.name), cv2.cvtColor(forged.image, cv2.COLOR_RGB2BGR))
+    return examples
 
 
 def to_faces_page(qtbot, wizard, examples, name: str = "portrait swap"):
