@@ -315,6 +315,52 @@ def faces_needed(recipe: Recipe, per_task: int) -> int:
     return units * per_task
 
 
+# Faces taken from each second of the analyst's genuine footage: more would be near-copies of each other.
+OWN_FACES_PER_SECOND = 2
+
+
+def own_face_images(folder: Path, job: JobControl | None = None) -> Path:
+    """A folder of genuine face images made from ``folder``: its pictures as they are, and from each of its
+    videos the faces of ``OWN_FACES_PER_SECOND`` frames a second, cut wide (the forgery code crops again).
+
+    ``folder`` itself when it holds no video; else a folder in the user cache, named by the videos' and
+    pictures' names and sizes, so that the same footage is read once.
+    """
+    import cv2
+
+    from cffd_engine.media.crops import DEFAULT_SIZE
+    from cffd_engine.media.intake import IMAGE_SUFFIXES, VIDEO_SUFFIXES, pick_files
+    from cffd_engine.media.pipeline import FaceExtractionSettings, extract_faces
+    from cffd_engine.media.video import probe
+
+    job = ensure_job(job)
+    files = [path for path in pick_files([folder]) if path.is_file()]
+    videos = [path for path in files if path.suffix.lower() in VIDEO_SUFFIXES]
+    if not videos:
+        return folder
+    listing = "\n".join(f"{path}:{path.stat().st_size}" for path in files)
+    digest = hashlib.sha256(listing.encode()).hexdigest()[:16]
+    out = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "own-faces" / digest
+    done = out / "complete"
+    if done.is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for index, picture in enumerate(path for path in files if path.suffix.lower() in IMAGE_SUFFIXES):
+        shutil.copyfile(picture, out / f"picture-{index:05d}{picture.suffix.lower()}")
+    for number, video in enumerate(videos):
+        sub = job.sub(number / len(videos), (number + 1) / len(videos))
+        sub.report(0.0, f"faces from {video.name}")
+        fps = probe(video).fps or 25.0
+        settings = FaceExtractionSettings(
+            stride=max(1, round(fps / OWN_FACES_PER_SECOND)), crop_size=2 * DEFAULT_SIZE, crop_scale=2.0
+        )
+        for crop in extract_faces(video, settings, job=sub).crops:
+            name = f"video-{number:03d}-frame-{crop.frame_index:06d}-track-{crop.track_id}.png"
+            cv2.imwrite(str(out / name), cv2.cvtColor(crop.image, cv2.COLOR_RGB2BGR))
+    done.write_text("every face of the folder's footage is here\n", encoding="utf-8")
+    return out
+
+
 def own_faces_needed(manifest) -> int:
     """How many genuine face images rebuilding a shared model's training faces needs at least."""
     recipe = Recipe.from_text(manifest.contents["recipe"], "the recorded recipe")
@@ -337,7 +383,8 @@ def own_faces_recipe(recipe: Recipe, folder: Path) -> Recipe:
         raise CFFDError(
             f"{folder}: {count} face image(s); rebuilding the training faces needs at least {need} "
             f"({MIN_OWN_FACES_PER_TASK} per task, and donor faces for the face swap): add {max(1, need - count)} "
-            "more genuine face images (frames of genuine footage, one face each)"
+            "more genuine face images (one face each), or more genuine footage (two faces are taken from each "
+            "second of video)"
         )
     per_task = min(per_task, int(recipe.build.get("per_task", per_task)))
     return replace(recipe, faces=str(folder), build={**recipe.build, "per_task": per_task})
@@ -396,7 +443,8 @@ def restore_training_faces(
     recipe = Recipe.from_text(text, f"the recipe recorded in {version}")
     own_faces = faces is not None
     if own_faces:
-        recipe = own_faces_recipe(recipe, Path(faces))
+        recipe = own_faces_recipe(recipe, own_face_images(Path(faces), job.sub(0.0, 0.2)))
+        job = job.sub(0.2, 1.0)
     faces = recipe.faces_folder()
     model = load_model(store.path(version), manifest, verify=False)
     size = model.config.input_size

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 import torch
 
@@ -24,6 +25,7 @@ from cffd_engine.errors import CFFDError
 from cffd_engine.model.device import cpu_threads
 from cffd_engine.store import ModelStore
 from cffd_engine.training import Recipe, restore_training_faces, train
+from tests import synthetic_media as sm
 from tests.engine.continual_fixtures import make_task, tiny_config
 
 DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "resources" / "default-model.toml"
@@ -234,3 +236,26 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     with cpu_threads(1):
         restore_training_faces(later)
     assert len(list(builds.iterdir())) == 3
+
+
+def test_own_genuine_footage_gives_face_images_two_a_second_and_is_read_once(tmp_path, monkeypatch):
+    from cffd_engine.data.synth.pool import list_faces
+    from cffd_engine.media.crops import DEFAULT_SIZE
+    from cffd_engine.training import own_face_images
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pictures = sm.write_face_folder(tmp_path / "footage", 2)
+    assert own_face_images(pictures) == pictures  # pictures alone are used where they are
+    sm.write_video(tmp_path / "footage" / "interview.mp4", sm.drifting_portrait_frames(50), fps=25)
+
+    faces = own_face_images(tmp_path / "footage")
+    assert faces != pictures and (faces / "complete").is_file()
+    names = sorted(path.name for path in list_faces(faces))
+    from_video = [name for name in names if name.startswith("video-")]
+    # 50 frames at 25 fps, two a second: every 12th or 13th frame, frames 0, 12/13, 24/26, 36/39 (48).
+    assert sum(name.startswith("picture-") for name in names) == 2 and 4 <= len(from_video) <= 5
+    side = 2 * DEFAULT_SIZE  # cut wide: the forgery code finds the face and crops again
+    assert all(cv2.imread(str(faces / name)).shape == (side, side, 3) for name in from_video)
+    # The same footage is read once: a second call finds the faces made by the first.
+    (faces / from_video[0]).unlink()
+    assert own_face_images(tmp_path / "footage") == faces and not (faces / from_video[0]).exists()

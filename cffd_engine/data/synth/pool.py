@@ -20,8 +20,8 @@ import numpy as np
 import platformdirs
 
 from cffd_engine.jobs import JobControl, ensure_job
+from cffd_engine.media.intake import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 ENV_SHARED_DATA = "CFFD_SHARED_DATA"
 ENV_CACHE = "CFFD_SYNTH_CACHE"
 CHUNK = 64
