@@ -293,7 +293,7 @@ class ModelManager(QDialog):
             return
         # A fresh install has none of the training photos: the analyst's own genuine faces serve instead.
         folder = QFileDialog.getExistingDirectory(
-            self, "Folder of your own genuine face images (frames of genuine footage, one face each)"
+            self, "Folder of your own genuine faces: pictures with one face each, or genuine videos"
         )
         if folder:
             self.restore_training_faces(version, folder)

@@ -186,7 +186,8 @@ def _add_models_parser(commands) -> None:
     restore.add_argument(
         "--faces",
         type=Path,
-        help="a folder of your own genuine face images (e.g. frames of genuine footage) to rebuild from, "
+        help="a folder of your own genuine faces to rebuild from (pictures with one face each, or genuine videos: "
+        "two faces a second are taken), "
         "instead of the photos the model was trained on",
     )
     models.set_defaults(func=_models)

@@ -89,7 +89,7 @@ class IntroPage(QWizardPage):
 
     def _choose_own_faces(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self, "Folder of your own genuine face images (frames of genuine footage, one face each)"
+            self, "Folder of your own genuine faces: pictures with one face each, or genuine videos"
         )
         if folder:
             self.rebuild_from(folder)

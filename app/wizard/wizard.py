@@ -96,8 +96,9 @@ class LearnWizard(QWizard):
             return
         if not self.base_manifest.learnable:
             fix = (
-                "Rebuild them below from a folder of your own genuine face images (frames of genuine footage, "
-                f"one face each; {own_faces_needed(self.base_manifest)} or more), or from its training photos if "
+                "Rebuild them below from a folder of your own genuine faces (pictures with one face each, or "
+                f"genuine videos, two faces a second; {own_faces_needed(self.base_manifest)} faces or more), or "
+                "from its training photos if "
                 "they are on this computer (Models > Manage models > Restore training faces)."
                 if self.base_manifest.contents.get("recipe")
                 else "Use a version that has them (see the model manager)."

@@ -163,7 +163,7 @@ def test_without_the_training_photos_restore_asks_for_the_analysts_own_faces(
     asked = []
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: asked.append(args) or "")
     dialog.buttons["restore"].click()
-    assert len(asked) == 1 and "your own genuine face images" in asked[0][1]
+    assert len(asked) == 1 and "your own genuine faces" in asked[0][1]
     assert store.versions() == versions  # cancelled: nothing ran
 
     own = write_face_folder(tmp_path / "own", 4)

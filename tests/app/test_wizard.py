@@ -181,7 +181,7 @@ def test_the_shipped_default_model_points_to_restoring_its_training_faces(qtbot,
     assert (
         "shared without the faces it keeps in memory" in text
         and "Restore training faces" in text
-        and "150 or more" in text
+        and "150 faces or more" in text
     )
     assert not wizard.intro_page.isComplete()
 
