@@ -302,6 +302,7 @@ def test_figures(model, decision: dict, tasks: list) -> tuple[dict[str, dict[str
 # Rebuilding from an analyst's own genuine faces: at least this many photos per task (each gives a
 # genuine and a manipulated face), so that every task has faces to replay and to validate on.
 MIN_OWN_FACES_PER_TASK = 25
+MIN_OWN_VALIDATION_PHOTOS = 10  # each a genuine and a manipulated validation face
 
 
 def faces_needed(recipe: Recipe, per_task: int) -> int:
@@ -387,7 +388,18 @@ def own_faces_recipe(recipe: Recipe, folder: Path) -> Recipe:
             "second of video)"
         )
     per_task = min(per_task, int(recipe.build.get("per_task", per_task)))
-    return replace(recipe, faces=str(folder), build={**recipe.build, "per_task": per_task})
+    # A rebuild needs no test split (one photo, as the loader wants one); its validation faces judge
+    # every later update (before and after), so each task keeps MIN_OWN_VALIDATION_PHOTOS of its photos.
+    val_fraction = min(
+        0.3, max(float(recipe.build.get("val_fraction", 0.1)), MIN_OWN_VALIDATION_PHOTOS / per_task)
+    )
+    build = {
+        **recipe.build,
+        "per_task": per_task,
+        "val_fraction": round(val_fraction, 4),
+        "test_fraction": round(1 / per_task, 4),
+    }
+    return replace(recipe, faces=str(folder), build=build)
 
 
 def training_photos_present(manifest) -> bool:
