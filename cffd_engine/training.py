@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import shutil
 import time
 import tomllib
@@ -461,9 +462,9 @@ def restore_training_faces(
     model = load_model(store.path(version), manifest, verify=False)
     size = model.config.input_size
     settings = ContinualSettings.from_dict(recipe.continual)
-    # The forgery code is part of the key: a build cached by earlier code makes other faces. So is the
-    # build's size, which an analyst's own folder sets, and that folder's files, which they may change.
-    key = f"{text}\n{faces.resolve()}\n{recipe.build.get('per_task')}\n{forgery_code_digest()}"
+    # The forgery code is part of the key: a build cached by earlier code makes other faces. So are the
+    # build settings, which an analyst's own folder sizes, and that folder's files, which they may change.
+    key = f"{text}\n{faces.resolve()}\n{json.dumps(recipe.build, sort_keys=True)}\n{forgery_code_digest()}"
     if own_faces:
         from cffd_engine.data.synth.pool import list_faces
 

@@ -226,6 +226,10 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     # The tiny recipe's own size (10 photos a task) caps the build; every task is there to replay.
     assert sorted(own_faces.buffer.counts()) == sorted(original.buffer.counts())
     assert not torch.equal(own_faces.validation.get("blend").images, original.validation.get("blend").images)
+    # Validation faces judge every later update: 3 of the 10 photos a task (the recipe's 10% would give 1).
+    assert {name: len(own_faces.validation.get(name)) for name in own_faces.validation.tasks} == {
+        name: 2 * 3 for name in ("blend", "swap", "reenact", "texture")
+    }
 
     # Other forgery code makes other faces: its build is not taken from the cache of this one.
     builds = tmp_path / "cache" / "cffd-studio" / "training"
