@@ -22,12 +22,10 @@ def select_device(preference: str = "auto") -> torch.device:
 
 
 def autocast_for(device: torch.device | str) -> contextlib.AbstractContextManager:
-    """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op on CPU."""
+    """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op on CPU (training and
+    evaluation stay in float32 there; only analysis uses the CPU's bfloat16, ``inference_autocast``)."""
     device = torch.device(device)
-    if device.type != "cuda":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    return inference_autocast(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def cpu_computes_bfloat16() -> bool:

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cffd_engine.analysis.environment import environment
-from cffd_engine.analysis.explain import cam_level_for
 from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
@@ -115,6 +114,8 @@ def interpretation(result: AnalysisResult) -> list[str]:
                 else "."
             )
         )
+        from cffd_engine.analysis.explain import cam_level_for  # here: it pulls in timm
+
         level = result.settings.cam_level or cam_level_for(result.model.input_size)
         checked = heatmap_words(result.model.heatmap_check, level)
         if checked:
