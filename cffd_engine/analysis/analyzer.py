@@ -110,8 +110,8 @@ def not_assessed_note(tracks: list) -> str:
 class Analyzer:
     """One model, one detector and one Grad-CAM object, reused over any number of files.
 
-    The model is put in eval mode on the settings' device (in place); pass an
-    instance of its own (``load_analysis_model`` makes one), never a trainer's.
+    It runs an inference copy of the model (``RSIANet.prepare_for_inference``: eval mode, on the
+    settings' device, batch norms folded); the model given is left as it was.
     """
 
     def __init__(self, settings: AnalysisSettings, model: RSIANet, model_info: ModelInfo):
