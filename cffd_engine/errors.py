@@ -22,3 +22,7 @@ class EvidenceError(CFFDError):
 
 class AssetError(CFFDError):
     """A model file the engine needs is missing, unobtainable or corrupt."""
+
+
+class CaseError(CFFDError):
+    """A case folder cannot be opened or written."""

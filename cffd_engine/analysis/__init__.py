@@ -27,6 +27,7 @@ _WHERE = {
     "KeyFrame": "result",
     "ModelInfo": "result",
     "NotApplicable": "result",
+    "Review": "result",
     "TrackResult": "result",
     "AnalysisSettings": "settings",
     "ReferenceSpectrum": "spectrum",

@@ -200,6 +200,39 @@ class NotApplicable:
     reason: str
 
 
+AGREED, DISPUTED = "agreed", "disputed"
+GENUINE_FINDING, MANIPULATED_FINDING = "genuine", "manipulated"
+
+
+@dataclass
+class Review:
+    """The analyst's own finding on a result, kept beside the model's verdict (never in the evidence file).
+
+    ``decision`` is AGREED or DISPUTED; a dispute says what the analyst holds the evidence
+    to be (``finding``: "genuine" or "manipulated").
+    """
+
+    decision: str
+    reviewer: str
+    reviewed_utc: str
+    note: str = ""
+    finding: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.decision not in (AGREED, DISPUTED):
+            raise ValueError(f"a review's decision is {AGREED!r} or {DISPUTED!r}, not {self.decision!r}")
+        if not self.reviewer.strip():
+            raise ValueError("a review needs the reviewer's name")
+        wanted = (GENUINE_FINDING, MANIPULATED_FINDING) if self.decision == DISPUTED else (None,)
+        if self.finding not in wanted:
+            raise ValueError(f"a review that is {self.decision} has finding {wanted}, not {self.finding!r}")
+
+    @property
+    def words(self) -> str:
+        """What the analyst found, in a few words: "Agreed" or "Disputed: genuine"."""
+        return "Agreed" if self.decision == AGREED else f"Disputed: {self.finding}"
+
+
 @dataclass
 class AnalysisResult:
     """One evidence file analysed: what it is, what judged it, how, what was found, and why."""
@@ -231,6 +264,7 @@ class AnalysisResult:
     cam_layer: str = ""
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    review: Review | None = None
     format_version: int = FORMAT_VERSION
 
     @property
@@ -256,7 +290,7 @@ class AnalysisResult:
                 value = [track.to_dict() for track in value]
             elif item.name in ("model", "settings", "spectrum_reference") and value is not None:
                 value = value.to_dict()
-            elif item.name in ("evidence", "not_applicable") and value is not None:
+            elif item.name in ("evidence", "not_applicable", "review") and value is not None:
                 value = asdict(value)
             data[item.name] = value
         return data
@@ -283,6 +317,8 @@ class AnalysisResult:
         data["tracks"] = [TrackResult.from_dict(t) for t in data.get("tracks", [])]
         if data.get("not_applicable") is not None:
             data["not_applicable"] = _from(NotApplicable, data["not_applicable"])
+        if data.get("review") is not None:
+            data["review"] = _from(Review, data["review"])
         if data.get("spectrum_reference") is not None:
             data["spectrum_reference"] = ReferenceSpectrum.from_dict(data["spectrum_reference"])
         return _from(cls, data)

@@ -221,6 +221,7 @@ def report_content(results: list[AnalysisResult], checks: list[dict], case: Case
                 "deciding_track": r.deciding_track,
                 "threshold": r.threshold,
                 "reason": r.not_applicable.reason if r.not_applicable else None,
+                "review": asdict(r.review) if r.review else None,
             }
             for r in results
         ],
