@@ -2,7 +2,8 @@
 
 A case folder holds ``case.json`` (the index: every evidence file brought in, in
 order), ``results/`` (each analysis result as JSON, with the analyst's review) and
-``reports/`` (where reports go unless the analyst says otherwise). The evidence is
+``reports/`` (where reports go unless the analyst says otherwise). A result's key-frame
+pictures sit in a folder named like its JSON, checked against their SHA-256 when read back. The evidence is
 never copied: an entry names it by path and, once analysed, by SHA-256. Every
 write is atomic; analysing a file again keeps the earlier result's file.
 """
@@ -10,6 +11,7 @@ write is atomic; analysing a file again keeps the earlier result's file.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import stat
@@ -19,9 +21,9 @@ from pathlib import Path
 
 import platformdirs
 
-from cffd_engine.analysis.result import AnalysisResult, Review
+from cffd_engine.analysis.result import AnalysisResult, KeyFrame, Review
 from cffd_engine.errors import CaseError
-from cffd_engine.fileio import atomic_write_json
+from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl
 from cffd_engine.media.video import file_hashes
 
@@ -127,6 +129,9 @@ class CaseFolder:
         """Keep ``result`` as the entry's latest; an earlier result's file stays, listed as earlier."""
         entry = self.entry(entry_id)
         name = f"{entry.id}-{len(entry.earlier_results) + (entry.result is not None) + 1}.json"
+        for key in result.key_frames():  # the pictures stay out of the JSON; the report needs them
+            for picture, png in key.images.items():
+                atomic_write_bytes(self._picture_path(name, key, picture), png)
         atomic_write_json(self.results_dir / name, result.to_dict())
         if entry.result is not None:
             entry.earlier_results.append(entry.result)
@@ -140,9 +145,23 @@ class CaseFolder:
             return None
         path = self.results_dir / entry.result
         try:
-            return AnalysisResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            result = AnalysisResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            for key in result.key_frames():
+                for picture, digest in key.image_sha256.items():
+                    png = self._picture_path(entry.result, key, picture).read_bytes()
+                    if hashlib.sha256(png).hexdigest() != digest:
+                        raise ValueError(f"picture {picture!r} of frame {key.frame_index} was changed")
+                    key.images[picture] = png
         except (OSError, ValueError) as exc:
             raise CaseError(f"{path}: the result of {Path(entry.path).name} cannot be read ({exc})") from exc
+        return result
+
+    def _picture_path(self, result_name: str, key: KeyFrame, picture: str) -> Path:
+        return (
+            self.results_dir
+            / Path(result_name).stem
+            / f"track{key.track_id}-frame{key.frame_index}-{picture}.png"
+        )
 
     def set_review(self, entry_id: str, review: Review | None) -> AnalysisResult:
         """Record the analyst's review with the entry's latest result; returns that result, reviewed."""

@@ -48,6 +48,20 @@ def test_a_result_and_its_review_survive_reopening_the_case(analysed, tmp_path):
     assert loaded.review == review(DISPUTED, "manipulated")
     assert loaded.video_probability == result.video_probability
     assert [t.score for t in loaded.tracks] == [t.score for t in result.tracks]
+    assert result.key_frames(), "the face video gives key frames, whose pictures the report needs"
+    for key, back in zip(result.key_frames(), loaded.key_frames(), strict=True):
+        assert back.images == key.images and set(back.images) == {"frame", "crop", "spectrum"}
+
+
+def test_a_changed_key_frame_picture_is_refused(analysed, tmp_path):
+    result, video = analysed
+    case = CaseFolder(tmp_path / "case")
+    entry = case.add(video)
+    case.save_result(entry.id, result)
+    picture = next((case.results_dir / case.entry(entry.id).result.removesuffix(".json")).glob("*-crop.png"))
+    picture.write_bytes(picture.read_bytes() + b"\0")
+    with pytest.raises(CaseError, match="picture 'crop' of frame .* was changed"):
+        case.load_result(entry.id)
 
 
 def test_analysing_again_keeps_the_earlier_result_file(analysed, tmp_path):
