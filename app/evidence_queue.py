@@ -36,18 +36,25 @@ class EvidenceItem:
     path: Path
     status: str = WAITING
     result: AnalysisResult | None = None
+    entry_id: str | None = None  # its entry in the open case
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
     def verdict_text(self) -> str:
+        """The verdict in short, and the analyst's review when there is one."""
         if self.result is None:
             return ""
-        if self.result.verdict == NOT_APPLICABLE:
-            if not self.result.analysed:  # unreadable, failed, timed out: what the input is or did, in short
-                return f"Not analysed: {self.result.not_applicable.reason.split('. ')[0]}"
-            return "Not applicable: no verdict"
-        probability = self.result.video_probability
-        return f"{self.result.verdict_words} ({probability:.2f})" if probability is not None else ""
+        result = self.result
+        if result.verdict == NOT_APPLICABLE:
+            if not result.analysed:  # unreadable, failed, timed out: what the input is or did, in short
+                text = f"Not analysed: {result.not_applicable.reason.split('. ')[0]}"
+            else:
+                text = "Not applicable: no verdict"
+        elif result.video_probability is None:
+            text = result.verdict_words
+        else:
+            text = f"{result.verdict_words} ({result.video_probability:.2f})"
+        return f"{text} · {result.review.words.lower()}" if result.review else text
 
 
 class EvidenceQueue(QTableWidget):

@@ -46,7 +46,10 @@ def suggested_name(results: list[AnalysisResult], case: CaseInfo) -> str:
 
 
 class ExportDialog(QDialog):
-    """Case form, what to include, where to save; ``report_written(ReportFiles)`` when both files exist."""
+    """Case form, what to include, where to save; ``report_written(ReportFiles)`` when both files exist.
+
+    Reports go to ``reports_folder`` (the open case's) unless the analyst browses elsewhere.
+    """
 
     report_written = Signal(object)
     export_failed = Signal(str)
@@ -57,6 +60,7 @@ class ExportDialog(QDialog):
         all_results: list[AnalysisResult],
         settings: QSettings,
         parent: QWidget | None = None,
+        reports_folder: Path | None = None,
     ):
         super().__init__(parent)
         self.setWindowTitle("Export forensic report")
@@ -76,7 +80,8 @@ class ExportDialog(QDialog):
         self.everything = QRadioButton(f"All analysed files in the queue ({len(all_results)})")
         self.only_current.setEnabled(current is not None)
         (self.only_current if current is not None else self.everything).setChecked(True)
-        folder = str(settings.value("export/folder", str(Path.home())))
+        folder = str(reports_folder or settings.value("export/folder", str(Path.home())))
+        self.included: list[AnalysisResult] = []  # what the last export reported on
         self.pdf_path = QLineEdit(str(Path(folder) / suggested_name(self._results(), case)))
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._browse)
@@ -140,6 +145,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.message.hide()
         self.progress.begin(f"Writing {pdf.name} (the evidence is hashed again first)", cancellable=False)
+        self.included = results
         job = self._jobs.start(lambda control: write_report(results, pdf_path=pdf, case=case, job=control))
         job.progress.connect(self.progress.update_progress)
         job.finished.connect(self._written)

@@ -33,15 +33,19 @@ from app.export_dialog import ExportDialog
 from app.item_view import ItemView
 from app.menus import WindowMenus
 from app.model_manager import ModelManager, active_model_text
+from app.notice_bar import NoticeBar
 from app.progress_panel import ProgressPanel
+from app.review_dialog import ReviewDialog
 from app.review_queue import ReviewQueue
 from app.theme import ERROR_STYLE, INFO_STYLE
 from app.welcome_panel import WelcomePanel
 from app.wizard import LearnWizard
 from app.workers import JobGroup
 from cffd_engine.analysis import AnalysisResult, AnalysisSettings
+from cffd_engine.cases import CaseEntry, CaseFolder, default_case_root
 from cffd_engine.continual import ContinualSettings
 from cffd_engine.data.synth.demo import ensure_demo_videos
+from cffd_engine.errors import CaseError
 from cffd_engine.media.intake import pick_files
 from cffd_engine.store import ModelStore
 
@@ -53,8 +57,9 @@ def default_settings() -> QSettings:
 class MainWindow(QMainWindow):
     """Evidence in (drop, open, folders), analysed in turn in a worker, each result explained on selection.
 
-    ``store``, ``settings``, ``review_queue`` and the analysis/continual settings default to the
-    user's own; tests pass their own to stay apart from them.
+    Everything brought in belongs to the open case (a folder: ``cffd_engine.cases``), so results,
+    reviews and reports outlive the window. ``store``, ``settings``, ``review_queue``, ``case``
+    and the analysis/continual settings default to the user's own; tests pass their own.
     """
 
     evidence_loaded = Signal(object)  # MediaInfo of the selected file
@@ -63,6 +68,7 @@ class MainWindow(QMainWindow):
     analysis_finished = Signal(object)  # AnalysisResult
     analysis_cancelled = Signal(list)
     feedback_kept = Signal(int)
+    review_saved = Signal(object)  # the AnalysisResult, reviewed
     active_model_changed = Signal(object)
 
     def __init__(
@@ -74,6 +80,7 @@ class MainWindow(QMainWindow):
         continual_settings: ContinualSettings | None = None,
         demo_dir: Path | None = None,
         default_bundle: Path | None = None,
+        case: Path | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("CFFD Studio")
@@ -100,6 +107,7 @@ class MainWindow(QMainWindow):
         self.model_banner.setWordWrap(True)
         self.model_banner.setStyleSheet(INFO_STYLE)
         self.model_banner.hide()
+        self.notice = NoticeBar()
 
         self.queue = EvidenceQueue()
         self.progress = ProgressPanel()
@@ -134,6 +142,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addWidget(self.error_banner)
         layout.addWidget(self.model_banner)
+        layout.addWidget(self.notice)
         layout.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
         self.model_label = QLabel()
@@ -142,6 +151,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self._refresh_model()
         self.statusBar().showMessage("Ready")
+        self.case: CaseFolder | None = None
+        if not self.open_case(case or self.menus.last_case() or default_case_root()) and case is None:
+            self.open_case(default_case_root())
         if default_bundle is not None and default_bundle.exists() and self.store.active_version() is None:
             self._install_default(default_bundle)
 
@@ -162,7 +174,7 @@ class MainWindow(QMainWindow):
         panel.evidence_loaded.connect(self.evidence_loaded)
         panel.hashes_ready.connect(self.hashes_ready)
         panel.evidence_failed.connect(self._evidence_failed)
-        self.results_view.verdict_card.feedback_given.connect(self._keep_feedback)
+        self.results_view.verdict_card.review_requested.connect(self.open_review_dialog)
         self.welcome.demo_requested.connect(self.analyse_demo)
         self.welcome.models_requested.connect(self.open_model_manager)
 
@@ -195,20 +207,124 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Queue every file among ``paths`` (folders: their videos and images) and show the first."""
+        """Queue every file among ``paths`` (folders: their videos and images) and show the first.
+
+        A file whose evidence is already in the case is not queued again: its result is shown.
+        """
         paths = [Path(p) for p in paths]
         files = pick_files(paths)
         if not files:
             self._show_error(f"{', '.join(map(str, paths))}: nothing to open (no video or image found)")
             return
         self.error_banner.hide()
+        self.notice.hide()
         self.menus.remember(paths)
+        maybe_known = [path for path in files if self.case is not None and self.case.might_hold(path)]
+        self._queue_files([path for path in files if path not in maybe_known])
+        if maybe_known:  # hashing may take a while: in the background, then queued or pointed to
+            case = self.case
+            job = self._jobs.start(lambda control: [(p, case.same_evidence(p, control)) for p in maybe_known])
+            job.finished.connect(lambda found: self._sort_known(case, found))
+            job.failed.connect(lambda message: self._show_error(f"The case could not be searched: {message}"))
+
+    def _queue_files(self, files: list[Path]) -> None:
+        if not files:
+            return
+        entries = self._in_case(lambda case: case.add(files)) or [None] * len(files)
         items = [self.queue.add(path) for path in files]
+        for item, entry in zip(items, entries, strict=True):
+            item.entry_id = entry.id if entry is not None else None
         self.right_stack.setCurrentWidget(self.item_view)
         self.queue.select(items[0].id)
         for item in items:
             self.runner.enqueue(item.id, item.path)
         self.statusBar().showMessage(f"{len(files)} file(s) added to the queue")
+
+    def _sort_known(self, case: CaseFolder, found: list[tuple[Path, CaseEntry | None]]) -> None:
+        if case is not self.case:
+            return  # another case was opened meanwhile
+        self._queue_files([path for path, entry in found if entry is None])
+        known = [(path, self._item_of(entry)) for path, entry in found if entry is not None]
+        known = [(path, item) for path, item in known if item is not None]
+        if not known:
+            return
+        self.right_stack.setCurrentWidget(self.item_view)
+        self.queue.select(known[0][1].id)
+        active = self.store.active_version() or "the active model"
+        lines = []
+        for path, item in known:
+            how = (
+                f"analysed with model {item.result.model.version or item.result.model.source} "
+                f"on {item.result.finished_utc[:10]}"
+                if item.result is not None
+                else "waiting for analysis"
+            )
+            lines.append(f"{path.name} is already in this case as {item.path.name} ({how})")
+        self.notice.show_notice(
+            "; ".join(lines) + ". Showing the case's result, not analysing it again.",
+            f"Analyse again with {active}",
+            lambda: [self._reanalyse(item.id) for _, item in known if item.id in self.queue.items],
+            "Adds a new result; the earlier one stays in the case folder. To use another model "
+            "version, activate it in Models > Manage models first.",
+        )
+
+    def _item_of(self, entry: CaseEntry):
+        return next((item for item in self.queue.items.values() if item.entry_id == entry.id), None)
+
+    # Cases -----------------------------------------------------------------------------------
+
+    def open_case(self, root: Path) -> bool:
+        """Close the open case's queue and show the case at ``root`` (made if new); False if it cannot be used."""
+        try:
+            case = CaseFolder(root)
+        except CaseError as exc:
+            still = f" Case {self.case.name} stays open." if self.case is not None else ""
+            self._show_error(f"{exc}{still}")
+            return False
+        self.runner.cancel()
+        for item_id in list(self.queue.items):
+            self.runner.remove(item_id)
+            self.item_view.forget(item_id)
+            self.queue.remove(item_id)
+        self.case = case
+        self.menus.remember_case(case.root)
+        self.setWindowTitle(f"CFFD Studio - {case.name}")
+        problems = []
+        for entry in case.entries():
+            item = self.queue.add(Path(entry.path))
+            item.entry_id = entry.id
+            try:
+                result = case.load_result(entry.id)
+            except CaseError as exc:
+                problems.append(str(exc))
+                self.queue.set_status(item.id, FAILED)
+                continue
+            if result is None:  # brought in but not analysed before the window closed
+                self.runner.enqueue(item.id, item.path)
+            else:
+                self.queue.set_result(item.id, result)
+        self.right_stack.setCurrentWidget(self.welcome)
+        if problems:
+            self._show_error("\n".join(problems))
+        self.statusBar().showMessage(f"Case {case.name} ({case.root}): {len(self.queue.items)} file(s)")
+        return True
+
+    def choose_case(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open or make a case folder", str(self.case.root.parent if self.case else Path.home())
+        )
+        if folder:
+            self.open_case(Path(folder))
+
+    def _in_case(self, write):
+        """``write(case)`` on the open case; its failure is shown, never lost silently (returns None then)."""
+        if self.case is None:
+            return None
+        try:
+            return write(self.case)
+        except (CaseError, OSError) as exc:
+            self._show_error(f"The case folder {self.case.root} could not be updated: {exc}")
+            return None
 
     # The queue's items -----------------------------------------------------------------------
 
@@ -225,6 +341,9 @@ class MainWindow(QMainWindow):
         self.runner.enqueue(item_id, item.path)
 
     def _remove(self, item_id: int) -> None:
+        entry_id = self.queue.items[item_id].entry_id
+        if entry_id is not None:
+            self._in_case(lambda case: case.remove(entry_id))
         self.runner.remove(item_id)
         self.item_view.forget(item_id)
         self.queue.remove(item_id)
@@ -254,6 +373,9 @@ class MainWindow(QMainWindow):
         if item_id not in self.queue.items:
             return
         self.queue.set_result(item_id, result)
+        entry_id = self.queue.items[item_id].entry_id
+        if entry_id is not None:
+            self._in_case(lambda case: case.save_result(entry_id, result))
         if self.queue.selected_id() == item_id:
             self.item_view.show_result(item_id, result)
         self.statusBar().showMessage(f"{result.evidence.name}: {result.verdict_words}")
@@ -336,16 +458,54 @@ class MainWindow(QMainWindow):
     # Reports, feedback, demo -----------------------------------------------------------------
 
     def open_export_dialog(self) -> ExportDialog:
-        dialog = ExportDialog(self.current_result(), self.queue.results(), self.settings, self)
+        folder = self.case.reports_dir if self.case is not None else None
+        dialog = ExportDialog(self.current_result(), self.queue.results(), self.settings, self, folder)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.report_written.connect(
-            lambda files: self.statusBar().showMessage(f"Report written: {files.pdf}")
+        dialog.report_written.connect(lambda files: self._report_written(dialog.included, files))
+        dialog.show()
+        return dialog
+
+    def _report_written(self, results: list[AnalysisResult], files) -> None:
+        entries = [
+            item.entry_id for item in self.queue.items.values() if any(item.result is r for r in results)
+        ]
+        self._in_case(lambda case: case.record_report([e for e in entries if e], files.pdf))
+        self.statusBar().showMessage(f"Report written: {files.pdf}")
+
+    def open_review_dialog(self) -> ReviewDialog | None:
+        """The analyst's review of the shown result (agree or dispute, name, note)."""
+        item_id = self.queue.selected_id()
+        if item_id is None or self.queue.items[item_id].result is None:
+            return None
+        track_id = self.results_view.verdict_card.selected_track()
+        reviewer = str(
+            self.settings.value("review/reviewer", "") or self.settings.value("case/examiner", "") or ""
+        )
+        dialog = ReviewDialog(self.queue.items[item_id].result, track_id, reviewer, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.review_given.connect(
+            lambda review, keep_faces: self._keep_review(item_id, review, track_id if keep_faces else None)
         )
         dialog.show()
         return dialog
 
-    def _keep_feedback(self, track_id: int, label: str) -> None:
-        result = self.results_view.result
+    def _keep_review(self, item_id: int, review, track_id: int | None) -> None:
+        """Record the review with the result (in the case), show it; a dispute may keep the track's faces."""
+        item = self.queue.items.get(item_id)
+        if item is None or item.result is None:
+            return
+        self.settings.setValue("review/reviewer", review.reviewer)
+        if item.entry_id is not None:
+            self._in_case(lambda case: case.set_review(item.entry_id, review))
+        item.result.review = review
+        self.queue.set_result(item_id, item.result)
+        if self.queue.selected_id() == item_id:
+            self.results_view.verdict_card.show_review(item.result)
+        self.review_saved.emit(item.result)
+        if track_id is not None:
+            self._keep_faces(item.result, track_id, review.finding)
+
+    def _keep_faces(self, result: AnalysisResult, track_id: int, label: str) -> None:
         card = self.results_view.verdict_card
         job = self._jobs.start(lambda control: self.review_queue.keep_track(result, track_id, label, control))
 

@@ -112,13 +112,15 @@ class CaseFolder:
                 return entry
         raise KeyError(entry_id)
 
-    def add(self, path: Path | str) -> CaseEntry:
-        """Bring an evidence file into the case (not yet analysed)."""
-        path = Path(path).absolute()
-        entry = CaseEntry(uuid.uuid4().hex[:12], str(path), utc_now(), _regular_size(path))
-        self._entries.append(entry)
+    def add(self, paths: list[Path]) -> list[CaseEntry]:
+        """Bring evidence files into the case (not yet analysed); the index is written once."""
+        added = [
+            CaseEntry(uuid.uuid4().hex[:12], str(Path(p).absolute()), utc_now(), _regular_size(Path(p)))
+            for p in paths
+        ]
+        self._entries.extend(added)
         self._write_index()
-        return entry
+        return added
 
     def remove(self, entry_id: str) -> None:
         """Take an entry out of the index; its result files stay in ``results/``."""
@@ -177,6 +179,14 @@ class CaseFolder:
             if entry.id in entry_ids and str(report) not in entry.reports:
                 entry.reports.append(str(report))
         self._write_index()
+
+    def might_hold(self, path: Path | str) -> bool:
+        """Whether ``same_evidence`` could find ``path`` (cheap: no hashing); False means it is new."""
+        path, size = Path(path).absolute(), _regular_size(Path(path))
+        return any(
+            (e.result is None and e.path == str(path)) or (e.sha256 and size is not None and e.size_bytes == size)
+            for e in self._entries
+        )
 
     def same_evidence(self, path: Path | str, job: JobControl | None = None) -> CaseEntry | None:
         """The entry already holding ``path``'s evidence: the same file waiting for analysis, or an analysed

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.review_queue import GENUINE, MANIPULATED
+from app.review_dialog import review_words
 from app.theme import NOTE_STYLE, VERDICT_BACKGROUNDS, VERDICT_COLOURS, track_colour
 from cffd_engine.analysis import NOT_APPLICABLE, AnalysisResult
-from cffd_engine.analysis.result import VERDICT_WORDS
+from cffd_engine.analysis.result import AGREED, VERDICT_WORDS
 from cffd_engine.analysis.verdict import assessment_label
 from cffd_engine.report import interpretation
 
@@ -43,10 +43,10 @@ def headline(result: AnalysisResult) -> str:
 
 
 class VerdictCard(QFrame):
-    """Verdict, reason, per-track table, warnings; ``track_selected`` and ``feedback_given`` for the window."""
+    """Verdict, reason, per-track table, the analyst's review, warnings; signals for the window."""
 
     track_selected = Signal(int)
-    feedback_given = Signal(int, str)  # track id, GENUINE or MANIPULATED
+    review_requested = Signal()
 
     TRACK_COLUMNS = ("Face track", "Faces", "Time (s)", "Score", "Verdict")
 
@@ -75,14 +75,15 @@ class VerdictCard(QFrame):
         self.tracks.horizontalHeader().setStretchLastSection(True)
         self.tracks.setMaximumHeight(110)
         self.tracks.itemSelectionChanged.connect(self._track_changed)
-        self.genuine_button = QPushButton("Actually genuine")
-        self.manipulated_button = QPushButton("Actually manipulated")
-        for button, label in ((self.genuine_button, GENUINE), (self.manipulated_button, MANIPULATED)):
-            button.setToolTip(
-                f"Your own finding: keep this face track's faces in the review queue as {label} examples "
-                "(Models > Learn new forgery can learn from them)"
-            )
-            button.clicked.connect(lambda _=False, label=label: self._feedback(label))
+        self.review_button = QPushButton("Review this verdict...")
+        self.review_button.setToolTip(
+            "Record whether you agree with the model, with your name and a note: kept with the result, "
+            "shown here and printed in the report beside the model's verdict"
+        )
+        self.review_button.clicked.connect(self.review_requested)
+        self.review_label = QLabel()
+        self.review_label.setWordWrap(True)
+        self.review_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.feedback_status = QLabel()
         self.feedback_status.setStyleSheet(NOTE_STYLE)
         self.feedback_status.setWordWrap(True)
@@ -92,10 +93,8 @@ class VerdictCard(QFrame):
         left.addWidget(self.headline_label)
         left.addWidget(self.explanation, stretch=1)
         feedback = QHBoxLayout()
-        feedback.addWidget(QLabel("Your review of the selected track:"))
-        feedback.addWidget(self.genuine_button)
-        feedback.addWidget(self.manipulated_button)
-        feedback.addStretch(1)
+        feedback.addWidget(self.review_button)
+        feedback.addWidget(self.review_label, stretch=1)
         right = QVBoxLayout()
         right.addWidget(self.tracks)
         right.addLayout(feedback)
@@ -126,7 +125,15 @@ class VerdictCard(QFrame):
         self.warnings_label.setToolTip("\n\n".join(result.model.limits))
         self.warnings_label.setVisible(bool(notes))
         self.feedback_status.setText("")
+        self.show_review(result)
         self._fill_tracks(result)
+
+    def show_review(self, result: AnalysisResult) -> None:
+        review = result.review
+        self.review_label.setText(review_words(review) if review else "Not reviewed yet.")
+        colour = "#1b7f3b" if review and review.decision == AGREED else "#b3261e" if review else "#555"
+        self.review_label.setStyleSheet(f"QLabel {{ color: {colour}; }}")
+        self.review_button.setText("Change your review..." if review else "Review this verdict...")
 
     def _fill_tracks(self, result: AnalysisResult) -> None:
         self.tracks.blockSignals(True)
@@ -156,8 +163,6 @@ class VerdictCard(QFrame):
         self.tracks.blockSignals(False)
         has_tracks = bool(result.tracks)
         self.tracks.setVisible(has_tracks)
-        self.genuine_button.setEnabled(has_tracks)
-        self.manipulated_button.setEnabled(has_tracks)
         if has_tracks:
             deciding = [t.track_id for t in result.tracks].index(
                 result.tracks[0].track_id if result.deciding_track is None else result.deciding_track
@@ -172,9 +177,3 @@ class VerdictCard(QFrame):
         track_id = self.selected_track()
         if track_id is not None:
             self.track_selected.emit(track_id)
-
-    def _feedback(self, label: str) -> None:
-        track_id = self.selected_track()
-        if track_id is not None:
-            self.feedback_status.setText(f"Keeping the faces of track {track_id} as {label} examples...")
-            self.feedback_given.emit(track_id, label)

@@ -78,7 +78,7 @@ def window_settings(path: Path) -> QSettings:
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, settings_file):
-    """Builds the real window over a given store, with this test's settings file and review queue."""
+    """Builds the real window over a given store, with this test's settings file, review queue and case."""
     from app.main_window import MainWindow
 
     def make(store: ModelStore, **overrides) -> MainWindow:
@@ -89,6 +89,7 @@ def make_window(qtbot, tmp_path, settings_file):
             analysis_settings=AnalysisSettings(cpu_threads=1),
             continual_settings=tiny_settings(),
             demo_dir=tmp_path / "demo",
+            case=tmp_path / "case",
         )
         window = MainWindow(**{**options, **overrides})
         qtbot.addWidget(window)
@@ -108,3 +109,14 @@ def faceless_video(tmp_path_factory) -> Path:
     """Eight frames of a grey wall with a gradient: nothing to judge."""
     frames = [np.full((240, 320, 3), 60 + 10 * i, np.uint8) for i in range(8)]
     return sm.write_video(tmp_path_factory.mktemp("faceless") / "wall.mp4", frames)
+
+
+def give_review(window, decision: str, finding: str | None = None, note: str = "", keep_faces: bool = True):
+    """Review the shown result as an analyst does: open the dialog, choose, name, note, save."""
+    dialog = window.open_review_dialog()
+    dialog.choose(decision, finding)
+    dialog.reviewer.setText("A. Examiner")
+    dialog.note.setPlainText(note)
+    dialog.keep_faces.setChecked(keep_faces)
+    dialog.save_button.click()
+    return dialog

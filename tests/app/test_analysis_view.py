@@ -10,7 +10,9 @@ from app.evidence_queue import CANCELLED, DONE, NO_VERDICT
 from app.results.frame_store import frames_to_show
 from app.review_queue import MANIPULATED
 from cffd_engine.analysis import NOT_APPLICABLE
+from cffd_engine.analysis.result import DISPUTED
 from tests import synthetic_media as sm
+from tests.app.conftest import give_review
 
 
 def drop(window, paths) -> None:
@@ -126,7 +128,10 @@ def test_a_batch_goes_on_past_a_video_without_faces_which_gets_not_applicable(
     assert "no face was found" in window.results_view.verdict_card.explanation.text()
     assert window.results_view.timeline.point_count() == 0
     qtbot.waitUntil(lambda: window.results_view.frame_viewer.canvas.image is not None, timeout=30_000)
-    assert not window.results_view.verdict_card.manipulated_button.isEnabled()
+    assert window.results_view.verdict_card.selected_track() is None
+    dialog = window.open_review_dialog()  # "no face" can be agreed with, but there are no faces to keep
+    assert dialog.isVisible() and dialog.keep_faces.isHidden()
+    dialog.reject()
 
 
 def test_cancel_stops_the_analysis_and_the_file_can_be_analysed_again(qtbot, window, tmp_path):
@@ -143,13 +148,35 @@ def test_cancel_stops_the_analysis_and_the_file_can_be_analysed_again(qtbot, win
     assert not window.progress.isVisible()
 
 
-def test_marking_a_track_keeps_its_faces_in_the_review_queue(qtbot, window, portrait_video):
-    analysed(qtbot, window, [portrait_video])
+def test_a_disputed_verdict_is_shown_kept_and_its_faces_offered_as_examples(qtbot, window, portrait_video):
+    (result,) = analysed(qtbot, window, [portrait_video])
     card = window.results_view.verdict_card
+    assert card.review_label.text() == "Not reviewed yet."
     with qtbot.waitSignal(window.feedback_kept, timeout=30_000) as kept:
-        card.manipulated_button.click()
+        give_review(window, DISPUTED, MANIPULATED, note="lips out of step at 0:03")
     assert kept.args[0] == 20  # every judged face of the track (at most FACES_PER_TRACK)
     faces = window.review_queue.faces(MANIPULATED)
     assert len(faces) == kept.args[0] and faces[0].evidence_name == "portrait.mp4"
     assert window.review_queue.images(MANIPULATED)[0].shape == (224, 224, 3)
     assert "kept as manipulated" in card.feedback_status.text()
+    text = card.review_label.text()
+    assert "Disputed: manipulated" in text and "A. Examiner" in text and "lips out of step" in text
+    (item,) = window.queue.items.values()
+    assert window.queue.item(0, 1).text().endswith("· disputed: manipulated")
+    assert item.result.review.reviewer == "A. Examiner" and item.result.verdict == result.verdict
+
+
+def test_agreeing_keeps_no_faces_and_an_empty_name_is_refused(qtbot, window, portrait_video):
+    analysed(qtbot, window, [portrait_video])
+    dialog = window.open_review_dialog()
+    dialog.reviewer.setText("   ")
+    dialog.save_button.click()
+    assert dialog.isVisible() and "needs the reviewer's name" in dialog.message.text()
+    assert not dialog.keep_faces.isEnabled()  # agreeing keeps nothing to learn from
+    dialog.reviewer.setText("B. Second")
+    with qtbot.waitSignal(window.review_saved, timeout=5_000):
+        dialog.save_button.click()
+    assert (
+        window.review_queue.faces() == []
+        and "Agreed, by B. Second" in window.results_view.verdict_card.review_label.text()
+    )

@@ -6,8 +6,9 @@ import pytest
 
 from app.review_queue import MANIPULATED
 from app.workers import wait_for_all
+from cffd_engine.analysis.result import DISPUTED
 from tests import synthetic_media as sm
-from tests.app.conftest import tiny_settings
+from tests.app.conftest import give_review, tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ def test_a_known_name_is_refused_and_reviewed_faces_serve_as_examples(qtbot, win
     with qtbot.waitSignal(window.analysis_finished, timeout=90_000):
         window.open_paths([portrait_video])
     with qtbot.waitSignal(window.feedback_kept, timeout=30_000):
-        window.results_view.verdict_card.manipulated_button.click()
+        give_review(window, DISPUTED, MANIPULATED)
     wizard = window.open_learn_wizard()
     wizard.next()
     examples = wizard.examples_page

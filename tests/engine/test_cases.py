@@ -36,7 +36,7 @@ def review(decision=AGREED, finding=None) -> Review:
 def test_a_result_and_its_review_survive_reopening_the_case(analysed, tmp_path):
     result, video = analysed
     case = CaseFolder(tmp_path / "case 7")
-    entry = case.add(video)
+    (entry,) = case.add([video])
     assert case.load_result(entry.id) is None
     case.save_result(entry.id, result)
     case.set_review(entry.id, review(DISPUTED, "manipulated"))
@@ -56,7 +56,7 @@ def test_a_result_and_its_review_survive_reopening_the_case(analysed, tmp_path):
 def test_a_changed_key_frame_picture_is_refused(analysed, tmp_path):
     result, video = analysed
     case = CaseFolder(tmp_path / "case")
-    entry = case.add(video)
+    (entry,) = case.add([video])
     case.save_result(entry.id, result)
     picture = next((case.results_dir / case.entry(entry.id).result.removesuffix(".json")).glob("*-crop.png"))
     picture.write_bytes(picture.read_bytes() + b"\0")
@@ -67,7 +67,7 @@ def test_a_changed_key_frame_picture_is_refused(analysed, tmp_path):
 def test_analysing_again_keeps_the_earlier_result_file(analysed, tmp_path):
     result, video = analysed
     case = CaseFolder(tmp_path / "case")
-    entry = case.add(video)
+    (entry,) = case.add([video])
     case.save_result(entry.id, result)
     case.set_review(entry.id, review())
     case.save_result(entry.id, result)  # analysed again: the new result has no review yet
@@ -81,8 +81,8 @@ def test_analysing_again_keeps_the_earlier_result_file(analysed, tmp_path):
 def test_the_same_evidence_is_found_by_content_and_a_waiting_file_by_path(analysed, tmp_path):
     result, video = analysed
     case = CaseFolder(tmp_path / "case")
-    entry = case.add(video)
-    assert case.same_evidence(video).id == entry.id  # waiting: the same path is the same file
+    (entry,) = case.add([video])
+    assert case.might_hold(video) and case.same_evidence(video).id == entry.id  # waiting: the same path
     case.save_result(entry.id, result)
     copy = shutil.copy(video, tmp_path / "renamed copy.mp4")
     assert case.same_evidence(copy).id == entry.id
@@ -90,7 +90,8 @@ def test_the_same_evidence_is_found_by_content_and_a_waiting_file_by_path(analys
     data = bytearray(video.read_bytes())
     data[-10] ^= 0xFF
     altered.write_bytes(bytes(data))
-    assert case.same_evidence(altered) is None
+    assert case.might_hold(altered) and case.same_evidence(altered) is None
+    assert not case.might_hold(tmp_path / "no such file.mp4")
     fifo = tmp_path / "pipe.mp4"
     os.mkfifo(fifo)
     assert case.same_evidence(fifo) is None  # never opened: no size, no hash
@@ -99,7 +100,7 @@ def test_the_same_evidence_is_found_by_content_and_a_waiting_file_by_path(analys
 def test_a_removed_entry_leaves_its_result_file(analysed, tmp_path):
     result, video = analysed
     case = CaseFolder(tmp_path / "case")
-    entry = case.add(video)
+    (entry,) = case.add([video])
     case.save_result(entry.id, result)
     case.remove(entry.id)
     assert CaseFolder(tmp_path / "case").entries() == []
@@ -109,7 +110,7 @@ def test_a_removed_entry_leaves_its_result_file(analysed, tmp_path):
 def test_a_damaged_index_or_result_is_named_with_the_fix(analysed, tmp_path):
     result, video = analysed
     case = CaseFolder(tmp_path / "case")
-    entry = case.add(video)
+    (entry,) = case.add([video])
     case.save_result(entry.id, result)
     (case.results_dir / case.entry(entry.id).result).write_text("{not json", encoding="utf-8")
     with pytest.raises(CaseError, match="cannot be read"):
