@@ -184,7 +184,8 @@ class CaseFolder:
         """Whether ``same_evidence`` could find ``path`` (cheap: no hashing); False means it is new."""
         path, size = Path(path).absolute(), _regular_size(Path(path))
         return any(
-            (e.result is None and e.path == str(path)) or (e.sha256 and size is not None and e.size_bytes == size)
+            (e.result is None and e.path == str(path))
+            or (e.sha256 and size is not None and e.size_bytes == size)
             for e in self._entries
         )
 
