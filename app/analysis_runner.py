@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.workers import Job, WorkControl, pool
-from cffd_engine.analysis import AnalysisSettings, Analyzer, analyze_safely, load_analysis_model
+from cffd_engine.analysis import AnalysisSettings
 from cffd_engine.store import ModelStore
 
 POOL = "analysis"
@@ -29,6 +29,8 @@ class AnalysisRunner(QObject):
     batch_failed = Signal(str, list)  # message, ids not analysed
     idle = Signal()
     model_missing = Signal(str)
+    model_loaded = Signal(object)  # the version (str) ready to analyse
+    model_failed = Signal(str)
 
     def __init__(self, store: ModelStore, settings: AnalysisSettings, parent: QObject | None = None):
         super().__init__(parent)
@@ -71,6 +73,15 @@ class AnalysisRunner(QObject):
         self._job.cancelled.connect(self._cancelled)
         self._job.start(pool(POOL))
 
+    def preload(self) -> None:
+        """Load torch and the active model in the background, so that the first file starts at once."""
+        if self.store.active_version() is None:
+            return
+        job = Job(lambda control: self._model()[1].version)  # the one-thread pool runs it before any analysis
+        job.finished.connect(self.model_loaded)
+        job.failed.connect(self.model_failed)
+        job.start(pool(POOL))
+
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()
@@ -92,6 +103,8 @@ class AnalysisRunner(QObject):
 
     def _model(self):
         """The active version's model, loaded once and kept while it stays active (worker thread)."""
+        from cffd_engine.analysis import load_analysis_model  # torch: loaded behind the shown window
+
         version = self.store.active_version()
         if self._loaded is None or self._loaded[0] != version:
             model, info = load_analysis_model(store=self.store.root)
@@ -99,6 +112,8 @@ class AnalysisRunner(QObject):
         return self._loaded[1], self._loaded[2]
 
     def _work(self, control: WorkControl) -> None:
+        from cffd_engine.analysis import Analyzer, analyze_safely
+
         model, info = self._model()
         with Analyzer(self.settings, model, info) as analyzer:
             while (entry := self._next()) is not None:

@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
 
-    # torch must be loaded before Qt: importing it after Qt crashes on Windows with recent torch.
-    import torch  # noqa: F401  (imported for its side effect on DLL load order)
+    if sys.platform == "win32":
+        # There torch must be loaded before Qt (its DLLs after Qt's crash recent torch); elsewhere it
+        # loads behind the shown window.
+        import torch  # noqa: F401  (imported for its side effect on DLL load order)
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -29,25 +30,30 @@ from app.evidence_queue import (
     WAITING_FOR_MODEL,
     EvidenceQueue,
 )
-from app.export_dialog import ExportDialog
 from app.item_view import ItemView
 from app.menus import WindowMenus
-from app.model_manager import ModelManager, active_model_text
+from app.model_manager import active_model_text
 from app.notice_bar import NoticeBar
 from app.progress_panel import ProgressPanel
 from app.review_dialog import ReviewDialog
 from app.review_queue import ReviewQueue
 from app.theme import ERROR_STYLE, INFO_STYLE
 from app.welcome_panel import WelcomePanel
-from app.wizard import LearnWizard
 from app.workers import JobGroup
 from cffd_engine.analysis import AnalysisResult, AnalysisSettings
 from cffd_engine.cases import CaseEntry, CaseFolder, default_case_root
-from cffd_engine.continual import ContinualSettings
-from cffd_engine.data.synth.demo import ensure_demo_videos
 from cffd_engine.errors import CaseError
 from cffd_engine.media.intake import pick_files
 from cffd_engine.store import ModelStore
+
+if TYPE_CHECKING:  # the dialogs load torch, reportlab and OpenCV: imported when first opened
+    from app.export_dialog import ExportDialog
+    from app.model_manager import ModelManager
+    from app.wizard import LearnWizard
+    from cffd_engine.continual import ContinualSettings
+
+
+PRELOAD_DELAY_MS = 100
 
 
 def default_settings() -> QSettings:
@@ -69,6 +75,7 @@ class MainWindow(QMainWindow):
     analysis_cancelled = Signal(list)
     feedback_kept = Signal(int)
     review_saved = Signal(object)  # the AnalysisResult, reviewed
+    model_ready = Signal(object)  # the active version (str), loaded and ready to analyse
     active_model_changed = Signal(object)
 
     def __init__(
@@ -156,6 +163,9 @@ class MainWindow(QMainWindow):
             self.open_case(default_case_root())
         if default_bundle is not None and default_bundle.exists() and self.store.active_version() is None:
             self._install_default(default_bundle)
+        else:
+            # After the first paint: the window takes drops while torch and the model load behind it.
+            QTimer.singleShot(PRELOAD_DELAY_MS, self._preload_model)
 
     def _connect(self) -> None:
         self.queue.item_selected.connect(self._show_item)
@@ -170,6 +180,10 @@ class MainWindow(QMainWindow):
         runner.batch_failed.connect(self._batch_failed)
         runner.idle.connect(self.progress.end)
         runner.model_missing.connect(self._model_missing)
+        runner.model_loaded.connect(self._model_loaded)
+        runner.model_failed.connect(
+            lambda message: self._show_error(f"The model could not be loaded: {message}")
+        )
         panel = self.evidence_panel
         panel.evidence_loaded.connect(self.evidence_loaded)
         panel.hashes_ready.connect(self.hashes_ready)
@@ -422,8 +436,18 @@ class MainWindow(QMainWindow):
         if self.store.active_version() is not None:
             self.model_banner.hide()
 
+    def _preload_model(self) -> None:
+        if self.store.active_version() is not None:
+            self.statusBar().showMessage(f"Loading the detector ({self.store.active_version()})...")
+            self.runner.preload()
+
+    def _model_loaded(self, version: str) -> None:
+        self.statusBar().showMessage(f"Model {version} loaded: ready to analyse", 10_000)
+        self.model_ready.emit(version)
+
     def _model_changed(self, *_args) -> None:
         self._refresh_model()
+        self._preload_model()
         self.active_model_changed.emit(self.store.active_version())
         for item in self.queue.with_status(WAITING_FOR_MODEL):
             self.queue.set_status(item.id, WAITING)
@@ -442,6 +466,8 @@ class MainWindow(QMainWindow):
         self._model_changed()
 
     def open_model_manager(self) -> ModelManager:
+        from app.model_manager import ModelManager
+
         dialog = ModelManager(self.store, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.active_changed.connect(self._model_changed)
@@ -449,6 +475,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_learn_wizard(self) -> LearnWizard:
+        from app.wizard import LearnWizard
+
         wizard = LearnWizard(self.store, self.review_queue, self.continual_settings, self)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.model_accepted.connect(self._model_changed)
@@ -458,6 +486,8 @@ class MainWindow(QMainWindow):
     # Reports, feedback, demo -----------------------------------------------------------------
 
     def open_export_dialog(self) -> ExportDialog:
+        from app.export_dialog import ExportDialog
+
         folder = self.case.reports_dir if self.case is not None else None
         dialog = ExportDialog(self.current_result(), self.queue.results(), self.settings, self, folder)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -526,6 +556,8 @@ class MainWindow(QMainWindow):
         if self._demo_job is not None:
             return
         self.progress.begin("Making the demo videos (first time only)")
+        from cffd_engine.data.synth.demo import ensure_demo_videos
+
         job = self._jobs.start(lambda control: ensure_demo_videos(self.demo_dir, control))
         self._demo_job = job
         job.progress.connect(self.progress.update_progress)

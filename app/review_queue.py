@@ -19,11 +19,9 @@ import numpy as np
 import platformdirs
 
 from cffd_engine.analysis import AnalysisResult
-from cffd_engine.analysis.explain import encode_png
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.media.crops import DEFAULT_SIZE, crop_geometry, crop_image
-from cffd_engine.media.faces import FaceDetection
 from cffd_engine.media.frames import FrameReader
 from cffd_engine.media.video import read_image
 
@@ -94,6 +92,9 @@ class ReviewQueue:
 
         Marking the same track again replaces its earlier faces (the analyst changed their mind).
         """
+        from cffd_engine.analysis.explain import encode_png  # torch and mediapipe: only when faces are kept
+        from cffd_engine.media.faces import FaceDetection
+
         if label not in LABELS:
             raise ValueError(f"label must be one of {LABELS}, got {label!r}")
         job = ensure_job(job)

@@ -22,7 +22,7 @@ from app.theme import NOTE_STYLE, VERDICT_BACKGROUNDS, VERDICT_COLOURS, track_co
 from cffd_engine.analysis import NOT_APPLICABLE, AnalysisResult
 from cffd_engine.analysis.result import AGREED, VERDICT_WORDS
 from cffd_engine.analysis.verdict import assessment_label
-from cffd_engine.report import interpretation
+from cffd_engine.report.content import interpretation
 
 
 def swatch(colour: str) -> QIcon:

@@ -10,11 +10,13 @@ shifted or shrunk to fit, so the face stays centred and the map stays exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from cffd_engine.media.faces import FaceDetection
+if TYPE_CHECKING:  # the window draws crops without loading mediapipe
+    from cffd_engine.media.faces import FaceDetection
 
 DEFAULT_SCALE = 1.3
 DEFAULT_SIZE = 224

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import mediapipe as mp
 import numpy as np
-from mediapipe.tasks.python import BaseOptions, vision
 
 from cffd_engine import assets
 from cffd_engine.errors import AssetError
@@ -36,7 +34,9 @@ class FaceDetection:
         return x + w / 2, y + h / 2
 
 
-def _mp_image(rgb: np.ndarray) -> mp.Image:
+def _mp_image(rgb: np.ndarray):
+    import mediapipe as mp  # loaded with the first detector, not with every module that names a face
+
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {rgb.dtype} {rgb.shape}")
     return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
@@ -59,6 +59,8 @@ class FaceDetector:
         path = Path(model_path) if model_path else assets.require(DETECTOR_ASSETS[model])
         self.name = f"mediapipe-{model}-range"
         self.min_face_size = min_face_size
+        from mediapipe.tasks.python import BaseOptions, vision
+
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             min_detection_confidence=min_confidence,

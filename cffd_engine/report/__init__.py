@@ -2,9 +2,30 @@
 
 ``write_report(results, pdf_path, json_path, case)`` re-hashes the evidence,
 writes the JSON, then the PDF that prints the JSON's SHA-256.
+
+Names are imported on first use, so the window's verdict card (which words a result with
+``report.content``) does not load reportlab.
 """
 
-from cffd_engine.report.content import CaseInfo, build_report, interpretation, limitations
-from cffd_engine.report.writer import ReportFiles, write_report
+from __future__ import annotations
 
-__all__ = ["CaseInfo", "ReportFiles", "build_report", "interpretation", "limitations", "write_report"]
+import importlib
+
+_WHERE = {
+    "CaseInfo": "content",
+    "build_report": "content",
+    "interpretation": "content",
+    "limitations": "content",
+    "ReportFiles": "writer",
+    "write_report": "writer",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

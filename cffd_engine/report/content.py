@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cffd_engine.analysis.environment import environment
 from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
@@ -198,6 +197,8 @@ def report_content(results: list[AnalysisResult], checks: list[dict], case: Case
     ``cffd merge`` calls it with the checks the shards made, so a merged report is built
     by the same code as one made in a single run.
     """
+    from cffd_engine.analysis.environment import environment  # torch: not loaded by the window's start
+
     case = case or CaseInfo()
     models = {}
     for result in results:

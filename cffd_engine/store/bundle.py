@@ -14,14 +14,14 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save
+from typing import TYPE_CHECKING, Any
 
 from cffd_engine import __version__
 from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
+
+if TYPE_CHECKING:  # the store is opened by the window before torch loads
+    import torch
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -270,6 +270,8 @@ def write_bundle(
     The manifest's ``files`` and ``contents`` are filled in here. Callers write into a staging
     folder and rename it into place, so a reader never sees a half-written bundle.
     """
+    from safetensors.torch import save
+
     directory.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     # Through atomic_write_bytes, not safetensors' save_file: on a full disk that raises an error
@@ -322,6 +324,8 @@ def check_model_config(manifest: BundleManifest, source: Path | str):
 
 def load_model(directory: Path | str, manifest: BundleManifest | None = None, verify: bool = True):
     """The RSIA-Net stored in a bundle (eval mode, CPU), weights checked before they are read."""
+    from safetensors.torch import load_file
+
     from cffd_engine.model import RSIANet
 
     directory = Path(directory)

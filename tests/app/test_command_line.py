@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,26 @@ def test_help_answers_without_loading_torch_or_qt():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_the_window_opens_before_torch_mediapipe_and_reportlab_load(tmp_path):
+    """They take seconds: the window must be up first, with the model loading behind it."""
+    code = f"""
+import sys
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from app.main_window import MainWindow
+from app.review_queue import ReviewQueue
+from cffd_engine.store import ModelStore
+app = QApplication([])
+root = Path({str(tmp_path)!r})
+window = MainWindow(store=ModelStore(root / "models"), review_queue=ReviewQueue(root / "review"), case=root / "case")
+window.show()
+app.processEvents()
+print(*[name in sys.modules for name in ("torch", "timm", "mediapipe", "reportlab")])
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.stdout.split() == ["False"] * 4, done.stderr[-2000:]
