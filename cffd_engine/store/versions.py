@@ -153,7 +153,7 @@ class ModelStore:
         """Every change of the active version, oldest first, deleted versions included.
 
         A store older than the history has none; a damaged history file reads as empty (the next
-        activation starts it again), as do entries that are not what this store writes.
+        activation starts it again), and entries not in the form this store writes are left out.
         """
         try:
             entries = json.loads(self.history_file.read_text(encoding="utf-8"))
@@ -285,7 +285,8 @@ class ModelStore:
     def activate(self, version: str, action: str = ACTIVATED) -> None:
         """Make ``version`` the active one, after verifying it, and add ``action`` to the history.
 
-        The pointer and the history change together or, on any failure, not at all.
+        Both files are written before either replaces its old self, so an activation that fails
+        (a damaged version, a full disk) leaves the pointer and the history as they were.
         """
         self._writable()
         self.verify(version)
