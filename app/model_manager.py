@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListWidget,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -24,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.theme import ERROR_STYLE, INFO_STYLE
-from app.workers import JobGroup
-from cffd_engine.store import BundleError, ModelStore, VersionInfo, model_card
+from app.workers import Job, JobGroup
+from cffd_engine.store import BundleError, ImportedBundle, ModelStore, VersionInfo, model_card
 from cffd_engine.training import restore_training_faces, training_photos_present
 
 BUNDLE_FILTER = "CFFD model bundle (*.cffd *.zip);;All files (*)"
@@ -55,7 +56,8 @@ def active_model_text(store: ModelStore) -> str:
 
 
 class ModelManager(QDialog):
-    """Versions table and model card; activate, roll back, import, export and delete in the background.
+    """Versions table, model card and activation history; activate, undo an activation, roll back, import,
+    export and delete in the background.
 
     ``active_changed(version or None)`` after anything that may change the active version;
     ``operation_done(message)`` / ``operation_failed(message)`` after each operation.
@@ -100,6 +102,7 @@ class ModelManager(QDialog):
         row = QHBoxLayout()
         for name, text, slot in (
             ("activate", "Use this version", self._activate_selected),
+            ("undo", "Undo activation", self.undo_activation),
             ("rollback", "Roll back", self.roll_back),
             ("import", "Import...", self._choose_import),
             ("export", "Export...", self._choose_export),
@@ -120,9 +123,20 @@ class ModelManager(QDialog):
             "version): from its training photos when they are on this computer, else from a folder of "
             "your own genuine face images"
         )
+        self.history = QListWidget()
+        self.history.setToolTip("Every change of the active version, newest first")
+        history_pane = QWidget()
+        history_layout = QVBoxLayout(history_pane)
+        history_layout.setContentsMargins(0, 0, 0, 0)
+        history_layout.addWidget(QLabel("Activation history (UTC)"))
+        history_layout.addWidget(self.history)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.card)
+        lower.addWidget(history_pane)
+        lower.setSizes([700, 300])
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
-        splitter.addWidget(self.card)
+        splitter.addWidget(lower)
         splitter.setSizes([170, 330])
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Model store: {store.root}"))
@@ -146,7 +160,16 @@ class ModelManager(QDialog):
                 "# No model installed\n\nImport a model bundle (a `.cffd` file or a bundle folder) "
                 "with **Import...** to analyse evidence."
             )
+        self._show_history(set(versions))
         self._update_buttons()
+
+    def _show_history(self, stored: set[str]) -> None:
+        self.history.clear()
+        for entry in reversed(self.store.activation_history()):
+            gone = "" if entry.version in stored else " (deleted)"
+            self.history.addItem(
+                f"{entry.time[:19].replace('T', ' ')}  {entry.version}{gone}: {entry.action}"
+            )
 
     def _add_row(self, info: VersionInfo) -> None:
         row = self.table.rowCount()
@@ -192,6 +215,15 @@ class ModelManager(QDialog):
         self.buttons["export"].setEnabled(not busy and version is not None)
         self.buttons["import"].setEnabled(not busy)
         self.buttons["rollback"].setEnabled(not busy and active is not None)
+        undo_target = self.store.undo_target()
+        undo = self.buttons["undo"]
+        undo.setEnabled(not busy and undo_target is not None)
+        undo.setText(f"Undo activation (back to {undo_target})" if undo_target else "Undo activation")
+        undo.setToolTip(
+            f"Make {undo_target} active again, as it was before the last activation"
+            if undo_target
+            else "Nothing to undo: no other version was active before this one"
+        )
         self.buttons["restore"].setEnabled(not busy and version is not None and self._restorable(version))
 
     def _restorable(self, version: str) -> bool:
@@ -206,15 +238,25 @@ class ModelManager(QDialog):
     def activate(self, version: str) -> None:
         self._run(lambda control: self.store.activate(version), f"{version} is now the active model.")
 
+    def undo_activation(self) -> None:
+        self._run(lambda control: self.store.undo_activation(), "Undone: {} is the active model again.")
+
     def roll_back(self) -> None:
         self._run(lambda control: self.store.rollback(), "Rolled back: {} is now the active model.")
 
     def import_bundle(self, path: Path | str) -> None:
         path = Path(path)
-        self._run(
-            lambda control: self.store.import_bundle(path),
-            f"Imported {path.name} as {{}}. Select it and press 'Use this version' to analyse with it.",
-        )
+        job = self._start(lambda control: self.store.import_bundle(path))
+        job.finished.connect(lambda imported: self._imported(path, imported))
+
+    def _imported(self, path: Path, imported: ImportedBundle) -> None:
+        if imported.already_stored:
+            message = f"{path.name} is already in the store as {imported.version}; nothing was added."
+        else:
+            message = f"Imported {path.name} as {imported.version}."
+        if imported.version != self.store.active_version():
+            message += " Press 'Use this version' to analyse with it."
+        self._done(message, select=imported.version)
 
     def export_version(self, version: str, path: Path | str, include_private_data: bool) -> None:
         self._run(
@@ -234,14 +276,18 @@ class ModelManager(QDialog):
         self._run(lambda control: self.store.delete(version), f"Deleted {version}.")
 
     def _run(self, work: Callable, done: str) -> None:
+        """Run ``work`` in the background; on success show ``done`` with its result in place of ``{}``."""
+        self._start(work).finished.connect(lambda value: self._done(done.format(value)))
+
+    def _start(self, work: Callable) -> Job:
         self.message.hide()
         job = self._jobs.start(work)
-        job.finished.connect(lambda value: self._done(done.format(value)))
         job.failed.connect(self._failed)
         self._update_buttons()
+        return job
 
-    def _done(self, message: str) -> None:
-        self.refresh()
+    def _done(self, message: str, select: str | None = None) -> None:
+        self.refresh(select)
         self._show(INFO_STYLE, message)
         self.active_changed.emit(self.store.active_version())
         self.operation_done.emit(message)

@@ -134,11 +134,27 @@ def _models(args: argparse.Namespace) -> int:
         print(f"active: {args.version}")
     elif action == "rollback":
         print(f"active: {store.rollback()}")
+    elif action == "undo":
+        print(f"active: {store.undo_activation()}")
+    elif action == "history":
+        history = store.activation_history()
+        if not history:
+            print(f"no activations recorded in {store.root}")
+        stored = set(store.versions())
+        for entry in history:
+            print(
+                f"{entry.time}  {entry.version:<5} {entry.action}"
+                + ("" if entry.version in stored else " (deleted)")
+            )
     elif action == "import":
-        version = store.import_bundle(args.path)
-        if args.activate:
-            store.activate(version)
-        print(f"imported {args.path} as {version}" + (" (active)" if args.activate else ""))
+        imported = store.import_bundle(args.path)
+        if args.activate and imported.version != store.active_version():
+            store.activate(imported.version)
+        if imported.already_stored:
+            outcome = f"{args.path} is already in the store as {imported.version}; nothing added"
+        else:
+            outcome = f"imported {args.path} as {imported.version}"
+        print(outcome + (" (active)" if args.activate else ""))
     elif action == "export":
         path = store.export(args.version, args.path, include_private_data=not args.without_private_data)
         print(f"exported {args.version} to {path}")
@@ -156,7 +172,7 @@ def _models(args: argparse.Namespace) -> int:
 
 def _add_models_parser(commands) -> None:
     models = commands.add_parser(
-        "models", help="model versions: list, show, activate, rollback, import, export"
+        "models", help="model versions: list, show, activate, undo, history, rollback, import, export"
     )
     models.add_argument("--store", type=Path, help="store folder (default: the user data folder)")
     actions = models.add_subparsers(dest="models_command", required=True)
@@ -164,6 +180,8 @@ def _add_models_parser(commands) -> None:
     show = actions.add_parser("show", help="the model card of a version (default: the active one)")
     show.add_argument("version", nargs="?")
     actions.add_parser("activate", help="make a version active").add_argument("version")
+    actions.add_parser("undo", help="activate again the version that was active before the current one")
+    actions.add_parser("history", help="every change of the active version, oldest first")
     actions.add_parser("rollback", help="activate the version the active one was updated from")
     importing = actions.add_parser("import", help="add a bundle folder or .cffd file as a new version")
     importing.add_argument("path", type=Path)

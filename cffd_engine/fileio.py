@@ -68,5 +68,10 @@ def _write_beside(path: Path, data: bytes) -> str:
     return tmp
 
 
+def json_bytes(value: Any) -> bytes:
+    """``value`` as the JSON text every file the engine writes holds (for ``atomic_write_files``)."""
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 def atomic_write_json(path: Path, value: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, json_bytes(value))

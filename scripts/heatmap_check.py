@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = held_out_faces(args.faces)
     donors = faces[::-1]
     with tempfile.TemporaryDirectory() as store_dir:
-        version = ModelStore(store_dir).import_bundle(args.model)
+        version = ModelStore(store_dir).import_bundle(args.model).version
         model, _ = load_analysis_model(version, store=store_dir)
         figures = heatmap_check(model, faces, donors, args.families.split(","), fused_levels=(1, 2, 3, 4))
     print("| family | level | faces | heat inside the region | region's share of the crop | peak inside |")

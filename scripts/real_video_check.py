@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as store_dir:
         store = ModelStore(store_dir)
         for model_path in args.model:
-            version = store.import_bundle(model_path)
+            version = store.import_bundle(model_path).version
             model, info = load_analysis_model(version, store=store_dir)
             for video in args.genuine:
                 result = analyze(video, settings, model, info)

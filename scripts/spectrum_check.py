@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as store_dir:
         store = ModelStore(store_dir)
         for path in args.model:
-            model, info = load_analysis_model(store.import_bundle(path), store=store_dir)
+            model, info = load_analysis_model(store.import_bundle(path).version, store=store_dir)
             sources = {}
             if args.sequence:
                 sources["held-out genuine crops"] = test_genuine_crops(args.sequence, info.input_size)

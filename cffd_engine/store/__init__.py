@@ -2,12 +2,14 @@
 
 from cffd_engine.store.bundle import BundleError, BundleManifest, load_model, verify_bundle, write_bundle
 from cffd_engine.store.card import model_card
-from cffd_engine.store.versions import DEFAULT_BUNDLE, ModelStore, VersionInfo
+from cffd_engine.store.versions import DEFAULT_BUNDLE, Activation, ImportedBundle, ModelStore, VersionInfo
 
 __all__ = [
+    "Activation",
     "BundleError",
     "DEFAULT_BUNDLE",
     "BundleManifest",
+    "ImportedBundle",
     "ModelStore",
     "VersionInfo",
     "load_model",

@@ -4,6 +4,7 @@ Layout under the store root::
 
     versions/v1/ ...        complete, verified bundles (never modified after commit)
     active.json             {"version": "v3"}, replaced atomically
+    activations.json        every change of the active version, oldest first, replaced with active.json
     staging/                half-written bundles; whatever is here after a crash is debris
 
 A version appears only by renaming a finished staging folder into ``versions/``, and the
@@ -13,6 +14,7 @@ the store readable and the active version as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import json
 import os
@@ -20,20 +22,22 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import platformdirs
 
-from cffd_engine.fileio import atomic_write_json, fsync_dir
+from cffd_engine.fileio import atomic_write_files, atomic_write_json, fsync_dir, json_bytes
 from cffd_engine.store.archive import export_bundle, unpack_archive
 from cffd_engine.store.bundle import (
     MANIFEST,
+    WEIGHTS,
     BundleError,
     BundleManifest,
     check_model_config,
     load_model,
     read_manifest,
+    sha256_file,
     verify_bundle,
 )
 
@@ -51,6 +55,31 @@ class VersionInfo:
     tasks: list[str]
     learnable: bool
     problem: str | None = None  # set when the version's manifest cannot be read
+
+
+# What made a version active, as the activation history names it.
+ACTIVATED = "activated"
+UNDO = "undo"
+ROLLED_BACK = "rolled back"
+INSTALLED_DEFAULT = "installed default"
+WAS_ACTIVE = "was active"  # found active when the history began (a store older than the history)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One change of the active version: which version, when (UTC, ISO 8601) and what did it."""
+
+    version: str
+    time: str
+    action: str
+
+
+@dataclass(frozen=True)
+class ImportedBundle:
+    """What ``import_bundle`` did: the version that holds the bundle's weights, and whether it was there before."""
+
+    version: str
+    already_stored: bool
 
 
 # The model that ships with the application; installed as v1 into an empty store on first use.
@@ -89,6 +118,7 @@ class ModelStore:
         self.versions_dir = self.root / "versions"
         self.staging_dir = self.root / "staging"
         self.pointer = self.root / "active.json"
+        self.history_file = self.root / "activations.json"
         self.read_only = False
         try:
             self.versions_dir.mkdir(parents=True, exist_ok=True)
@@ -118,6 +148,31 @@ class ModelStore:
         except (FileNotFoundError, json.JSONDecodeError, AttributeError):
             return None
         return version if isinstance(version, str) and version in self.versions() else None
+
+    def activation_history(self) -> list[Activation]:
+        """Every change of the active version, oldest first, deleted versions included.
+
+        A store older than the history has none; a damaged history file reads as empty (the next
+        activation starts it again), and entries not in the form this store writes are left out.
+        """
+        try:
+            entries = json.loads(self.history_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return []
+        names = [field.name for field in fields(Activation)]
+        return [
+            Activation(**{name: entry[name] for name in names})
+            for entry in (entries if isinstance(entries, list) else [])
+            if isinstance(entry, dict) and all(isinstance(entry.get(name), str) for name in names)
+        ]
+
+    def undo_target(self) -> str | None:
+        """The version ``undo_activation`` would make active: the last other one in the history still stored."""
+        active, stored = self.active_version(), set(self.versions())
+        for entry in reversed(self.activation_history()):
+            if entry.version != active and entry.version in stored:
+                return entry.version
+        return None
 
     def manifest(self, version: str) -> BundleManifest:
         return read_manifest(self.path(version))
@@ -227,16 +282,44 @@ class ModelStore:
             raise
         return self.commit(staged)
 
-    def activate(self, version: str) -> None:
-        """Make ``version`` the active one, after verifying it."""
+    def activate(self, version: str, action: str = ACTIVATED) -> None:
+        """Make ``version`` the active one, after verifying it, and add ``action`` to the history.
+
+        Both files are written before either replaces its old self, so an activation that fails
+        (a damaged version, a full disk) leaves the pointer and the history as they were.
+        """
         self._writable()
         self.verify(version)
+        history = self.activation_history()
+        active = self.active_version()
+        if active is not None and (not history or history[-1].version != active):
+            # The history began after this version was activated: keep it one undo away.
+            since = dt.datetime.fromtimestamp(self.pointer.stat().st_mtime, dt.UTC)
+            history.append(Activation(active, since.isoformat(timespec="seconds"), WAS_ACTIVE))
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        history.append(Activation(version, now, action))
         try:
-            atomic_write_json(self.pointer, {"version": version})
+            atomic_write_files(
+                {
+                    self.pointer: json_bytes({"version": version}),
+                    self.history_file: json_bytes([asdict(entry) for entry in history]),
+                }
+            )
         except OSError as exc:
             raise BundleError(
                 f"{self.pointer}: could not record the active version ({exc.strerror})"
             ) from exc
+
+    def undo_activation(self) -> str:
+        """Re-activate the version that was active before the current one (see ``undo_target``); returns it."""
+        target = self.undo_target()
+        if target is None:
+            raise BundleError(
+                f"{self.root}: no earlier active version to go back to (the activation history names "
+                "no other version that is still stored); activate one by name instead"
+            )
+        self.activate(target, UNDO)
+        return target
 
     def rollback(self) -> str:
         """Activate the version the active one was derived from; returns it."""
@@ -246,7 +329,7 @@ class ModelStore:
         parent = self.manifest(active).parent_version
         if not parent or parent not in self.versions():
             raise BundleError(f"{active} has no earlier version in this store to roll back to")
-        self.activate(parent)
+        self.activate(parent, ROLLED_BACK)
         return parent
 
     def delete(self, version: str) -> None:
@@ -258,8 +341,11 @@ class ModelStore:
         os.rename(self.path(version), doomed)  # disappears from the list at once, then is removed
         shutil.rmtree(doomed, ignore_errors=True)
 
-    def import_bundle(self, source: Path | str) -> str:
-        """Add a bundle folder or .cffd file as the next version (not activated). Refuses unsafe bundles."""
+    def import_bundle(self, source: Path | str) -> ImportedBundle:
+        """Add a bundle folder or .cffd file as the next version (not activated). Refuses unsafe bundles.
+
+        If a stored version already holds the bundle's weights, nothing is added and that version is named.
+        """
         source = Path(source)
         staged = self.new_staging_folder()
         try:
@@ -273,6 +359,10 @@ class ModelStore:
                 raise BundleError(f"{source}: no such bundle folder or .cffd file")
             manifest = verify_bundle(staged)
             check_model_config(manifest, source)  # a model this engine cannot build never becomes a version
+            holder = self._version_holding(manifest.files[WEIGHTS])  # checked like any other bundle first
+            if holder is not None:
+                shutil.rmtree(staged, ignore_errors=True)
+                return ImportedBundle(holder, already_stored=True)
             manifest.contents = {**manifest.contents, "imported_from": str(source.name)}
             atomic_write_json(staged / MANIFEST, manifest.to_dict())
         except BaseException as exc:
@@ -280,7 +370,19 @@ class ModelStore:
             if isinstance(exc, OSError):
                 raise _not_stored(self.root, exc) from exc
             raise
-        return self.commit(staged)
+        return ImportedBundle(self.commit(staged), already_stored=False)
+
+    def _version_holding(self, weights_sha256: str) -> str | None:
+        """The first stored version whose weights have this SHA-256: by its manifest, confirmed on the file."""
+        for version in self.versions():
+            try:
+                if self.manifest(version).files.get(WEIGHTS) != weights_sha256:
+                    continue
+                if sha256_file(self.versions_dir / version / WEIGHTS) == weights_sha256:
+                    return version
+            except (BundleError, OSError):
+                continue  # an unreadable or damaged version holds nothing
+        return None
 
     def export(self, version: str, destination: Path | str, include_private_data: bool = True) -> Path:
         return export_bundle(self.path(version), Path(destination), include_private_data)
@@ -290,7 +392,7 @@ class ModelStore:
         if self.active_version() is not None:
             return self.active_version()
         if not self.versions():
-            self.activate(self.import_bundle(default_bundle))
+            self.activate(self.import_bundle(default_bundle).version, INSTALLED_DEFAULT)
         else:
             self.activate(self.versions()[-1])
         return self.active_version()

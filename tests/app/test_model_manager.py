@@ -70,20 +70,67 @@ def test_versions_card_activate_roll_back_and_delete(qtbot, store, make_window):
     assert store.active_version() == "v1"
     assert "Deleted v2" in run(qtbot, dialog, dialog.delete, "v2")
     assert store.versions() == ["v1"] and column(dialog, 0) == ["v1"]
+    assert history(dialog) == ["v1: rolled back", "v2 (deleted): activated", "v1: activated"]
 
     message = run(qtbot, dialog, dialog.delete, "v1")
     assert message.startswith("Nothing was changed.") and "active version" in message
     assert store.versions() == ["v1"]
 
 
-def test_export_without_private_data_then_import_gives_a_version_that_cannot_learn(qtbot, store, tmp_path):
+def test_export_without_private_data_then_import_gives_a_version_that_cannot_learn(
+    qtbot, store, empty_store, tmp_path
+):
     dialog = manager_for(qtbot, store)
     archive = tmp_path / "v1-public.cffd"
     assert "Exported v1" in run(qtbot, dialog, dialog.export_version, "v1", archive, False)
     with zipfile.ZipFile(archive) as bundle:
         assert not any(name.startswith(("replay/", "validation/")) for name in bundle.namelist())
-    assert "Imported v1-public.cffd as v2" in run(qtbot, dialog, dialog.import_bundle, archive)
-    assert store.active_version() == "v1" and column(dialog, 6) == ["yes", "no"]
+    other_lab = manager_for(qtbot, empty_store)
+    assert "Imported v1-public.cffd as v1" in run(qtbot, other_lab, other_lab.import_bundle, archive)
+    assert empty_store.active_version() is None and column(other_lab, 6) == ["no"]
+
+
+def history(dialog: ModelManager) -> list[str]:
+    """The activation history as shown, newest first, without the times."""
+    return [dialog.history.item(row).text().split("  ", 1)[1] for row in range(dialog.history.count())]
+
+
+def test_undo_activation_goes_back_to_the_version_active_before(qtbot, store):
+    add_child_of_v1(store)
+    dialog = manager_for(qtbot, store)
+    undo = dialog.buttons["undo"]
+    assert not undo.isEnabled() and undo.text() == "Undo activation"  # only v1 was ever active
+    assert history(dialog) == ["v1: activated"]
+
+    dialog.table.selectRow(1)
+    assert "v2 is now the active model" in run(qtbot, dialog, dialog.buttons["activate"].click)
+    assert undo.isEnabled() and undo.text() == "Undo activation (back to v1)" and "v1" in undo.toolTip()
+    assert history(dialog) == ["v2: activated", "v1: activated"]
+
+    message = run(qtbot, dialog, undo.click)
+    assert message == "Undone: v1 is the active model again."
+    assert store.active_version() == "v1" and column(dialog, 1) == ["● active", ""]
+    assert history(dialog) == ["v1: undo", "v2: activated", "v1: activated"]
+    assert undo.text() == "Undo activation (back to v2)"  # the version left is one click away
+
+
+def test_importing_the_same_bundle_twice_names_the_version_that_holds_it(
+    qtbot, store, untrained_bundle, monkeypatch
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(untrained_bundle), ""))
+    dialog = manager_for(qtbot, store)
+    message = run(qtbot, dialog, dialog.buttons["import"].click)
+    assert message == "Imported bundle as v2. Press 'Use this version' to analyse with it."
+    assert column(dialog, 0) == ["v1", "v2"] and dialog.selected_version() == "v2"
+
+    dialog.table.selectRow(0)
+    message = run(qtbot, dialog, dialog.buttons["import"].click)
+    assert message.startswith("bundle is already in the store as v2; nothing was added.")
+    assert column(dialog, 0) == ["v1", "v2"] and store.versions() == ["v1", "v2"]
+    assert dialog.selected_version() == "v2"  # the version that holds it is shown
+    assert store.active_version() == "v1"
 
 
 def _bundle_zip(store, path, extra_name: str, extra_data: bytes, listed: bool = False):

@@ -176,7 +176,7 @@ def test_without_a_learnable_model_the_wizard_says_why_and_goes_no_further(qtbot
 def test_the_shipped_default_model_points_to_restoring_its_training_faces(qtbot, make_window, empty_store):
     from cffd_engine.store import DEFAULT_BUNDLE
 
-    empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE))
+    empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE).version)
     wizard = make_window(empty_store).open_learn_wizard()
     text = wizard.intro_page.model_label.text()
     assert (
@@ -192,7 +192,7 @@ def test_on_a_fresh_install_the_wizard_rebuilds_the_models_memory_from_the_analy
 ):
     from cffd_engine.store import DEFAULT_BUNDLE
 
-    empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE))
+    empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE).version)
     wizard = make_window(empty_store).open_learn_wizard()
     page = wizard.intro_page
     assert page.rebuild_button.isVisibleTo(wizard) and not page.isComplete()

@@ -284,7 +284,7 @@ def test_model_from_the_store_is_named_by_version(bundle, tmp_path):
     from cffd_engine.store import ModelStore
 
     store = ModelStore(tmp_path / "store")
-    version = store.import_bundle(bundle)
+    version = store.import_bundle(bundle).version
     store.activate(version)
     _, info = load_analysis_model(None, store.root)
     assert (info.version, info.source) == (version, version)

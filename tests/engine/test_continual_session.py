@@ -171,7 +171,7 @@ def test_only_fakes_borrow_genuine_faces_and_a_bundle_without_buffer_is_refused(
 
     bare = ModelStore(tmp_path / "bare")
     exported = store.export("v1", tmp_path / "v1.cffd", include_private_data=False)
-    bare.activate(bare.import_bundle(exported))
+    bare.activate(bare.import_bundle(exported).version)
     with pytest.raises(BundleError, match="no replay buffer"):
         learn_task(bare, TaskData("stripes", make_task("stripes", 24)), settings())
 

@@ -266,15 +266,22 @@ def import_checker(store: ModelStore) -> Callable[[bytes], None]:
             archive = Path(folder) / "model.cffd"
             archive.write_bytes(content)
             try:
-                version = store.import_bundle(archive)
+                imported = store.import_bundle(archive)
             except BundleError as exc:
                 assert str(archive) in str(exc) or str(store.root) in str(exc)
                 assert (store.versions(), store.active_version(), sorted(os.listdir(store.root))) == before
                 assert os.listdir(store.staging_dir) == []
                 assert os.listdir(folder) == ["model.cffd"]  # nothing unpacked beside the archive
             else:
-                store.verify(version)
-                store.delete(version)
+                store.verify(imported.version)
+                if imported.already_stored:  # the stored bundle's weights again: nothing added
+                    assert (
+                        store.versions(),
+                        store.active_version(),
+                        sorted(os.listdir(store.root)),
+                    ) == before
+                else:
+                    store.delete(imported.version)
 
     return check_import
 
@@ -526,7 +533,7 @@ def targets(
     celeb = dataset_trees.celebdf_tree(tmp_path / "celeb")
     dfdc = dataset_trees.dfdc_tree(tmp_path / "dfdc")
     store = ModelStore(tmp_path / "store")
-    store.activate(store.import_bundle(tiny_bundle))
+    store.activate(store.import_bundle(tiny_bundle).version)
     pairs = dataset_trees.FFPP_PAIRS
     celeb_list = ("\n".join(dataset_trees.CELEB_TEST_LIST) + "\n").encode()
     return {
@@ -730,7 +737,7 @@ ARCHIVE_CRASHES = {
 @pytest.mark.parametrize("case", list(ARCHIVE_CRASHES))
 def test_damaged_archives_are_refused_with_bundle_error(case, tiny_bundle, tiny_archive, tmp_path):
     store = ModelStore(tmp_path / "store")
-    store.activate(store.import_bundle(tiny_bundle))
+    store.activate(store.import_bundle(tiny_bundle).version)
     archive = tmp_path / "model.cffd"
     archive.write_bytes(ARCHIVE_CRASHES[case](tiny_archive))
     with pytest.raises(BundleError, match=str(archive)):

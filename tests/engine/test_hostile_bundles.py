@@ -25,7 +25,14 @@ from cffd_engine.analysis import load_analysis_model
 from cffd_engine.cli import main as cffd
 from cffd_engine.errors import CFFDError
 from cffd_engine.model import RSIANet, preset
-from cffd_engine.store import BundleError, BundleManifest, ModelStore, load_model, write_bundle
+from cffd_engine.store import (
+    BundleError,
+    BundleManifest,
+    ImportedBundle,
+    ModelStore,
+    load_model,
+    write_bundle,
+)
 from cffd_engine.store import archive as archive_module
 from cffd_engine.store.bundle import MANIFEST
 from tests.engine.test_store import make_bundle
@@ -55,7 +62,7 @@ def good_bundle(tmp_path_factory) -> Path:
 @pytest.fixture
 def store(tmp_path, good_bundle) -> ModelStore:
     store = ModelStore(tmp_path / "store")
-    store.activate(store.import_bundle(good_bundle))
+    store.activate(store.import_bundle(good_bundle).version)
     return store
 
 
@@ -205,11 +212,12 @@ def test_a_directory_size_larger_than_the_file_is_refused(tmp_path, store, good_
 
 
 def test_a_lying_member_count_is_ignored(tmp_path, store, good_bundle):
-    """The end record claims 65,535 members; only the real directory is read, and the bundle verifies."""
+    """The end record claims 65,535 members; only the real directory is read, and the bundle verifies
+    (as the v1 it was made from: nothing is added)."""
     archive = bundle_zip(good_bundle, tmp_path / "a.cffd")
     archive.write_bytes(_patch_end_record(archive.read_bytes(), 10, "<H", 0xFFFF))
-    version = store.import_bundle(archive)
-    assert store.verify(version).files == store.verify("v1").files and store.active_version() == "v1"
+    assert store.import_bundle(archive) == ImportedBundle("v1", already_stored=True)
+    assert store.versions() == ["v1"] and store.active_version() == "v1"
 
 
 # Manifests that claim too much ----------------------------------------------------------------

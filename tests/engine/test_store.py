@@ -15,6 +15,7 @@ from cffd_engine.model import RSIANet, preset
 from cffd_engine.store import (
     BundleError,
     BundleManifest,
+    ImportedBundle,
     ModelStore,
     load_model,
     model_card,
@@ -28,6 +29,16 @@ from cffd_engine.store.bundle import WEIGHTS
 def model():
     torch.manual_seed(0)
     return RSIANet(preset("lite", input_size=64)).eval()
+
+
+@pytest.fixture(scope="module")
+def other_model(model):
+    """``model`` with other weights (its classifier nudged): a different version for the store."""
+    other = RSIANet(model.config).eval()
+    other.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        other.classifier.bias.add_(torch.tensor([0.5, -0.5]))
+    return other
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +148,7 @@ def _symlink_info(name):
 )
 def test_malicious_archives_are_refused_and_leave_the_store_unchanged(tmp_path, model, member, reason):
     store = ModelStore(tmp_path / "store")
-    store.activate(store.import_bundle(make_bundle(tmp_path / "good", model)))
+    store.activate(store.import_bundle(make_bundle(tmp_path / "good", model)).version)
     archive = _zip_with(tmp_path / "evil.cffd", tmp_path / "good", member)
     with pytest.raises(BundleError, match=reason):
         store.import_bundle(archive)
@@ -165,10 +176,10 @@ def test_rollback_restores_the_earlier_versions_exact_outputs(tmp_path, model, i
         store.rollback()
 
 
-def test_the_active_version_cannot_be_deleted_but_others_can(tmp_path, model):
+def test_the_active_version_cannot_be_deleted_but_others_can(tmp_path, model, other_model):
     store = ModelStore(tmp_path / "store")
-    first = store.import_bundle(make_bundle(tmp_path / "a", model))
-    second = store.import_bundle(make_bundle(tmp_path / "b", model))
+    first = store.import_bundle(make_bundle(tmp_path / "a", model)).version
+    second = store.import_bundle(make_bundle(tmp_path / "b", other_model)).version
     store.activate(second)
     with pytest.raises(BundleError, match="active version"):
         store.delete(second)
@@ -178,12 +189,12 @@ def test_the_active_version_cannot_be_deleted_but_others_can(tmp_path, model):
 
 def test_export_without_private_data_analyses_but_cannot_learn(tmp_path, model, images):
     store = ModelStore(tmp_path / "store")
-    store.activate(store.import_bundle(make_bundle(tmp_path / "a", model)))
+    store.activate(store.import_bundle(make_bundle(tmp_path / "a", model)).version)
     exported = store.export("v1", tmp_path / "shared.cffd", include_private_data=False)
     with zipfile.ZipFile(exported) as archive:
         assert not any(name.startswith("replay/") for name in archive.namelist())
     other = ModelStore(tmp_path / "other-lab")
-    version = other.import_bundle(exported)
+    version = other.import_bundle(exported).version
     manifest = other.verify(version)
     assert not manifest.learnable and "left out" in manifest.contents["omitted"]
     torch.testing.assert_close(logits(other.load(version)[0], images), logits(model, images), rtol=0, atol=0)
@@ -234,7 +245,7 @@ WRITER = textwrap.dedent(
 
 def test_killing_a_writer_at_random_moments_never_breaks_the_store(tmp_path, model):
     store = ModelStore(tmp_path / "store")
-    store.activate(store.import_bundle(make_bundle(tmp_path / "a", model)))
+    store.activate(store.import_bundle(make_bundle(tmp_path / "a", model)).version)
     rng = random.Random(7)
     for _ in range(5):
         writer = subprocess.Popen(
@@ -256,12 +267,12 @@ def test_killing_a_writer_at_random_moments_never_breaks_the_store(tmp_path, mod
     assert len(ModelStore(store.root).versions()) > 1  # the writer did commit versions between kills
 
 
-def test_cli_lists_imports_activates_and_rolls_back(tmp_path, model, capsys):
+def test_cli_lists_imports_activates_and_rolls_back(tmp_path, model, other_model, capsys):
     from cffd_engine.cli import main
 
     store_dir = tmp_path / "store"
     make_bundle(tmp_path / "a", model)
-    make_bundle(tmp_path / "b", model, parent_version="v1")
+    make_bundle(tmp_path / "b", other_model, parent_version="v1")
     assert main(["models", "--store", str(store_dir), "import", str(tmp_path / "a"), "--activate"]) == 0
     assert main(["models", "--store", str(store_dir), "import", str(tmp_path / "b"), "--activate"]) == 0
     assert main(["models", "--store", str(store_dir), "rollback"]) == 0
@@ -281,3 +292,197 @@ def test_the_models_command_on_a_fresh_store_holds_the_shipped_model(tmp_path, c
     listing = capsys.readouterr().out.splitlines()
     assert listing[0].startswith("* v1") and "tasks: blend, swap, reenact, texture" in listing[0]
     assert "(no replay buffer: cannot learn)" in listing[0]  # until its training faces are restored
+
+
+# Undoing an activation, and the history of activations ---------------------------------------
+
+
+def store_with_versions(tmp_path, *models) -> ModelStore:
+    """A store holding one version per model (v1, v2, ...), none of them active."""
+    store = ModelStore(tmp_path / "store")
+    for model in models:
+        store.add(lambda staging, model=model: write_bundle(staging, model, manifest_for(model)))
+    return store
+
+
+def third_model(model):
+    third = RSIANet(model.config).eval()
+    third.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        third.classifier.bias.add_(torch.tensor([-0.5, 0.5]))
+    return third
+
+
+def test_undo_goes_back_to_the_version_active_before_and_the_history_keeps_every_change(
+    tmp_path, model, other_model
+):
+    import datetime as dt
+
+    store = store_with_versions(tmp_path, model, other_model)
+    assert store.activation_history() == [] and store.undo_target() is None
+    store.activate("v1")
+    store.activate("v2")
+    assert store.undo_target() == "v1"
+    assert store.undo_activation() == "v1"
+    assert store.active_version() == "v1"
+    reread = ModelStore(store.root).activation_history()  # from the file, by a store opened afresh
+    assert [(entry.version, entry.action) for entry in reread] == [
+        ("v1", "activated"),
+        ("v2", "activated"),
+        ("v1", "undo"),
+    ]
+    assert reread == store.activation_history()
+    times = [dt.datetime.fromisoformat(entry.time) for entry in reread]
+    assert all(time.utcoffset() == dt.timedelta(0) for time in times) and times == sorted(times)
+    on_disk = json.loads(store.history_file.read_text())
+    assert on_disk[-1] == {"version": "v1", "time": reread[-1].time, "action": "undo"}
+    # Undoing the undo goes back again: the version active before is always one click away.
+    assert store.undo_target() == "v2"
+
+
+def test_undo_with_nothing_to_undo_is_refused_naming_the_store(tmp_path, model):
+    store = store_with_versions(tmp_path, model)
+    with pytest.raises(BundleError, match="no earlier active version"):
+        store.undo_activation()
+    store.activate("v1")
+    before = (store.pointer.read_bytes(), store.history_file.read_bytes())
+    with pytest.raises(BundleError, match="no earlier active version") as caught:
+        store.undo_activation()
+    assert str(store.root) in str(caught.value)
+    assert (store.pointer.read_bytes(), store.history_file.read_bytes()) == before
+
+
+def test_undo_skips_a_version_deleted_since_and_the_history_still_names_it(tmp_path, model, other_model):
+    store = store_with_versions(tmp_path, model, other_model, third_model(model))
+    for version in ("v1", "v2", "v3"):
+        store.activate(version)
+    store.delete("v2")
+    assert store.undo_target() == "v1"
+    assert store.undo_activation() == "v1"
+    assert [entry.version for entry in store.activation_history()] == ["v1", "v2", "v3", "v1"]
+
+
+def test_a_store_from_before_the_history_keeps_its_active_version_one_undo_away(tmp_path, model, other_model):
+    store = store_with_versions(tmp_path, model, other_model)
+    store.pointer.write_text('{"version": "v1"}')  # as an older CFFD Studio left it: no history file
+    assert store.activation_history() == [] and store.undo_target() is None
+    store.activate("v2")
+    assert [(entry.version, entry.action) for entry in store.activation_history()] == [
+        ("v1", "was active"),
+        ("v2", "activated"),
+    ]
+    assert store.undo_activation() == "v1"
+
+
+def test_a_damaged_history_reads_as_empty_and_the_next_activation_starts_it_again(
+    tmp_path, model, other_model
+):
+    store = store_with_versions(tmp_path, model, other_model)
+    store.activate("v1")
+    store.history_file.write_text('[{"version": "v1"}, "not an entry"')  # cut short
+    assert store.activation_history() == [] and store.undo_target() is None
+    store.history_file.write_text('[{"version": 1, "time": "x", "action": "activated"}, "odd"]')
+    assert store.activation_history() == []  # entries not as the store writes them are left out
+    store.activate("v2")
+    assert [entry.version for entry in store.activation_history()] == ["v1", "v2"]
+    assert store.undo_activation() == "v1"
+
+
+def test_a_failed_activation_leaves_the_pointer_and_the_history_as_they_were(
+    tmp_path, model, other_model, monkeypatch
+):
+    import errno
+
+    from cffd_engine import fileio
+
+    store = store_with_versions(tmp_path, model, other_model)
+    store.activate("v1")
+    before = (store.pointer.read_bytes(), store.history_file.read_bytes())
+    weights = store.path("v2") / WEIGHTS
+    damaged = bytearray(weights.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    weights.write_bytes(bytes(damaged))
+    with pytest.raises(BundleError, match="was modified or damaged"):
+        store.activate("v2")
+    assert (store.pointer.read_bytes(), store.history_file.read_bytes()) == before
+
+    store.delete("v2")
+    intact = store.add(lambda staging: write_bundle(staging, other_model, manifest_for(other_model)))
+    write_beside = fileio._write_beside
+
+    def disk_full_for_the_history(path, data):
+        if path == store.history_file:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_beside(path, data)
+
+    monkeypatch.setattr(fileio, "_write_beside", disk_full_for_the_history)
+    with pytest.raises(BundleError, match="could not record the active version") as caught:
+        store.activate(intact)
+    assert str(store.pointer) in str(caught.value) and "No space left" in str(caught.value)
+    assert (store.pointer.read_bytes(), store.history_file.read_bytes()) == before
+    assert sorted(path.name for path in store.root.iterdir()) == sorted(
+        ["active.json", "activations.json", "staging", "versions"]
+    )  # no temporary file left behind
+
+
+# Importing a bundle whose weights are already stored --------------------------------------------
+
+
+def test_importing_the_same_weights_again_adds_nothing_and_names_the_version(tmp_path, model, other_model):
+    store = ModelStore(tmp_path / "store")
+    bundle = make_bundle(tmp_path / "a", model)
+    assert store.import_bundle(bundle) == ImportedBundle("v1", already_stored=False)
+    assert store.import_bundle(bundle) == ImportedBundle("v1", already_stored=True)
+    # The same weights in another form (exported, without the replay buffer) are the same model.
+    exported = store.export("v1", tmp_path / "v1.cffd", include_private_data=False)
+    assert store.import_bundle(exported) == ImportedBundle("v1", already_stored=True)
+    assert store.versions() == ["v1"] and list(store.staging_dir.iterdir()) == []
+    assert store.activation_history() == []  # importing activates nothing
+
+    assert store.import_bundle(make_bundle(tmp_path / "b", other_model)) == ImportedBundle("v2", False)
+    assert store.versions() == ["v1", "v2"]
+
+
+def test_a_stored_version_whose_weights_were_damaged_does_not_count_as_holding_them(tmp_path, model):
+    store = ModelStore(tmp_path / "store")
+    bundle = make_bundle(tmp_path / "a", model)
+    store.import_bundle(bundle)
+    weights = store.path("v1") / WEIGHTS
+    damaged = bytearray(weights.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    weights.write_bytes(bytes(damaged))  # the manifest still records the good hash
+    assert store.import_bundle(bundle) == ImportedBundle("v2", already_stored=False)
+    store.verify("v2")
+
+
+def test_cli_import_twice_undo_and_history(tmp_path, model, other_model, capsys):
+    from cffd_engine.cli import main
+
+    store_dir = tmp_path / "store"
+    models = ["models", "--store", str(store_dir)]
+    make_bundle(tmp_path / "a", model)
+    make_bundle(tmp_path / "b", other_model)
+    assert main([*models, "import", str(tmp_path / "a"), "--activate"]) == 0
+    assert capsys.readouterr().out.strip() == f"imported {tmp_path / 'a'} as v1 (active)"
+    assert main([*models, "import", str(tmp_path / "a")]) == 0
+    assert capsys.readouterr().out.strip() == f"{tmp_path / 'a'} is already in the store as v1; nothing added"
+    assert ModelStore(store_dir).versions() == ["v1"]
+
+    assert main([*models, "undo"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "no earlier active version" in error and "Traceback" not in error
+
+    assert main([*models, "import", str(tmp_path / "b"), "--activate"]) == 0
+    capsys.readouterr()
+    assert main([*models, "undo"]) == 0
+    assert capsys.readouterr().out.strip() == "active: v1"
+    assert ModelStore(store_dir).active_version() == "v1"
+    assert main([*models, "delete", "v2"]) == 0
+    capsys.readouterr()
+    assert main([*models, "history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:] for line in lines] == [
+        ["v1", "activated"],
+        ["v2", "activated", "(deleted)"],
+        ["v1", "undo"],
+    ]

@@ -179,7 +179,7 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     # Shared without its faces (as the shipped default is), then rebuilt from the photos.
     shared = store.export(result.version, tmp_path / "tiny.cffd", include_private_data=False)
     user = ModelStore(tmp_path / "user")
-    user.activate(user.import_bundle(shared))
+    user.activate(user.import_bundle(shared).version)
     with pytest.raises(CFFDError, match="restore-data"):
         learn_task(user, TaskData("stripes", make_task("stripes", 24, size=32)))
     with cpu_threads(1):
@@ -209,7 +209,7 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     for photo in photos[:20]:
         shutil.copyfile(photo, own / photo.name)
     analyst = ModelStore(tmp_path / "analyst")
-    analyst.activate(analyst.import_bundle(shared))
+    analyst.activate(analyst.import_bundle(shared).version)
     # 25 photos per task for 4 tasks, and twice as many donors for the swap: 150.
     with pytest.raises(CFFDError, match=r"20 face image\(s\); .* at least 150 .*: add 130 more genuine"):
         restore_training_faces(analyst, faces=own)
@@ -236,7 +236,7 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     assert len(list(builds.iterdir())) == 2  # the photos' build and the analyst's faces' build
     monkeypatch.setattr("cffd_engine.data.synth.builder.forgery_code_digest", lambda: "other code")
     later = ModelStore(tmp_path / "later")
-    later.activate(later.import_bundle(shared))
+    later.activate(later.import_bundle(shared).version)
     with cpu_threads(1):
         restore_training_faces(later)
     assert len(list(builds.iterdir())) == 3
