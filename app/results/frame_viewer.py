@@ -86,17 +86,16 @@ class FrameCanvas(QWidget):
             x, y, w, h = face.box
             box = QRectF(target.x() + x * scale, target.y() + y * scale, w * scale, h * scale)
             colour = QColor(face.colour)
+            pen = QPen(colour, 3)
             if not face.emphasised:
-                colour.setAlpha(150)
-            pen = QPen(colour, 3 if face.emphasised else 1)
-            if not face.emphasised:
-                pen.setStyle(Qt.PenStyle.DashLine)
+                colour.setAlpha(130)
+                pen = QPen(colour, 1, Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.drawRect(box)
             text = painter.fontMetrics().boundingRect(face.caption).adjusted(-4, -2, 4, 2)
             top = box.top() - text.height() if box.top() - text.height() >= 0 else box.bottom()
             caption = QRectF(box.left(), top, text.width(), text.height())
-            painter.fillRect(caption, QColor(0, 0, 0, 170))
+            painter.fillRect(caption, QColor(0, 0, 0, 170 if face.emphasised else 80))
             painter.drawText(caption, Qt.AlignmentFlag.AlignCenter, face.caption)
 
 
