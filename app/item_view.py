@@ -12,6 +12,7 @@ from app.evidence_queue import ANALYSING, CANCELLED, FAILED, WAITING, WAITING_FO
 from app.results.frame_store import FrameStore
 from app.results.results_view import ResultsView
 from cffd_engine.analysis import AnalysisResult
+from cffd_engine.store import ModelStore
 
 KEEP_FRAME_STORES = 2  # decoded frames of the shown result and the one before: quick to go back
 WAITING_WORDS = {
@@ -26,9 +27,9 @@ WAITING_WORDS = {
 class ItemView(QTabWidget):
     """Tabs "Analysis" (the result explained, or a line saying what it waits for) and "Evidence file"."""
 
-    def __init__(self, parent=None):
+    def __init__(self, store: ModelStore | None = None, parent=None):
         super().__init__(parent)
-        self.results_view = ResultsView()
+        self.results_view = ResultsView(store)
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -77,6 +78,7 @@ class ItemView(QTabWidget):
 
     def close_jobs(self) -> None:
         self.evidence_panel.close_jobs()
+        self.results_view.close_jobs()
         for frames in self._frames.values():
             frames.stop()
         self._frames.clear()

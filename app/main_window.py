@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.progress)
 
         self.welcome = WelcomePanel(self.store)
-        self.item_view = ItemView()
+        self.item_view = ItemView(self.store)
         self.results_view = self.item_view.results_view
         self.evidence_panel = self.item_view.evidence_panel
         self.right_stack = QStackedWidget()

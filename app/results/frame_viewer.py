@@ -22,11 +22,12 @@ from app.theme import NOTE_STYLE
 
 @dataclass
 class FaceBox:
-    """A face to outline: box (x, y, w, h) in frame pixels, its caption and colour."""
+    """A face to outline: box (x, y, w, h) in frame pixels, its caption and colour; bold when ``emphasised``."""
 
     box: list[float]
     caption: str
     colour: str
+    emphasised: bool = True
 
 
 class FrameCanvas(QWidget):
@@ -43,6 +44,11 @@ class FrameCanvas(QWidget):
         self.opacity = 0.7
         self.faces: list[FaceBox] = []
         self.placeholder = ""
+        self.setToolTip(
+            "Bold box: the face track selected in the table above, whose heatmap is shown. Thin dashed "
+            "boxes: other faces in this frame; select their track in the table, or click their curve on "
+            "the timeline, to follow them."
+        )
 
     def frame_rect(self) -> QRectF:
         """Where the frame lies in the widget (fitted, centred)."""
@@ -75,15 +81,21 @@ class FrameCanvas(QWidget):
         font.setPointSize(9)
         font.setBold(True)
         painter.setFont(font)
-        for face in self.faces:
+        # The selected track's box last, on top of any it overlaps.
+        for face in sorted(self.faces, key=lambda face: face.emphasised):
             x, y, w, h = face.box
             box = QRectF(target.x() + x * scale, target.y() + y * scale, w * scale, h * scale)
-            painter.setPen(QPen(QColor(face.colour), 2))
+            colour = QColor(face.colour)
+            pen = QPen(colour, 3)
+            if not face.emphasised:
+                colour.setAlpha(130)
+                pen = QPen(colour, 1, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
             painter.drawRect(box)
             text = painter.fontMetrics().boundingRect(face.caption).adjusted(-4, -2, 4, 2)
             top = box.top() - text.height() if box.top() - text.height() >= 0 else box.bottom()
             caption = QRectF(box.left(), top, text.width(), text.height())
-            painter.fillRect(caption, QColor(0, 0, 0, 170))
+            painter.fillRect(caption, QColor(0, 0, 0, 170 if face.emphasised else 80))
             painter.drawText(caption, Qt.AlignmentFlag.AlignCenter, face.caption)
 
 
@@ -99,7 +111,8 @@ class FrameViewer(QWidget):
         self.overlay_check = QCheckBox("Grad-CAM heatmap")
         self.overlay_check.setChecked(True)
         self.overlay_check.setToolTip(
-            "Where in the face the evidence for 'manipulated' lies, for the key frames (stars on the timeline)"
+            "Where in the selected track's face the evidence for 'manipulated' lies: kept by the analysis for "
+            "the key frames (stars on the timeline), computed when you stop on any other frame"
         )
         self.overlay_check.toggled.connect(self._toggle_overlay)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)

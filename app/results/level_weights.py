@@ -37,7 +37,11 @@ class LevelWeights(QWidget):
         layout.addWidget(self.note)
         self.weights: list[float] = []
 
-    def show_weights(self, weights: list[float] | None, track_mean: list[float] | None) -> None:
+    def show_weights(
+        self, weights: list[float] | None, track_mean: list[float] | None, track_id: int | None = None
+    ) -> None:
+        which = "" if track_id is None else f": face track {track_id}"
+        self.title.setText(f"What the model looked at{which} (FAF level weights)")
         self.plot.plotItem.clear()
         self.weights = list(weights or [])
         values = weights or track_mean

@@ -11,17 +11,22 @@ from app.theme import track_colour
 from cffd_engine.analysis import AnalysisResult
 
 SUSPICIOUS_STRETCH = QColor(179, 38, 30, 28)
+FADED_ALPHA = 70  # the other tracks' curves, behind the selected one
+PICK_PIXELS = 8  # a click this close to another track's curve selects that track
 
 
 class Timeline(pg.PlotWidget):
     """Per-track P(fake) against time, the model's threshold, each track's most suspicious stretch.
 
     Tracks are told apart by colour (``track_colour``); the verdict card's track table is the key.
-    Key frames (those with a Grad-CAM heatmap and a spectrum) are drawn as stars. A click
-    emits ``seek(frame_index)`` for the judged face nearest in time; ``show_time`` moves the cursor.
+    The selected track (``emphasise``) is drawn bold, the others faded. Key frames (those with a
+    stored Grad-CAM heatmap and a spectrum) are drawn as stars. A click emits ``seek(frame_index)``
+    for the selected track's judged face nearest in time, after ``track_picked(track_id)`` when it
+    fell on another track's curve; ``show_time`` moves the cursor.
     """
 
     seek = Signal(int)
+    track_picked = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -34,7 +39,8 @@ class Timeline(pg.PlotWidget):
         self.plotItem.setYRange(0.0, 1.0, padding=0.05)
         self.setToolTip(
             "Fake probability of each judged face. Shaded: each track's most suspicious stretch, which "
-            "decides its verdict. Stars: key frames, with a heatmap and a spectrum. Click to go to a frame."
+            "decides its verdict. Stars: key frames, with a heatmap and a spectrum. Bold: the selected face "
+            "track. Click to go to a frame; click another track's curve to follow that track."
         )
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#202124", width=1))
         self.threshold_line = pg.InfiniteLine(
@@ -44,21 +50,20 @@ class Timeline(pg.PlotWidget):
             label="threshold {value:.2f}",
             labelOpts={"position": 0.04, "color": "#b3261e", "anchors": [(0, 1), (0, 1)]},
         )
-        self._curves: list[pg.PlotDataItem] = []
-        self._times = np.zeros(0)
-        self._frames = np.zeros(0, dtype=int)
+        self._curves: dict[int, pg.PlotDataItem] = {}
+        self._stars: dict[int, pg.ScatterPlotItem] = {}
+        self._series: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # times, P(fake), frames
+        self.selected: int | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
 
     def set_result(self, result: AnalysisResult | None) -> None:
         self.plotItem.clear()
-        self._curves = []
-        self._times, self._frames = np.zeros(0), np.zeros(0, dtype=int)
+        self._curves, self._stars, self._series, self.selected = {}, {}, {}, None
         if result is None or not result.tracks:
             return
         self.threshold_line.setValue(result.threshold)
         self.plotItem.addItem(self.threshold_line)
         for track in result.tracks:
-            colour = track_colour(track.track_id)
             region = pg.LinearRegionItem(
                 (track.window_start_s, track.window_end_s), movable=False, brush=SUSPICIOUS_STRETCH
             )
@@ -66,51 +71,84 @@ class Timeline(pg.PlotWidget):
             for line in region.lines:
                 line.setPen(pg.mkPen(None))
             self.plotItem.addItem(region)
-            times = np.array([score.timestamp_s for score in track.scores])
-            probabilities = np.array([score.fake_probability for score in track.scores])
-            curve = self.plotItem.plot(
-                times,
-                probabilities,
-                pen=pg.mkPen(colour, width=2),
-                symbol="o",
-                symbolSize=5,
-                symbolBrush=colour,
-                symbolPen=None,
+            self._series[track.track_id] = (
+                np.array([score.timestamp_s for score in track.scores]),
+                np.array([score.fake_probability for score in track.scores]),
+                np.array([score.frame_index for score in track.scores], dtype=int),
             )
-            self._curves.append(curve)
+            times, probabilities, _ = self._series[track.track_id]
+            self._curves[track.track_id] = self.plotItem.plot(times, probabilities)
             if track.key_frames:
-                keys = pg.ScatterPlotItem(
+                stars = pg.ScatterPlotItem(
                     [key.timestamp_s for key in track.key_frames],
                     [key.fake_probability for key in track.key_frames],
                     symbol="star",
                     size=16,
-                    brush=pg.mkBrush(colour),
-                    pen=pg.mkPen("#202124"),
                 )
-                self.plotItem.addItem(keys)
-        scores = [score for track in result.tracks for score in track.scores]
-        self._times = np.array([score.timestamp_s for score in scores])
-        self._frames = np.array([score.frame_index for score in scores], dtype=int)
+                self._stars[track.track_id] = stars
+                self.plotItem.addItem(stars)
+        self.emphasise(None)
         self.plotItem.addItem(self.cursor)
-        start, end = float(self._times.min()), float(self._times.max())
+        times = np.concatenate([series[0] for series in self._series.values()])
+        start, end = float(times.min()), float(times.max())
         self.plotItem.setXRange(start, max(end, start + 1e-3), padding=0.02)
+
+    def emphasise(self, track_id: int | None) -> None:
+        """Draw ``track_id``'s curve and stars bold and in front, every other track's faded."""
+        self.selected = track_id
+        for tid, curve in self._curves.items():
+            shown = tid == track_id or track_id is None
+            colour = QColor(track_colour(tid))
+            if not shown:
+                colour.setAlpha(FADED_ALPHA)
+            curve.setPen(pg.mkPen(colour, width=3 if tid == track_id else 1.5))
+            curve.setSymbol("o")
+            curve.setSymbolSize(6 if tid == track_id else 4)
+            curve.setSymbolBrush(colour)
+            curve.setSymbolPen(None)
+            curve.setZValue(5 if tid == track_id else 0)
+            if tid in self._stars:
+                outline = QColor("#202124")
+                outline.setAlpha(255 if shown else FADED_ALPHA)
+                self._stars[tid].setBrush(pg.mkBrush(colour))
+                self._stars[tid].setPen(pg.mkPen(outline))
+                self._stars[tid].setZValue(6 if tid == track_id else 1)
 
     def point_count(self) -> int:
         """How many judged faces are drawn (all tracks together)."""
-        return sum(len(curve.xData) for curve in self._curves if curve.xData is not None)
+        return sum(len(curve.xData) for curve in self._curves.values() if curve.xData is not None)
 
     def show_time(self, seconds: float) -> None:
         self.cursor.setValue(seconds)
 
     def _clicked(self, event) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or not len(self._times):
+        if event.button() != Qt.MouseButton.LeftButton or not self._series:
             return
         view = self.plotItem.vb
         if not view.sceneBoundingRect().contains(event.scenePos()):
             return
-        seconds = view.mapSceneToView(event.scenePos()).x()
-        self.seek.emit(self.frame_at(seconds))
+        point = view.mapSceneToView(event.scenePos())
+        picked = self.track_near(point.x(), point.y(), view.viewPixelSize())
+        if picked is not None and picked != self.selected:
+            self.track_picked.emit(picked)
+        self.seek.emit(self.frame_at(point.x()))
+
+    def track_near(self, seconds: float, probability: float, pixel: tuple[float, float]) -> int | None:
+        """The track whose curve passes within ``PICK_PIXELS`` of the point (``pixel``: one pixel's width, height)."""
+        reach = PICK_PIXELS * pixel[0]
+        distances = {
+            tid: abs(float(np.interp(seconds, times, values)) - probability) / pixel[1]
+            for tid, (times, values, _) in self._series.items()
+            if times[0] - reach <= seconds <= times[-1] + reach
+        }
+        nearest = min(distances, key=distances.get, default=None)
+        return nearest if nearest is not None and distances[nearest] <= PICK_PIXELS else None
 
     def frame_at(self, seconds: float) -> int:
-        """The judged frame nearest in time to ``seconds``."""
-        return int(self._frames[int(np.argmin(np.abs(self._times - seconds)))])
+        """The selected track's judged frame nearest in time to ``seconds`` (any track's, with none selected)."""
+        if self.selected in self._series:
+            times, _, frames = self._series[self.selected]
+        else:
+            times = np.concatenate([series[0] for series in self._series.values()])
+            frames = np.concatenate([series[2] for series in self._series.values()])
+        return int(frames[int(np.argmin(np.abs(times - seconds)))])

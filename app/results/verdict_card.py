@@ -173,6 +173,12 @@ class VerdictCard(QFrame):
         rows = self.tracks.selectionModel().selectedRows()
         return self.tracks.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
 
+    def select_track(self, track_id: int) -> None:
+        """Select ``track_id``'s row (``track_selected`` follows)."""
+        for row in range(self.tracks.rowCount()):
+            if self.tracks.item(row, 0).data(Qt.ItemDataRole.UserRole) == track_id:
+                self.tracks.selectRow(row)
+
     def _track_changed(self) -> None:
         track_id = self.selected_track()
         if track_id is not None:

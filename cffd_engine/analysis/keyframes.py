@@ -2,7 +2,9 @@
 
 ``KeyFrameCandidates`` keeps, per track, a few times more candidates than
 will be shown (with their frames), so the final choice can prefer faces
-spread over the track to near-duplicates of one moment.
+spread over the track to near-duplicates of one moment. ``explain_judged_face``
+explains any other judged face later, on demand, the same way: the face cut
+again from its frame as analysis cut it, through the same ``face_heats``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from cffd_engine.analysis.explain import (
     spectrum_picture,
 )
 from cffd_engine.analysis.pipeline import JudgedFace
-from cffd_engine.analysis.result import KeyFrame
+from cffd_engine.analysis.result import FrameScore, KeyFrame
+from cffd_engine.analysis.settings import AnalysisSettings
 from cffd_engine.analysis.spectrum import ReferenceSpectrum, compare, log_magnitude, radial_power
+from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import JobControl
-from cffd_engine.media.crops import FaceCrop, crop_geometry, crop_image
-from cffd_engine.media.frames import Frame
+from cffd_engine.media.crops import CropGeometry, FaceCrop, crop_face, crop_geometry, crop_image
+from cffd_engine.media.faces import FaceDetection
+from cffd_engine.media.frames import Frame, FrameReader
+from cffd_engine.model import RSIANet
 
 CANDIDATES_PER_KEY = 3
 
@@ -82,6 +88,72 @@ class KeyFrameCandidates:
         return sorted(chosen, key=lambda c: -c.face.fake_probability)
 
 
+@dataclass
+class FaceHeat:
+    """Grad-CAM of one face: the map over its crop, where the crop lies, the map's peak on the frame."""
+
+    heatmap: np.ndarray  # (S, S) float32 in [0, 1]
+    geometry: CropGeometry
+    box: list[float]
+    peak: tuple[float, float]
+    peak_in_box: bool
+
+
+def face_heats(explainer: Explainer | None, crops: list[FaceCrop]) -> list[FaceHeat]:
+    """Grad-CAM (all zeros without an explainer) of each crop, with its peak on the frame and whether in the box."""
+    images = np.stack([crop.image for crop in crops])
+    heatmaps = explainer.heatmaps(images) if explainer is not None else np.zeros(images.shape[:3], np.float32)
+    heats = []
+    for crop, heatmap in zip(crops, heatmaps, strict=True):
+        box = [round(float(v), 2) for v in crop.detection.box]
+        peak = peak_on_frame(heatmap, crop.geometry)
+        heats.append(FaceHeat(heatmap, crop.geometry, box, peak, box_contains(box, peak)))
+    return heats
+
+
+def result_explainer(model: RSIANet, settings: AnalysisSettings) -> Explainer:
+    """The ``Explainer`` analysis made for ``settings``, on the CPU: on the model's inference copy, same level."""
+    return Explainer(model.prepare_for_inference("cpu"), settings.cam_level)
+
+
+def read_judged_frame(path: str, settings: AnalysisSettings, frame_index: int, job: JobControl) -> Frame:
+    """Frame ``frame_index`` of the evidence, read with the analysis's own frame selection."""
+    reader = FrameReader(
+        path, stride=settings.stride, count=settings.frames, max_frames=settings.max_frames, job=job
+    )
+    for frame in reader:
+        if frame.index == frame_index:
+            return frame
+        if frame.index > frame_index:
+            break
+    raise EvidenceError(
+        path,
+        f"frame {frame_index}, judged by the analysis, is no longer in the file",
+        "Check that the evidence is the file analysed (compare its SHA-256 with the result's)",
+    )
+
+
+def explain_judged_face(
+    explainer: Explainer,
+    path: str,
+    settings: AnalysisSettings,
+    input_size: int,
+    score: FrameScore,
+    job: JobControl,
+) -> FaceHeat:
+    """Grad-CAM of one judged face, read again from the evidence and cut as analysis cut it.
+
+    The crop is the model's input size at the settings' ``crop_scale`` around the judged box
+    (analysis never aligns), so on a key frame this gives the heatmap analysis stored.
+    """
+    frame = read_judged_frame(path, settings, score.frame_index, job)
+    job.check()
+    detection = FaceDetection(tuple(score.box), score.detection_score, np.zeros((6, 2)), "judged")
+    crop = crop_face(frame.rgb, detection, input_size, settings.crop_scale, frame_index=frame.index)
+    (heat,) = face_heats(explainer, [crop])
+    return heat
+
+
 def spectrum_crop(frame: Frame, crop: FaceCrop, size: int, scale: float) -> np.ndarray:
     """The face cut again from its frame at ``size`` px: spectra compare only at the reference's scale."""
     if crop.image.shape[0] == size:
@@ -105,14 +177,11 @@ def explain_key_frames(
     """
     if not candidates:
         return []
-    crops = np.stack([c.face.crop.image for c in candidates])
-    heatmaps = explainer.heatmaps(crops) if explainer is not None else np.zeros(crops.shape[:3], np.float32)
+    heats = face_heats(explainer, [c.face.crop for c in candidates])
     keys = []
-    for index, (candidate, heatmap) in enumerate(zip(candidates, heatmaps, strict=True)):
+    for index, (candidate, heat) in enumerate(zip(candidates, heats, strict=True)):
         job.check()
-        crop = candidate.face.crop
-        box = [round(float(v), 2) for v in crop.detection.box]
-        peak = peak_on_frame(heatmap, crop.geometry)
+        crop, heatmap, box, peak = candidate.face.crop, heat.heatmap, heat.box, heat.peak
         face_for_spectrum = spectrum_crop(candidate.frame, crop, reference.crop_size, crop_scale)
         curve = radial_power(face_for_spectrum)
         comparison = compare(curve, reference)
@@ -127,7 +196,7 @@ def explain_key_frames(
             crop_geometry=crop.geometry.to_dict(),
             heatmap=coarse_grid(heatmap),
             heatmap_peak=[round(peak[0], 1), round(peak[1], 1)],
-            peak_in_box=box_contains(box, peak),
+            peak_in_box=heat.peak_in_box,
             spectrum=[round(float(v), 3) for v in curve],
             spectrum_outside_fraction=comparison.outside_fraction,
             spectrum_high_excess_db=comparison.high_frequency_excess_db,
