@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from app.workers import Job, WorkControl, pool
 from cffd_engine.analysis import AnalysisResult, FrameScore
-from cffd_engine.analysis.keyframes import FaceHeat, explain_judged_face, result_explainer
 from cffd_engine.errors import CFFDError
 from cffd_engine.store import BundleError, ModelStore
 from cffd_engine.store.bundle import WEIGHTS
+
+if TYPE_CHECKING:  # torch: loaded by the first heatmap, not with the window
+    from cffd_engine.analysis.keyframes import FaceHeat
 
 POOL = "heatmaps"
 CACHE_FACES = 64  # a face's map is the model's input size squared in float32: 64 of 224 px are 13 MB
@@ -94,6 +97,8 @@ class Heatmaps(QObject):
         self._job, self._job_key = None, None
 
     def _compute(self, result: AnalysisResult, score: FrameScore, control: WorkControl) -> FaceHeat:
+        from cffd_engine.analysis.keyframes import explain_judged_face
+
         explainer = self._explainer(result)
         control.check()
         return explain_judged_face(
@@ -102,6 +107,8 @@ class Heatmaps(QObject):
 
     def _explainer(self, result: AnalysisResult):
         """The result's model, loaded once (it takes seconds) and kept for the next frame."""
+        from cffd_engine.analysis.keyframes import result_explainer
+
         model = result.model
         which = (model.version, model.weights_sha256, result.settings.cam_level)
         if which not in self._explainers:

@@ -359,7 +359,9 @@ class ModelStore:
                 raise BundleError(f"{source}: no such bundle folder or .cffd file")
             manifest = verify_bundle(staged)
             check_model_config(manifest, source)  # a model this engine cannot build never becomes a version
-            holder = self._version_holding(manifest.files[WEIGHTS])  # checked like any other bundle first
+            # Checked like any other bundle first; the same weights with a replay buffer the stored copy
+            # lacks are not a duplicate (they make a version that can learn).
+            holder = self._version_holding(manifest.files[WEIGHTS], learnable=manifest.learnable)
             if holder is not None:
                 shutil.rmtree(staged, ignore_errors=True)
                 return ImportedBundle(holder, already_stored=True)
@@ -372,11 +374,13 @@ class ModelStore:
             raise
         return ImportedBundle(self.commit(staged), already_stored=False)
 
-    def _version_holding(self, weights_sha256: str) -> str | None:
-        """The first stored version whose weights have this SHA-256: by its manifest, confirmed on the file."""
+    def _version_holding(self, weights_sha256: str, learnable: bool = False) -> str | None:
+        """The first stored version whose weights have this SHA-256 (by its manifest, confirmed on the file)
+        and that can learn if ``learnable`` asks it to."""
         for version in self.versions():
             try:
-                if self.manifest(version).files.get(WEIGHTS) != weights_sha256:
+                stored = self.manifest(version)
+                if stored.files.get(WEIGHTS) != weights_sha256 or (learnable and not stored.learnable):
                     continue
                 if sha256_file(self.versions_dir / version / WEIGHTS) == weights_sha256:
                     return version

@@ -443,6 +443,19 @@ def test_importing_the_same_weights_again_adds_nothing_and_names_the_version(tmp
     assert store.versions() == ["v1", "v2"]
 
 
+def test_the_same_weights_with_the_replay_buffer_a_stored_copy_lacks_become_a_version_that_can_learn(
+    tmp_path, model
+):
+    store = ModelStore(tmp_path / "store")
+    full = make_bundle(tmp_path / "a", model)
+    without_faces = make_bundle(tmp_path / "b", model, with_replay=False)
+    assert store.import_bundle(without_faces) == ImportedBundle("v1", already_stored=False)
+    assert not store.manifest("v1").learnable
+    assert store.import_bundle(full) == ImportedBundle("v2", already_stored=False)
+    assert store.manifest("v2").learnable
+    assert store.import_bundle(without_faces) == ImportedBundle("v1", already_stored=True)
+
+
 def test_a_stored_version_whose_weights_were_damaged_does_not_count_as_holding_them(tmp_path, model):
     store = ModelStore(tmp_path / "store")
     bundle = make_bundle(tmp_path / "a", model)
