@@ -153,7 +153,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
         self.model_label = QLabel()
+        self.detector_label = QLabel()
+        self.detector_label.setToolTip("torch and the active model load behind the window at start")
         self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.detector_label)
         self.menus = WindowMenus(self, self.settings)
         self._connect()
         self._refresh_model()
@@ -181,9 +184,7 @@ class MainWindow(QMainWindow):
         runner.idle.connect(self.progress.end)
         runner.model_missing.connect(self._model_missing)
         runner.model_loaded.connect(self._model_loaded)
-        runner.model_failed.connect(
-            lambda message: self._show_error(f"The model could not be loaded: {message}")
-        )
+        runner.model_failed.connect(self._model_failed)
         panel = self.evidence_panel
         panel.evidence_loaded.connect(self.evidence_loaded)
         panel.hashes_ready.connect(self.hashes_ready)
@@ -438,12 +439,16 @@ class MainWindow(QMainWindow):
 
     def _preload_model(self) -> None:
         if self.store.active_version() is not None:
-            self.statusBar().showMessage(f"Loading the detector ({self.store.active_version()})...")
+            self.detector_label.setText("Loading the detector...")
             self.runner.preload()
 
     def _model_loaded(self, version: str) -> None:
-        self.statusBar().showMessage(f"Model {version} loaded: ready to analyse", 10_000)
+        self.detector_label.setText("Detector ready")
         self.model_ready.emit(version)
+
+    def _model_failed(self, message: str) -> None:
+        self.detector_label.setText("Detector not loaded")
+        self._show_error(f"The model could not be loaded: {message}")
 
     def _model_changed(self, *_args) -> None:
         self._refresh_model()

@@ -78,6 +78,8 @@ window.model_ready.connect(ready)
 window.analysis_finished.connect(finished)
 app.exec()
 report.pop("timer", None); report.pop("began", None)
+import resource
+report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if lateness:
     lateness.sort()
     report["event_loop_late_ms"] = {
@@ -135,6 +137,22 @@ def cli_analysis(video: Path, out: Path) -> dict:
     return {"name": video.name, "process_wall_s": wall, "total_s": result["timings"]["total_s"]}
 
 
+def looped_720p(source: Path, minutes: float, out: Path) -> Path:
+    """``source`` scaled to 1280x720 and looped to ``minutes`` (MPEG-4 Part 2 via OpenCV)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    frames = []
+    while (ok_frame := capture.read())[0]:
+        frames.append(cv2.resize(ok_frame[1], (1280, 720), interpolation=cv2.INTER_AREA))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1280, 720))
+    for index in range(int(minutes * 60 * fps)):
+        writer.write(frames[index % len(frames)])
+    writer.release()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,6 +160,13 @@ def main() -> None:
     parser.add_argument("--videos", nargs="*", type=Path, default=VIDEOS)
     parser.add_argument("--runs", type=int, default=3, help="start-up runs (the median is reported)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmark_window.json")
+    parser.add_argument(
+        "--long-minutes",
+        type=float,
+        default=0.0,
+        help="also analyse, in the window, a 1280x720 video this long (the first video looped) and report "
+        "its peak memory",
+    )
     parser.add_argument(
         "--shown-only",
         action="store_true",
@@ -162,6 +187,10 @@ def main() -> None:
             ready.append(report["ready_s"] - spawned)
         window, _ = window_task(home, "analyse", args.videos) if args.videos else ({}, 0.0)
         cli = [cli_analysis(video, home / f"{video.stem}.json") for video in args.videos]
+        long_run = None
+        if args.long_minutes > 0:
+            long_video = looped_720p(args.videos[0], args.long_minutes, home / "long.mp4")
+            long_run, _ = window_task(home, "analyse", [long_video])
 
     figures = {
         "python": sys.version.split()[0],
@@ -171,6 +200,10 @@ def main() -> None:
         "analysis_window": window.get("results", []),
         "analysis_cli": cli,
         "event_loop_late_ms_while_analysing": window.get("event_loop_late_ms"),
+        "window_peak_rss_mb": window.get("peak_rss_mb"),
+        "long_video": None
+        if long_run is None
+        else {"minutes": args.long_minutes, **long_run["results"][0], "peak_rss_mb": long_run["peak_rss_mb"]},
     }
     print(f"model loaded behind it:        {figures['startup_model_ready_s']['median']:.2f} s")
     for gui, command in zip(figures["analysis_window"], cli, strict=True):
@@ -182,6 +215,13 @@ def main() -> None:
         late = figures["event_loop_late_ms_while_analysing"]
         print(
             f"window's event loop late by p50 {late['p50']:.0f} ms, p95 {late['p95']:.0f} ms, max {late['max']:.0f} ms"
+        )
+    print(f"window's peak memory over those analyses: {figures['window_peak_rss_mb']:.0f} MB")
+    if long_run is not None:
+        run = figures["long_video"]
+        print(
+            f"{args.long_minutes:g} min of 1280x720 in the window: {run['wall_s']:.0f} s, "
+            f"{run['frames_read']} frames, peak memory {run['peak_rss_mb']:.0f} MB"
         )
     args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(f"written: {args.out}")

@@ -80,3 +80,12 @@ def test_on_first_start_the_default_model_bundle_is_installed_and_used(
     qtbot.waitUntil(lambda: window.model_label.text() == "Active model: v1, knows: checker", timeout=5_000)
     assert window.statusBar().currentMessage() == "The default model is installed as v1."
     assert window.welcome.demo_button.isEnabled()
+
+
+def test_the_model_loads_behind_the_shown_window_and_says_when_it_is_ready(qtbot, make_window, store):
+    window = make_window(store)
+    assert window.isVisible()
+    with qtbot.waitSignal(window.model_ready, timeout=30_000) as ready:
+        pass
+    assert ready.args == ["v1"] and window.detector_label.text() == "Detector ready"
+    assert window.runner._loaded is not None and window.runner._loaded[0] == "v1"  # the first file starts at once

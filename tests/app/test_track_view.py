@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-import app.results.heatmaps as heatmaps_module
+import cffd_engine.analysis.keyframes as keyframes_module
 from app.images import heat_to_image
 from cffd_engine.analysis.keyframes import explain_judged_face, result_explainer
 from cffd_engine.jobs import JobControl
@@ -40,7 +40,7 @@ def counted(monkeypatch):
         calls.append((score.track_id, score.frame_index))
         return explain_judged_face(explainer, path, settings, input_size, score, job)
 
-    monkeypatch.setattr(heatmaps_module, "explain_judged_face", counting)
+    monkeypatch.setattr(keyframes_module, "explain_judged_face", counting)  # the view imports it when used
     return calls
 
 
