@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from app.theme import NOTE_STYLE
 from cffd_engine.store import BundleError, ModelStore
+from cffd_engine.store.card import task_lines
 
 INTRODUCTION = """
 <h1>CFFD Studio</h1>
@@ -42,11 +43,7 @@ def model_description(store: ModelStore) -> str:
         manifest = store.manifest(version)
     except BundleError as exc:
         return f"<b>The active model {version} cannot be read:</b> {exc}"
-    tasks = "".join(
-        f"<li>{task.get('name', '?')}: {task.get('data_description') or 'no description recorded'} "
-        f"({task.get('num_samples', '?')} faces)</li>"
-        for task in manifest.tasks
-    )
+    tasks = "".join(f"<li>{html.escape(line)}</li>" for line in task_lines(manifest))
     description = manifest.description or "An RSIA-Net face-forgery detector."
     limits = "".join(f"<li>{html.escape(limit)}</li>" for limit in manifest.limits)
     return (

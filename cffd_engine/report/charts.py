@@ -116,6 +116,10 @@ def timeline(result: dict, width: float = 480, height: float = 170) -> Drawing:
              strokeWidth=0.8, strokeDashArray=[3, 2])
     )  # fmt: skip
     legend_y = axes.y0 + axes.h - 8
+    # The legend names as many tracks as fit above its last two lines (threshold, key frame); the rest are
+    # counted in one line (their colours repeat anyway; the table above lists them all).
+    rows = int(legend_y // 11) - 2
+    named = len(tracks) if len(tracks) <= rows else rows - 1
     for index, track in enumerate(tracks):
         colour = track_colour(index)
         # The stretch that scored the track, shaded in its colour.
@@ -129,11 +133,17 @@ def timeline(result: dict, width: float = 480, height: float = 170) -> Drawing:
         for key in track["key_frames"]:
             x, y = axes.px(key["timestamp_s"]), axes.py(key["fake_probability"])
             drawing.add(Rect(x - 3, y - 3, 6, 6, fillColor=None, strokeColor=colour, strokeWidth=1.0))
-        label = f"track {track['track_id']} (score {track['score']:.3f})"
+        if index < named:
+            label = f"track {track['track_id']} (score {track['score']:.3f})"
+            drawing.add(
+                Line(width - 85, legend_y + 3, width - 73, legend_y + 3, strokeColor=colour, strokeWidth=1.5)
+            )
+            drawing.add(String(width - 70, legend_y, label, fontName=FONT, fontSize=6.5))
+            legend_y -= 11
+    if named < len(tracks):
         drawing.add(
-            Line(width - 85, legend_y + 3, width - 73, legend_y + 3, strokeColor=colour, strokeWidth=1.5)
+            String(width - 70, legend_y, f"{len(tracks) - named} more tracks", fontName=FONT, fontSize=6.5)
         )
-        drawing.add(String(width - 70, legend_y, label, fontName=FONT, fontSize=6.5))
         legend_y -= 11
     drawing.add(
         Line(

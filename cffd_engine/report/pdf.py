@@ -10,12 +10,14 @@ from __future__ import annotations
 import io
 from xml.sax.saxutils import escape
 
+from PIL import Image as PILImage
 from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-from reportlab.lib.units import cm
+from reportlab.lib.units import cm, inch
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -38,8 +40,14 @@ from cffd_engine.report.sections import (
     track_rows,
 )
 
-PAGE_WIDTH = A4[0] - 3.6 * cm
+SIDE_MARGIN, TOP_MARGIN, BOTTOM_MARGIN = 1.8 * cm, 1.6 * cm, 1.8 * cm
+FOOTER_BASELINE = 1.1 * cm
+FOOTER_ZONE = (1.5 * cm, 0.9 * cm)  # from and to, above the page's bottom edge: the footer line's only place
+PAGE_WIDTH = A4[0] - 2 * SIDE_MARGIN
 KEY_FRAME_WIDTH = 9.5 * cm
+PRINT_DPI = 250
+TABLE_START = 3.5 * cm  # a heading, a table's header row and its first rows
+JPEG_QUALITY = 85
 VERDICT_COLOURS = {
     LIKELY_MANIPULATED: colors.HexColor("#f8d7da"),
     NOT_APPLICABLE: colors.HexColor("#e2e3e5"),
@@ -48,10 +56,23 @@ OK_COLOUR = colors.HexColor("#d4edda")
 ALARM_COLOUR = colors.HexColor("#f5c6cb")
 
 
+def plain(value) -> str:
+    """Characters the built-in fonts lack become '?'."""
+    return str(value).encode("latin-1", "replace").decode("latin-1")
+
+
 def text(value) -> str:
     """Safe for a reportlab Paragraph: XML-escaped; characters the built-in fonts lack become '?'."""
-    plain = str(value).encode("latin-1", "replace").decode("latin-1")
-    return escape(plain)
+    return escape(plain(value))
+
+
+def clipped(line: str, width: float, font: str = "Helvetica", size: float = 7) -> str:
+    """``line`` cut short with "..." to ``width`` points, for a line drawn where nothing wraps."""
+    if stringWidth(line, font, size) <= width:
+        return line
+    while line and stringWidth(line + "...", font, size) > width:
+        line = line[:-1]
+    return line + "..."
 
 
 class Styles:
@@ -70,6 +91,9 @@ class Styles:
         )
         self.body = ParagraphStyle("body", parent=base["BodyText"], fontSize=9, leading=12, alignment=TA_LEFT)
         self.small = ParagraphStyle("small", parent=self.body, fontSize=7.5, leading=9.5)
+        self.small_heading = ParagraphStyle(
+            "small_heading", parent=self.small, fontName="Helvetica-Bold", **heading
+        )
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8, leading=10)
         self.mono = ParagraphStyle("mono", parent=self.cell, fontName="Courier", fontSize=7.5, leading=9.5)
         self.verdict = ParagraphStyle(
@@ -116,10 +140,22 @@ def _pairs(rows: list[tuple[str, object]], key_width: float = 4.2 * cm, mono_key
     return table
 
 
-def _png(data: bytes, width: float) -> Image:
-    image = Image(io.BytesIO(data))
-    scale = width / image.imageWidth
-    image.drawWidth, image.drawHeight = width, image.imageHeight * scale
+def _picture(data: bytes, width: float) -> Image:
+    """A picture printed ``width`` points wide: resampled to PRINT_DPI at that size (never enlarged) and
+    JPEG-compressed. Every picture of the report is photographic (frames, faces, heat maps, spectra);
+    the charts are vector drawings."""
+    with PILImage.open(io.BytesIO(data)) as picture:
+        picture = picture.convert("RGB")
+        pixels = round(width / inch * PRINT_DPI)
+        if picture.width > pixels:
+            picture = picture.resize(
+                (pixels, round(picture.height * pixels / picture.width)), PILImage.LANCZOS
+            )
+        jpeg = io.BytesIO()
+        # Full colour resolution (no 4:2:0 subsampling): the heat map's thin box and colour edges stay sharp.
+        picture.save(jpeg, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True)
+    image = Image(io.BytesIO(jpeg.getvalue()))
+    image.drawWidth, image.drawHeight = width, image.imageHeight * width / image.imageWidth
     return image
 
 
@@ -141,8 +177,10 @@ def _numbered_canvas(footer: str):
                 self.__dict__.update(state)
                 self.setFont("Helvetica", 7)
                 self.setFillColor(colors.HexColor("#555555"))
-                self.drawString(1.8 * cm, 1.1 * cm, footer)
-                self.drawRightString(A4[0] - 1.8 * cm, 1.1 * cm, f"page {self._pageNumber} of {total}")
+                self.drawString(SIDE_MARGIN, FOOTER_BASELINE, footer)
+                self.drawRightString(
+                    A4[0] - SIDE_MARGIN, FOOTER_BASELINE, f"page {self._pageNumber} of {total}"
+                )
                 super().showPage()
             super().save()
 
@@ -172,7 +210,7 @@ def _verdict_box(summary: dict, style: Styles) -> Table:
     return box
 
 
-def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> KeepTogether:
+def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> list:
     weights = "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(key["level_weights"]))
     where = "inside the box" if key["peak_in_box"] else "outside the face box (not evidence of a change)"
     caption = (
@@ -186,9 +224,9 @@ def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> Keep
     side = 3.7 * cm
     frame_width = min(KEY_FRAME_WIDTH, PAGE_WIDTH - 2 * side - 0.6 * cm)
     pictures = [
-        _png(images["frame"], frame_width),
-        _png(images["crop"], side),
-        _png(images["spectrum"], side),
+        _picture(images["frame"], frame_width),
+        _picture(images["crop"], side),
+        _picture(images["spectrum"], side),
     ]
     labels = [
         Paragraph("frame, face box and heat map", style.small),
@@ -200,7 +238,7 @@ def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> Keep
         TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                     ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
     )  # fmt: skip
-    return KeepTogether([row, Paragraph(caption, style.small), Spacer(1, 8)])
+    return [row, Paragraph(caption, style.small), Spacer(1, 8)]
 
 
 def _result_section(
@@ -222,32 +260,33 @@ def _result_section(
         flow.append(Paragraph(f"<b>Note:</b> {text(warning)}", style.small))
     if not data["tracks"]:
         return flow
-    flow.append(Paragraph("Face tracks", style.h3))
-    rows = track_rows(data)
     widths = [1.2, 1.1, 2.1, 1.3, 2.3, 1.3, 1.3, 1.4, 3.0, 1.6]
-    flow.append(
-        _table(rows, [w * cm for w in widths][:-1] + [PAGE_WIDTH - sum(widths[:-1]) * cm], header=True)
+    tracks = _table(
+        track_rows(data), [w * cm for w in widths][:-1] + [PAGE_WIDTH - sum(widths[:-1]) * cm], header=True
     )
+    flow += _heading_over_table(Paragraph("Face tracks", style.h3), tracks)
     flow.append(Paragraph("Fake probability of every judged face over time", style.h3))
     flow.append(charts.timeline(data, width=PAGE_WIDTH))
     reference = data["spectrum_reference"]
     for index, (track, track_result) in enumerate(zip(data["tracks"], result.tracks, strict=True)):
         if not track["key_frames"]:
             continue
-        flow.append(Paragraph(f"Key frames of track {track['track_id']}", style.h3))
+        lead = [Paragraph(f"Key frames of track {track['track_id']}", style.h3)]
         if index == 0 and data.get("cam_layer"):
-            flow.append(
+            lead.append(
                 Paragraph(text(f"Grad-CAM taken at {data['cam_layer']} for the 'fake' class."), style.small)
             )
-        for key, key_result in zip(track["key_frames"], track_result.key_frames, strict=True):
-            if key_result.images:
-                flow.append(_key_frame_block(key, key_result.images, style))
+        blocks = [
+            _key_frame_block(key, key_result.images, style)
+            for key, key_result in zip(track["key_frames"], track_result.key_frames, strict=True)
+            if key_result.images
+        ]
         curves = [
             (f"frame {k['frame_index']} (P {k['fake_probability']:.2f})", k["spectrum"])
             for k in track["key_frames"]
         ]
-        flow.append(
-            KeepTogether([
+        blocks.append(
+            [
                 Paragraph(f"Radial power spectrum of the key-frame faces of track {track['track_id']}", style.h3),
                 charts.spectrum_chart(reference, curves, width=PAGE_WIDTH),
                 Paragraph(
@@ -265,9 +304,20 @@ def _result_section(
                     style.small,
                 ),
                 charts.level_weights(track["mean_level_weights"]),
-            ])
+            ]
         )  # fmt: skip
+        # The heading (and its note) on the page of the first picture: a KeepTogether after a heading
+        # is not kept with it by the heading's keepWithNext.
+        flow += [KeepTogether(lead + blocks[0])] + [KeepTogether(block) for block in blocks[1:]]
     return flow
+
+
+def _heading_over_table(heading: Paragraph, table: Table) -> list:
+    """A heading over a table that may run over pages (its header row repeated on each): both start here
+    when the heading, the header and the first rows fit, else on the next page. The heading's keepWithNext
+    is off: it would carry a table longer than the space left whole to the next page, leaving a gap."""
+    heading.keepWithNext = 0
+    return [CondPageBreak(TABLE_START), heading, table]
 
 
 def _reference_words(reference: dict) -> str:
@@ -286,9 +336,13 @@ def render_pdf(content: dict, results: list[AnalysisResult], json_name: str, jso
     style = Styles()
     case = content["case"]
     buffer = io.BytesIO()
-    footer = f"CFFD Studio report, case {case['case_id'] or '-'}; JSON twin SHA-256 {json_sha256[:16]}..."
+    # The case last: a long case name is cut short here (section 1 prints it whole), never the hash.
+    footer = clipped(
+        plain(f"CFFD Studio report; JSON twin SHA-256 {json_sha256[:16]}...; case {case['case_id'] or '-'}"),
+        PAGE_WIDTH - 2.5 * cm,  # the page number on the right
+    )
     doc = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=1.8 * cm, rightMargin=1.8 * cm, topMargin=1.6 * cm, bottomMargin=1.8 * cm,
+        buffer, pagesize=A4, leftMargin=SIDE_MARGIN, rightMargin=SIDE_MARGIN, topMargin=TOP_MARGIN, bottomMargin=BOTTOM_MARGIN,
         title=content["title"], author=case["examiner"] or "CFFD Studio", subject=f"case {case['case_id']}",
     )  # fmt: skip
     flow: list = [Paragraph(text(content["title"]), style.title)]
@@ -348,10 +402,13 @@ def render_pdf(content: dict, results: list[AnalysisResult], json_name: str, jso
         flow.append(_pairs(model_rows(model), mono_keys=("Weights SHA-256",)))
         flow.append(Paragraph("Model card", style.h3))
         flow += _markdown(model["card"], style)
-    flow.append(Paragraph("5 Settings", style.h1))
-    if content["results"]:
+    settings_heading = Paragraph("5 Settings", style.h1)
+    if not content["results"]:
+        flow.append(settings_heading)
+    else:
         rows = settings_rows(content["results"][0]["settings"])
-        flow.append(_table(rows, [7.5 * cm, 5.5 * cm, PAGE_WIDTH - 13 * cm], header=True, mono_cols=(1,)))
+        table = _table(rows, [7.5 * cm, 5.5 * cm, PAGE_WIDTH - 13 * cm], header=True, mono_cols=(1,))
+        flow += _heading_over_table(settings_heading, table)
         if any(r["settings"] != content["results"][0]["settings"] for r in content["results"]):
             flow.append(
                 Paragraph("Files were analysed with different settings: see the JSON twin.", style.small)
@@ -391,7 +448,7 @@ def _markdown(card: str, style: Styles) -> list:
         if not line.strip():
             continue
         if line.startswith("#"):
-            out.append(Paragraph(f"<b>{text(line.lstrip('#').strip())}</b>", style.small))
+            out.append(Paragraph(text(line.lstrip("#").strip()), style.small_heading))
         else:
             indent = (
                 "&nbsp;&nbsp;" if line.startswith(("- ", "1", "2", "3", "4", "5", "6", "7", "8", "9")) else ""

@@ -71,6 +71,30 @@ def decision_words(decision: dict, test_decision: dict | None = None) -> str:
     return words
 
 
+def task_lines(manifest: BundleManifest) -> list[str]:
+    """Each task learned, in order, in words: its name, date, faces and data, for the card and the welcome panel.
+
+    A task's ``num_samples`` counts its training and validation faces together; the validation count,
+    where recorded (``metrics["validation_counts"]``), splits it. The recorded description keeps its own
+    words (for the shipped models: the make-up of the faces trained on).
+    """
+    names = manifest.metrics.get("task_names") or [task.get("name") for task in manifest.tasks]
+    held_out = dict(zip(names, manifest.metrics.get("validation_counts") or [], strict=False))
+    lines = []
+    for task in manifest.tasks:
+        name, total = task.get("name", "?"), task.get("num_samples")
+        held = held_out.get(name)
+        if total is None:
+            faces = "faces not recorded"
+        elif held is None:
+            faces = f"{total} faces for training and validation"
+        else:
+            faces = f"{total} faces: {total - held} trained on and {held} held out for validation"
+        line = f"{name} ({task.get('date', 'date not recorded')}): {faces}."
+        lines.append(line + (f" Data: {task['data_description']}." if task.get("data_description") else ""))
+    return lines
+
+
 def model_card(manifest: BundleManifest) -> str:
     """A Markdown model card: identity, training data in order, evaluation, decision rule, limits."""
     # Imported here: the analysis modules pull in timm and OpenCV, which opening the store must not.
@@ -106,14 +130,9 @@ def model_card(manifest: BundleManifest) -> str:
         "",
         "## What it was trained on, in order",
     ]
-    if manifest.tasks:
-        for index, task in enumerate(manifest.tasks, start=1):
-            lines.append(
-                f"{index}. {task.get('name', '?')} ({task.get('date', 'date not recorded')}): "
-                f"{task.get('num_samples', '?')} faces. {task.get('data_description', '')}".rstrip()
-            )
-    else:
-        lines.append("Nothing recorded.")
+    lines += [f"{index}. {line}" for index, line in enumerate(task_lines(manifest), start=1)] or [
+        "Nothing recorded."
+    ]
     lines += ["", "## How well it does"]
     names = manifest.metrics.get("task_names") or [t.get("name", "?") for t in manifest.tasks]
     matrix = manifest.metrics.get("accuracy") or []

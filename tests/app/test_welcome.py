@@ -42,3 +42,28 @@ def test_the_demo_videos_are_made_on_first_use_and_analysed(qtbot, make_window, 
     qtbot.waitUntil(lambda: len(results) == 2, timeout=300_000)
     assert all(r.tracks for r in results)
     assert (tmp_path / "demo" / "demo.json").is_file()
+
+
+def test_the_welcome_panel_gives_the_shipped_models_figures_as_its_card_does(tmp_path):
+    """One source of words for what each task counts: the welcome panel and the model card agree,
+    and their figures add up (faces = trained on + held out; manipulated + genuine = trained on)."""
+    import html
+    import re
+
+    from app.welcome_panel import model_description
+    from cffd_engine.store import DEFAULT_BUNDLE, ModelStore
+    from cffd_engine.store.card import model_card
+
+    store = ModelStore(tmp_path / "models")
+    version = store.ensure_default(DEFAULT_BUNDLE)
+    card, panel = model_card(store.manifest(version)), model_description(store)
+    pattern = (
+        r"\d\. (\w+) \([\d-]+\): (\d+) faces: (\d+) trained on and (\d+) held out for validation\. "
+        r"Data: .*: (\d+) manipulated and (\d+) genuine\."
+    )
+    tasks = re.findall(pattern, card)
+    assert [name for name, *_ in tasks] == ["blend", "swap", "reenact", "texture"]
+    for line in re.findall(r"^\d\. (.*)$", card, re.MULTILINE)[: len(tasks)]:
+        assert f"<li>{html.escape(line)}</li>" in panel
+    for _, total, trained, held, manipulated, genuine in tasks:
+        assert int(total) == int(trained) + int(held) and int(manipulated) + int(genuine) == int(trained)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -208,3 +209,109 @@ def test_every_analysis_setting_has_words_in_the_report():
     rows = settings_rows(AnalysisSettings().to_dict())[1:]
     assert len(rows) > 20
     assert [name for label, name, _ in rows if label == name] == []  # a setting without words shows its name
+
+
+LONG_NAME = "VID_" + "20260101_120000_seized_phone_item_3_DCIM_Camera_copy_of_copy_" * 3 + "final.mp4"
+
+
+@pytest.fixture(scope="module")
+def long_report(results, tmp_path_factory):
+    """Three clips in one report: one with 40 face tracks (its table runs over pages), one named with
+    a 200-character name without a space, and one without faces; the case number is long too."""
+    from dataclasses import replace
+
+    face, empty = results
+    folder = tmp_path_factory.mktemp("long")
+    copy = folder / LONG_NAME
+    shutil.copy(face.evidence.path, copy)
+    renamed = replace(face, evidence=replace(face.evidence, path=str(copy), name=copy.name))
+    first = face.tracks[0]
+    tracks = [first] + [replace(first, track_id=first.track_id + n, key_frames=[]) for n in range(1, 40)]
+    crowded = replace(face, tracks=tracks)
+    case = replace(CASE, case_id="2026-0042/" + "seized-phone-item-3/" * 12)
+    files = write_report([crowded, renamed, empty], folder / "three clips.pdf", case=case)
+    return files.pdf
+
+
+def test_nothing_runs_into_the_margins_on_any_page(long_report):
+    import pypdfium2
+
+    from cffd_engine.report.pdf import BOTTOM_MARGIN, FOOTER_ZONE, SIDE_MARGIN, TOP_MARGIN
+
+    document = pypdfium2.PdfDocument(long_report)
+    assert len(document) >= 4
+    dpi = 72  # one pixel per point
+    slack = 2  # anti-aliased edges of lines drawn on the frame's edge
+    for number, page in enumerate(document, start=1):
+        ink = np.asarray(page.render(scale=dpi / 72).to_pil().convert("L")) < 250
+        height, width = ink.shape
+        side, top, bottom = int(SIDE_MARGIN) - slack, int(TOP_MARGIN) - slack, int(BOTTOM_MARGIN) - slack
+        assert not ink[:, :side].any(), f"page {number}: ink in the left margin"
+        assert not ink[:, width - side :].any(), f"page {number}: ink in the right margin"
+        assert not ink[:top].any(), f"page {number}: ink in the top margin"
+        footer_top, footer_bottom = (height - int(edge) for edge in FOOTER_ZONE)
+        below = ink[height - bottom :].copy()
+        below[footer_top - (height - bottom) : footer_bottom - (height - bottom)] = False
+        assert not below.any(), f"page {number}: ink in the bottom margin outside the footer line"
+        assert ink[footer_top:footer_bottom].any(), f"page {number}: no footer"
+
+
+def test_every_heading_has_two_lines_under_it_on_its_page(long_report):
+    """No heading is left at the foot of a page with what it heads on the next (the page's last heading
+    has at least two lines of text under it, above the footer)."""
+    from cffd_engine.report.pdf import FOOTER_ZONE, Styles
+
+    style = Styles()
+    heading_sizes = {style.h1.fontSize, style.h2.fontSize, style.h3.fontSize}
+    for number, page in enumerate(PdfReader(long_report).pages, start=1):
+        runs = []  # (height on the page, is a heading, text) of each piece of text above the footer
+
+        def visit(text, cm, tm, font, size, runs=runs):
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]  # the text matrix, then the page's transform
+            if text.strip() and y > FOOTER_ZONE[0]:
+                bold = "Bold" in str((font or {}).get("/BaseFont", ""))
+                runs.append((round(y), bold and size in heading_sizes, text.strip()))
+
+        page.extract_text(visitor_text=visit)
+        headings = [run for run in runs if run[1]]
+        if not headings:
+            continue
+        last = min(headings)
+        lines_under = {y for y, _, _ in runs if y < last[0]}
+        assert len(lines_under) >= 2, f"page {number} ends with the heading {last[2]!r}"
+
+
+def test_pictures_are_embedded_at_print_resolution_as_jpeg():
+    from PIL import Image as PILImage
+    from reportlab.lib.units import cm
+
+    from cffd_engine.report.pdf import PRINT_DPI, _picture
+
+    frame = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), np.uint8)
+    png = io.BytesIO()
+    PILImage.fromarray(frame).save(png, "PNG")
+    image = _picture(png.getvalue(), 8 * cm)  # 8 cm at PRINT_DPI: 787 pixels wide
+    assert (image.imageWidth, image.imageHeight) == (round(8 / 2.54 * PRINT_DPI), 443)
+    assert (image.drawWidth, image.drawHeight) == (8 * cm, pytest.approx(8 * cm * 443 / 787))
+    small = io.BytesIO()
+    PILImage.fromarray(frame[:100, :120]).save(small, "PNG")
+    assert _picture(small.getvalue(), 8 * cm).imageWidth == 120  # never enlarged
+
+
+def test_every_picture_in_the_pdf_is_a_jpeg(long_report):
+    names = [image.name for page in PdfReader(long_report).pages for image in page.images]
+    assert len(names) >= 6 and all(name.endswith(".jpg") for name in names), names
+
+
+def test_the_timeline_legend_stays_inside_its_chart_with_many_tracks(report):
+    from reportlab.graphics.shapes import String
+
+    from cffd_engine.report import charts
+
+    _, content, _ = report
+    data = content["results"][0]
+    many = dict(data, tracks=[dict(data["tracks"][0], track_id=n) for n in range(40)])
+    drawing = charts.timeline(many)
+    labels = [shape for shape in drawing.contents if isinstance(shape, String)]
+    assert all(label.y >= 0 for label in labels)
+    assert any(label.text.endswith("more tracks") for label in labels)
