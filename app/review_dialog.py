@@ -36,9 +36,7 @@ CHOICES = (
 
 
 def review_words(review: Review) -> str:
-    """One line for the window: what, who, when, and the note."""
-    note = f": {review.note}" if review.note else ""
-    return f"Analyst's review: {review.words}, by {review.reviewer} at {review.reviewed_utc}{note}"
+    return f"Analyst's review: {review.sentence}"
 
 
 class ReviewDialog(QDialog):

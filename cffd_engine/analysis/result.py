@@ -232,6 +232,12 @@ class Review:
         """What the analyst found, in a few words: "Agreed" or "Disputed: genuine"."""
         return "Agreed" if self.decision == AGREED else f"Disputed: {self.finding}"
 
+    @property
+    def sentence(self) -> str:
+        """What, who, when and the note, as the window and the report print it."""
+        note = f": {self.note}" if self.note else ""
+        return f"{self.words}, by {self.reviewer} at {self.reviewed_utc}{note}"
+
 
 @dataclass
 class AnalysisResult:

@@ -30,7 +30,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult
+from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult, Review
 from cffd_engine.report import charts
 from cffd_engine.report.sections import (
     evidence_rows,
@@ -197,10 +197,18 @@ def _verdict_box(summary: dict, style: Styles) -> Table:
             f"Score {summary['video_probability']:.3f} (mean fake probability of the most suspicious stretch, "
             f"track {summary['deciding_track']}); threshold {summary['threshold']:.2f}"
         )
-    box = Table(
-        [[Paragraph(text(words), style.verdict)], [Paragraph(text(detail), style.cell)]],
-        colWidths=[PAGE_WIDTH],
-    )
+    rows = [[Paragraph(text(words), style.verdict)], [Paragraph(text(detail), style.cell)]]
+    if summary.get("review"):
+        review = Review(**summary["review"])
+        rows.append(
+            [
+                Paragraph(
+                    f"<b>Analyst's review</b> (the model's verdict above stands as it was): {text(review.sentence)}",
+                    style.cell,
+                )
+            ]
+        )
+    box = Table(rows, colWidths=[PAGE_WIDTH])
     box.setStyle(
         TableStyle([
             ("BACKGROUND", (0, 0), (-1, -1), VERDICT_COLOURS.get(summary["verdict"], OK_COLOUR)),
@@ -356,12 +364,15 @@ def render_pdf(content: dict, results: list[AnalysisResult], json_name: str, jso
     )
     flow.append(Paragraph(json_sha256, style.mono))
     flow.append(Spacer(1, 6))
-    summary_rows = [["Evidence", "Verdict", "Score", "Deciding track"]]
+    summary_rows = [["Evidence", "Verdict", "Score", "Deciding track", "Analyst's review"]]
     for item in content["summary"]:
         probability = "-" if item["video_probability"] is None else f"{item['video_probability']:.3f}"
         track = "-" if item["deciding_track"] is None else str(item["deciding_track"])
-        summary_rows.append([item["name"], item["verdict_words"], probability, track])
-    flow.append(_table(summary_rows, [6.5 * cm, 5.0 * cm, 2.8 * cm, PAGE_WIDTH - 14.3 * cm], header=True))
+        review = item.get("review")
+        reviewed = f"{Review(**review).words} ({review['reviewer']})" if review else "not reviewed"
+        summary_rows.append([item["name"], item["verdict_words"], probability, track, reviewed])
+    widths = [5.0 * cm, 4.0 * cm, 1.6 * cm, 2.0 * cm]
+    flow.append(_table(summary_rows, [*widths, PAGE_WIDTH - sum(widths)], header=True))
     for check in content["evidence"]:
         if check["match"] is False or check["problem"]:
             alarm = f"Warning: {check['name']}: {check['problem']}."

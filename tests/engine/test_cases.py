@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from pypdf import PdfReader
 
 from cffd_engine.analysis import AnalysisSettings, Analyzer, load_analysis_model
 from cffd_engine.analysis.result import AGREED, DISPUTED, AnalysisResult, Review
@@ -135,9 +136,16 @@ def test_a_review_is_checked_and_travels_in_the_json_and_the_report(analysed, tm
     reviewed = AnalysisResult.from_dict(result.to_dict())
     reviewed.review = review(DISPUTED, "genuine")
     assert AnalysisResult.from_dict(reviewed.to_dict()).review == reviewed.review
-    files = write_report([reviewed], json_path=tmp_path / "report.json")
+    files = write_report([reviewed, result], pdf_path=tmp_path / "report.pdf")
     content = json.loads(files.json.read_text(encoding="utf-8"))
-    (summary,) = content["summary"]
+    pdf = " ".join(" ".join(page.extract_text() for page in PdfReader(files.pdf).pages).split())
+    assert "Disputed: genuine (A. Examiner)" in pdf and "not reviewed" in pdf  # the summary table, per file
+    assert (
+        "Analyst's review (the model's verdict above stands as it was): Disputed: genuine, by A. Examiner"
+        in pdf
+    )
+    assert "checked frame by frame" in pdf
+    summary = content["summary"][0]
     assert summary["review"]["reviewer"] == "A. Examiner" and summary["review"]["finding"] == "genuine"
     assert summary["verdict"] == result.verdict  # the model's verdict stands beside the review
     assert content["results"][0]["review"]["note"] == "checked frame by frame"
