@@ -254,7 +254,11 @@ class Analyzer:
         s = self.settings
         scores: dict[int, list[FrameScore]] = defaultdict(list)
         face_scores: dict[int, list[float]] = defaultdict(list)
-        candidates = KeyFrameCandidates(s.explain_top_k if s.explain else 0)
+        candidates = KeyFrameCandidates(
+            s.explain_top_k if s.explain else 0,
+            self.reference.crop_size,
+            s.crop_scale,
+        )
 
         def on_judged(frame: Frame, faces: list[JudgedFace]) -> None:
             for face in faces:
@@ -346,7 +350,7 @@ class Analyzer:
             picks = chosen[track.track_id]
             sub = job.sub(done / total, (done + len(picks)) / total)
             track.key_frames = explain_key_frames(
-                picks, self.explainer, self.reference, self.info.threshold, self.settings.crop_scale, sub
+                picks, self.explainer, self.reference, self.info.threshold, sub
             )
             done += len(picks)
 

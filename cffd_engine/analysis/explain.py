@@ -157,6 +157,22 @@ def blend_heat(rgb: np.ndarray, heat: np.ndarray, strength: float = 0.55) -> np.
     return np.clip(rgb * (1 - alpha) + _heat_colours(heat) * alpha, 0, 255).astype(np.uint8)
 
 
+def frame_picture(rgb: np.ndarray) -> bytes:
+    """A frame as the report pictures it, kept small while the video streams past: the longer side at most
+    ``MAX_FRAME_SIDE``, JPEG at quality 95 (a picture of the scene; the model judged the original pixels)."""
+    scale = min(1.0, MAX_FRAME_SIDE / max(rgb.shape[:2]))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return data.tobytes()
+
+
+def decode_picture(data: bytes) -> np.ndarray:
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def frame_overlay(
     frame: np.ndarray,
     heatmap: np.ndarray,
@@ -165,15 +181,19 @@ def frame_overlay(
     label: str,
     colour: tuple[int, int, int] = (0, 255, 255),
 ) -> np.ndarray:
-    """The full frame with the heatmap mapped back through the crop geometry, the face box and a label.
+    """The whole frame with the heatmap mapped back through the crop geometry, the face box and a label.
 
-    Downscaled so the longer side is at most ``MAX_FRAME_SIDE``: a picture for the report.
+    ``frame`` is the frame or a reduced copy of it (``frame_picture``); the picture's longer side is
+    at most ``MAX_FRAME_SIDE``: a picture for the report.
     """
     heat = geometry.heatmap_to_frame(heatmap)
-    scale = min(1.0, MAX_FRAME_SIDE / max(frame.shape[:2]))
-    if scale < 1.0:
-        frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        heat = cv2.resize(heat, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+    full_width, full_height = geometry.frame_size
+    scale = min(1.0, MAX_FRAME_SIDE / max(frame.shape[:2])) * frame.shape[1] / full_width
+    size = (round(full_width * scale), round(full_height * scale))
+    if (frame.shape[1], frame.shape[0]) != size:
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    if scale != 1.0:
+        heat = cv2.resize(heat, size, interpolation=cv2.INTER_AREA)
     image = blend_heat(frame, heat)
     x, y, w, h = (v * scale for v in box)
     thickness = max(2, round(max(image.shape[:2]) / 320))

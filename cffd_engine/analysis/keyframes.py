@@ -1,8 +1,11 @@
 """Key frames: the most suspicious faces of each track, kept while the video streams past, then explained.
 
 ``KeyFrameCandidates`` keeps, per track, a few times more candidates than
-will be shown (with their frames), so the final choice can prefer faces
-spread over the track to near-duplicates of one moment. ``explain_judged_face``
+will be shown, so the final choice can prefer faces spread over the track to
+near-duplicates of one moment. It keeps what a key frame needs of its frame
+(a reduced JPEG picture and the face cut for the spectrum), never the frame:
+a long video has hundreds of tracks, and whole 720p frames for each of their
+candidates took gigabytes. ``explain_judged_face``
 explains any other judged face later, on demand, the same way: the face cut
 again from its frame as analysis cut it, through the same ``face_heats``.
 """
@@ -20,8 +23,10 @@ from cffd_engine.analysis.explain import (
     box_contains,
     coarse_grid,
     crop_overlay,
+    decode_picture,
     encode_png,
     frame_overlay,
+    frame_picture,
     peak_on_frame,
     spectrum_picture,
 )
@@ -37,35 +42,58 @@ from cffd_engine.media.frames import Frame, FrameReader
 from cffd_engine.model import RSIANet
 
 CANDIDATES_PER_KEY = 3
+# At most this many candidates over all tracks (about 0.3 MB each): a crowd in a long video makes
+# thousands of tracks. Past it, the track holding the most candidates gives up its least suspicious.
+MAX_CANDIDATES = 600
 
 
 @dataclass(eq=False)
 class Candidate:
-    """A judged face and its frame (compared by identity: frames are big arrays)."""
+    """A judged face with what its key frame needs of the frame (compared by identity)."""
 
     face: JudgedFace
-    frame: Frame
+    timestamp_s: float
+    picture: bytes  # the frame as the report pictures it (``frame_picture``), shared by its faces
+    spectrum_face: np.ndarray  # the face cut at the spectrum reference's size
 
 
 class KeyFrameCandidates:
-    """The ``top_k * CANDIDATES_PER_KEY`` highest-P(fake) faces of every track seen so far."""
+    """The ``top_k * CANDIDATES_PER_KEY`` highest-P(fake) faces of every track seen so far, at most
+    ``limit`` in all.
 
-    def __init__(self, top_k: int):
+    ``spectrum_size`` and ``crop_scale``: how the spectrum reference's faces were cut.
+    """
+
+    def __init__(self, top_k: int, spectrum_size: int, crop_scale: float, limit: int = MAX_CANDIDATES):
         self.top_k = top_k
         self.capacity = top_k * CANDIDATES_PER_KEY
+        self.limit = limit
+        self.count = 0
+        self.spectrum_size, self.crop_scale = spectrum_size, crop_scale
         self._heaps: dict[int, list] = {}
         self._order = itertools.count()
 
     def add(self, frame: Frame, faces: list[JudgedFace]) -> None:
         if self.capacity == 0:
             return
+        picture = None
         for face in faces:
             heap = self._heaps.setdefault(face.crop.track_id, [])
-            entry = (face.fake_probability, -next(self._order), Candidate(face, frame))
+            rank = (face.fake_probability, -next(self._order))
+            if len(heap) == self.capacity and rank <= heap[0][:2]:
+                continue
+            picture = picture or frame_picture(frame.rgb)
+            spectrum_face = spectrum_crop(frame, face.crop, self.spectrum_size, self.crop_scale)
+            entry = (*rank, Candidate(face, frame.timestamp_s, picture, spectrum_face))
             if len(heap) < self.capacity:
                 heapq.heappush(heap, entry)
-            elif entry[:2] > heap[0][:2]:
+                self.count += 1
+            else:
                 heapq.heapreplace(heap, entry)
+            if self.count > self.limit:
+                fullest = max((h for h in self._heaps.values() if h), key=lambda h: (len(h), -h[0][0]))
+                heapq.heappop(fullest)
+                self.count -= 1
 
     def choose(self, track_id: int, start_s: float, end_s: float) -> list[Candidate]:
         """Up to ``top_k`` of the track's candidates, most suspicious first, spread in time where possible."""
@@ -75,8 +103,8 @@ class KeyFrameCandidates:
         gap = (end_s - start_s) / (2 * max(self.top_k, 1))
         chosen: list[Candidate] = []
         for candidate in ranked:
-            t = candidate.frame.timestamp_s
-            if all(abs(t - other.frame.timestamp_s) >= gap for other in chosen):
+            t = candidate.timestamp_s
+            if all(abs(t - other.timestamp_s) >= gap for other in chosen):
                 chosen.append(candidate)
             if len(chosen) == self.top_k:
                 break
@@ -167,13 +195,12 @@ def explain_key_frames(
     explainer: Explainer | None,
     reference: ReferenceSpectrum,
     threshold: float,
-    crop_scale: float,
     job: JobControl,
 ) -> list[KeyFrame]:
     """Grad-CAM (when an explainer is given), pictures and spectra for the chosen faces.
 
     The spectrum is taken from the face cut at the reference band's crop size (same
-    ``crop_scale``), so its frequencies mean the same as the band's.
+    ``crop_scale``, see ``KeyFrameCandidates``), so its frequencies mean the same as the band's.
     """
     if not candidates:
         return []
@@ -182,7 +209,7 @@ def explain_key_frames(
     for index, (candidate, heat) in enumerate(zip(candidates, heats, strict=True)):
         job.check()
         crop, heatmap, box, peak = candidate.face.crop, heat.heatmap, heat.box, heat.peak
-        face_for_spectrum = spectrum_crop(candidate.frame, crop, reference.crop_size, crop_scale)
+        face_for_spectrum = candidate.spectrum_face
         curve = radial_power(face_for_spectrum)
         comparison = compare(curve, reference)
         probability = candidate.face.fake_probability
@@ -205,7 +232,9 @@ def explain_key_frames(
         label = f"track {crop.track_id}  P(fake) {probability:.2f}"
         key.add_image(
             "frame",
-            encode_png(frame_overlay(candidate.frame.rgb, heatmap, crop.geometry, box, label, colour)),
+            encode_png(
+                frame_overlay(decode_picture(candidate.picture), heatmap, crop.geometry, box, label, colour)
+            ),
         )
         key.add_image("crop", encode_png(crop_overlay(crop.image, heatmap)))
         key.add_image("spectrum", encode_png(spectrum_picture(log_magnitude(face_for_spectrum))))
