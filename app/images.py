@@ -13,18 +13,11 @@ _HEAT_LUT = pg.colormap.get("turbo").getLookupTable(0.0, 1.0, 256, alpha=False).
 _HEAT_ALPHA = np.clip(np.linspace(0.0, 1.0, 256) * 1.6 - 0.1, 0.0, 1.0)
 
 
-def rgb_to_image(rgb: np.ndarray, max_side: int | None = None) -> QImage:
-    """An RGB uint8 array as a QImage that owns its pixels, shrunk to ``max_side`` if larger (any thread)."""
+def rgb_to_image(rgb: np.ndarray) -> QImage:
+    """An RGB uint8 array as a QImage that owns its pixels (any thread)."""
     rgb = np.ascontiguousarray(rgb)
     height, width = rgb.shape[:2]
     image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888)
-    if max_side is not None and max(width, height) > max_side:
-        return image.scaled(
-            max_side,
-            max_side,
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
     return image.copy()  # the QImage must not outlive the numpy buffer
 
 

@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self._jobs = JobGroup()
         self._demo_job = None
         self.runner = AnalysisRunner(
-            self.store, analysis_settings or AnalysisSettings(leave_core_free=True), self
+            self.store, analysis_settings or AnalysisSettings(), self
         )
 
         self.error_banner = QLabel()

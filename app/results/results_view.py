@@ -190,7 +190,7 @@ class ResultsView(QWidget):
         size = frames.frame_sizes.get(index) or key_size or self._media_size()
         seconds = selected.timestamp_s if selected else self._time_of(index)
         self.frame_viewer.show_frame(
-            frames.images.get(index), size, faces, heat, self._position(index, seconds), note
+            frames.image(index), size, faces, heat, self._position(index, seconds), note
         )
         self.timeline.show_time(seconds)
         self._show_spectrum(index)
