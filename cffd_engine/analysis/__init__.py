@@ -8,7 +8,7 @@ Names are imported on first use, so ``cffd --help`` (which builds the
 
 from __future__ import annotations
 
-import importlib
+from cffd_engine.lazy import lazy_names
 
 _WHERE = {
     "Analyzer": "analyzer",
@@ -39,13 +39,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

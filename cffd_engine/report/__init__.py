@@ -9,7 +9,7 @@ Names are imported on first use, so the window's verdict card (which words a res
 
 from __future__ import annotations
 
-import importlib
+from cffd_engine.lazy import lazy_names
 
 _WHERE = {
     "CaseInfo": "content",
@@ -23,9 +23,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
