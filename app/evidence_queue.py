@@ -54,7 +54,7 @@ class EvidenceItem:
             text = result.verdict_words
         else:
             text = f"{result.verdict_words} ({result.video_probability:.2f})"
-        return f"{text} · {result.review.words.lower()}" if result.review else text
+        return f"{text} · {result.review.decision}" if result.review else text
 
 
 class EvidenceQueue(QTableWidget):
@@ -79,6 +79,9 @@ class EvidenceQueue(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMaximumSectionSize(
+            240
+        )  # a long result is elided (its tooltip is whole), the name stays readable
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.itemSelectionChanged.connect(self._selection_changed)
@@ -120,7 +123,8 @@ class EvidenceQueue(QTableWidget):
         cell = self.item(self._row(item_id), 1)
         cell.setText(item.verdict_text)
         cell.setForeground(QBrush(QColor(VERDICT_COLOURS[result.verdict])))
-        cell.setToolTip(result.not_applicable.reason if result.not_applicable else result.verdict_words)
+        tip = result.not_applicable.reason if result.not_applicable else result.verdict_words
+        cell.setToolTip(f"{tip}\nAnalyst's review: {result.review.sentence}" if result.review else tip)
 
     def remove(self, item_id: int) -> None:
         self.removeRow(self._row(item_id))

@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
         self.right_stack.setCurrentWidget(self.welcome)
         if problems:
             self._show_error("\n".join(problems))
-        self.statusBar().showMessage(f"Case {case.name} ({case.root}): {len(self.queue.items)} file(s)")
+        self.statusBar().showMessage(f"Opened the case {case.root}: {len(self.queue.items)} file(s)")
         return True
 
     def choose_case(self) -> None:

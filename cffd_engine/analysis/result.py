@@ -236,7 +236,8 @@ class Review:
     def sentence(self) -> str:
         """What, who, when and the note, as the window and the report print it."""
         note = f": {self.note}" if self.note else ""
-        return f"{self.words}, by {self.reviewer} at {self.reviewed_utc}{note}"
+        when = self.reviewed_utc[:16].replace("T", " ") + " UTC"
+        return f"{self.words}, by {self.reviewer} at {when}{note}"
 
 
 @dataclass

@@ -162,7 +162,8 @@ def test_a_disputed_verdict_is_shown_kept_and_its_faces_offered_as_examples(qtbo
     text = card.review_label.text()
     assert "Disputed: manipulated" in text and "A. Examiner" in text and "lips out of step" in text
     (item,) = window.queue.items.values()
-    assert window.queue.item(0, 1).text().endswith("· disputed: manipulated")
+    cell = window.queue.item(0, 1)
+    assert cell.text().endswith("· disputed") and "Disputed: manipulated, by A. Examiner" in cell.toolTip()
     assert item.result.review.reviewer == "A. Examiner" and item.result.verdict == result.verdict
 
 

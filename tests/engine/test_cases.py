@@ -141,8 +141,8 @@ def test_a_review_is_checked_and_travels_in_the_json_and_the_report(analysed, tm
     pdf = " ".join(" ".join(page.extract_text() for page in PdfReader(files.pdf).pages).split())
     assert "Disputed: genuine (A. Examiner)" in pdf and "not reviewed" in pdf  # the summary table, per file
     assert (
-        "Analyst's review (the model's verdict above stands as it was): Disputed: genuine, by A. Examiner"
-        in pdf
+        "Analyst's review (the model's verdict above stands as it was): Disputed: genuine, by A. Examiner "
+        "at 2026-12-03 18:00 UTC" in pdf
     )
     assert "checked frame by frame" in pdf
     summary = content["summary"][0]
