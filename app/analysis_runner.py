@@ -41,6 +41,7 @@ class AnalysisRunner(QObject):
         self._job: Job | None = None
         self._current: int | None = None
         self._loaded: tuple[str | None, object, object] | None = None  # (version, model, info)
+        self._dropped: list[int] = []  # waiting files a cancel dropped, reported with the stopped one
 
     @property
     def busy(self) -> bool:
@@ -83,7 +84,11 @@ class AnalysisRunner(QObject):
         job.start(pool(POOL))
 
     def cancel(self) -> None:
+        """Stop the running file and drop those waiting now; files queued after this call are analysed next."""
         if self._job is not None:
+            with self._lock:
+                self._dropped += [item_id for item_id, _ in self._pending]
+                self._pending.clear()
             self._job.cancel()
 
     def remove(self, item_id: int) -> None:
@@ -142,6 +147,12 @@ class AnalysisRunner(QObject):
         self._current, self._job = None, None
         return stopped + rest
 
+    def _take_stopped(self) -> list[int]:
+        stopped = [self._current] if self._current is not None else []
+        stopped, self._dropped = stopped + self._dropped, []
+        self._current, self._job = None, None
+        return stopped
+
     def _done(self, _result: object) -> None:
         self._job = None
         if self._pending:  # a file joined after the worker had looked for the last time
@@ -154,5 +165,8 @@ class AnalysisRunner(QObject):
         self.idle.emit()
 
     def _cancelled(self) -> None:
-        self.items_cancelled.emit(self._take_rest())
-        self.idle.emit()
+        self.items_cancelled.emit(self._take_stopped())
+        if self._pending:  # queued after the cancel (another case was opened)
+            self.resume()
+        else:
+            self.idle.emit()

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 from app.evidence_queue import DONE, WAITING
 from cffd_engine.analysis.result import DISPUTED, GENUINE_FINDING
 from cffd_engine.cases import CaseFolder
+from tests import synthetic_media as sm
 from tests.app.conftest import give_review
 
 
@@ -110,3 +111,21 @@ def test_files_waiting_when_the_window_closed_are_analysed_after_reopening(
     assert item.status in (WAITING, "Analysing") or item.result is not None
     qtbot.waitUntil(lambda: item.status == DONE, timeout=90_000)
     assert CaseFolder(tmp_path / "case").load_result(item.entry_id) is not None
+
+
+def test_opening_another_case_mid_analysis_stops_it_and_analyses_the_new_case_waiting_file(
+    qtbot, make_window, store, portrait_video, tmp_path
+):
+    long_video = sm.write_video(tmp_path / "long.mp4", sm.moving_face_frames(n_frames=150, step=1))
+    CaseFolder(tmp_path / "second case").add([portrait_video])  # brought in there, never analysed
+    window = make_window(store)
+    started = []
+    window.runner.item_progress.connect(lambda item, fraction, message: started.append(fraction))
+    window.open_paths([long_video])
+    qtbot.waitUntil(lambda: any(f > 0.05 for f in started), timeout=60_000)
+    assert window.open_case(tmp_path / "second case")
+    (item,) = window.queue.items.values()
+    qtbot.waitUntil(lambda: item.status == DONE, timeout=90_000)
+    assert CaseFolder(tmp_path / "second case").load_result(item.entry_id) is not None
+    (first,) = CaseFolder(tmp_path / "case").entries()
+    assert first.result is None  # the stopped file stays in its case, not analysed
