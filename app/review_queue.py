@@ -1,6 +1,6 @@
 """The review queue: faces the analyst judged differently from the model, kept as examples to learn from.
 
-Marking a face track "actually genuine" or "actually manipulated" cuts up to
+Disputing a verdict ("the evidence is genuine" or "... manipulated") can keep a face track: it cuts up to
 ``FACES_PER_TRACK`` of its faces from the evidence (the frames the analysis
 judged, as it cut them) and keeps them as PNG files with where they came from.
 The "learn new forgery" wizard offers them as examples. No Qt here: the window

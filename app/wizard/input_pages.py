@@ -247,8 +247,8 @@ class ExamplesPage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802 (Qt override)
         counts = self._wizard.review_queue.counts()
         self.use_review.setText(
-            f"Also use the faces from my reviews ({counts[MANIPULATED]} marked 'actually manipulated', "
-            f"{counts[GENUINE]} marked 'actually genuine')"
+            f"Also use the faces kept from verdicts I disputed ({counts[MANIPULATED]} found manipulated, "
+            f"{counts[GENUINE]} found genuine)"
         )
         has_reviews = bool(counts[MANIPULATED] or counts[GENUINE])
         self.use_review.setEnabled(has_reviews)
