@@ -36,7 +36,6 @@ LIBRARIES = (
     "opencv-contrib-python-headless",
     "av",
     "mediapipe",
-    "grad-cam",
     "safetensors",
     "reportlab",
     "PySide6-Essentials",

@@ -13,12 +13,10 @@ import datetime as dt
 import logging
 import os
 import shlex
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from importlib import import_module
 from pathlib import Path
 
 from cffd_engine.analysis.environment import environment
@@ -125,11 +123,6 @@ class Analyzer:
         self._detector = None
         self._landmarker = None
         self._explainer: Explainer | None = None
-        # Grad-CAM's package takes about a second to import (scikit-learn, matplotlib): done beside
-        # the first video's decoding instead of after it.
-        self._cam_import = threading.Thread(target=import_module, args=("pytorch_grad_cam",), daemon=True)
-        if settings.explain and settings.explain_top_k:
-            self._cam_import.start()
 
     @property
     def detector(self) -> LargeFrameSearch:
@@ -156,8 +149,6 @@ class Analyzer:
     @property
     def explainer(self) -> Explainer:
         if self._explainer is None:
-            if self._cam_import.is_alive():
-                self._cam_import.join()
             self._explainer = Explainer(self.model, self.settings.cam_level, self.device)
         return self._explainer
 

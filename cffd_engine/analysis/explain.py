@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from cffd_engine.media.crops import CropGeometry
-from cffd_engine.model import FAKE, LogitsOnly, RSIANet
+from cffd_engine.model import FAKE, RSIANet
 from cffd_engine.model.backbones import LEVEL_STRIDES
 
 HEATMAP_GRID = 16
@@ -72,9 +72,6 @@ class Explainer:
         device: torch.device | str = "cpu",
         fused: bool = False,
     ):
-        # Imported here: pytorch-grad-cam pulls in matplotlib, scikit-learn and torchvision (seconds, 100+ MB).
-        from pytorch_grad_cam import GradCAM
-
         level = level or default_cam_level(model)
         self.model = copy.deepcopy(model).float().to(device).eval()
         # Frozen weights: the gradient Grad-CAM needs flows from the input, not into the parameters.
@@ -88,31 +85,53 @@ class Explainer:
         self.level = level
         self.layer_name = f"{name} (level {level}, stride {LEVEL_STRIDES[level - 1]})"
         self.device = torch.device(device)
-        self._cam = GradCAM(model=LogitsOnly(self.model), target_layers=[layer])
-        self._cam.compute_input_gradient = True
+        self._layer = layer
 
     def heatmaps(self, crops: np.ndarray, batch_size: int = 8) -> np.ndarray:
         """(N, S, S) float32 in [0, 1]: where each crop's evidence for "fake" lies (each map scaled to its max)."""
-        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
-        out = []
-        for start in range(0, len(crops), batch_size):
-            batch = to_tensor(crops[start : start + batch_size]).to(self.device)
-            targets = [ClassifierOutputTarget(FAKE)] * len(batch)
-            with torch.enable_grad():
-                out.append(np.asarray(self._cam(input_tensor=batch, targets=targets), dtype=np.float32))
+        out = [
+            self._grad_cam(to_tensor(crops[start : start + batch_size]).to(self.device))
+            for start in range(0, len(crops), batch_size)
+        ]
         if not out:
             return np.zeros((0, *crops.shape[1:3]), np.float32)
         return np.concatenate(out)
 
+    def _grad_cam(self, batch: torch.Tensor) -> np.ndarray:
+        """Grad-CAM (Selvaraju et al. 2017) of the "fake" logit at the target layer, as pytorch-grad-cam's
+        ``GradCAM`` computes it: channel weights are the gradients' spatial means; the weighted sum of the
+        activations, rectified, is scaled to [0, 1], resized to the crop (bilinear) and scaled again.
+
+        Written here rather than imported: that package loads scikit-learn and matplotlib (280 MB of memory
+        and a second of start-up) for these few lines.
+        """
+        captured: list[torch.Tensor] = []
+        hook = self._layer.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+        try:
+            with torch.enable_grad():
+                logits = self.model(batch.requires_grad_(True)).logits
+                (gradients,) = torch.autograd.grad(logits[:, FAKE].sum(), captured[0])
+        finally:
+            hook.remove()
+        activations = captured[0].detach()
+        weights = gradients.mean(dim=(2, 3), keepdim=True)
+        cams = torch.relu((weights * activations).sum(dim=1)).cpu().numpy().astype(np.float32)
+        size = (batch.shape[3], batch.shape[2])
+        return np.stack([_scaled(cv2.resize(_scaled(cam), size)) for cam in cams])
+
     def close(self) -> None:
-        self._cam.activations_and_grads.release()
+        """Nothing to release: the hook lives only while a batch is explained."""
 
     def __enter__(self) -> Explainer:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _scaled(cam: np.ndarray) -> np.ndarray:
+    cam = cam - cam.min()
+    return cam / (1e-7 + cam.max())
 
 
 def coarse_grid(heatmap: np.ndarray, grid: int = HEATMAP_GRID) -> list[list[float]]:
