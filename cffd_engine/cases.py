@@ -165,14 +165,18 @@ class CaseFolder:
             / f"track{key.track_id}-frame{key.frame_index}-{picture}.png"
         )
 
-    def set_review(self, entry_id: str, review: Review | None) -> AnalysisResult:
-        """Record the analyst's review with the entry's latest result; returns that result, reviewed."""
-        result = self.load_result(entry_id)
-        if result is None:
-            raise CaseError(f"{self.entry(entry_id).path}: not analysed yet; there is nothing to review")
-        result.review = review
-        atomic_write_json(self.results_dir / self.entry(entry_id).result, result.to_dict())
-        return result
+    def set_review(self, entry_id: str, review: Review | None) -> None:
+        """Record the analyst's review in the entry's latest result file (its pictures are left as they are)."""
+        entry = self.entry(entry_id)
+        if entry.result is None:
+            raise CaseError(f"{entry.path}: not analysed yet; there is nothing to review")
+        path = self.results_dir / entry.result
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CaseError(f"{path}: the result of {Path(entry.path).name} cannot be read ({exc})") from exc
+        data["review"] = asdict(review) if review is not None else None
+        atomic_write_json(path, data)
 
     def record_report(self, entry_ids: list[str], report: Path | str) -> None:
         for entry in self._entries:

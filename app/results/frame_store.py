@@ -9,7 +9,6 @@ spread subset plus every key frame. A frame is decoded when it is shown.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
@@ -17,6 +16,7 @@ from PySide6.QtGui import QImage
 from app.workers import Job, WorkControl, pool
 from cffd_engine.analysis import AnalysisResult
 from cffd_engine.media.frames import FrameReader
+from cffd_engine.media.video import jpeg_picture
 
 MAX_SIDE = 1280
 MEMORY_BUDGET_BYTES = 128 << 20
@@ -45,19 +45,6 @@ def frames_to_show(result: AnalysisResult, budget: int) -> list[int]:
     room = max(budget - len(keys), 1)
     picks = np.linspace(0, len(judged) - 1, room).round().astype(int)
     return sorted(keys | {judged[i] for i in picks})
-
-
-def screen_picture(rgb: np.ndarray) -> bytes:
-    """A frame shrunk to ``MAX_SIDE`` and JPEG-compressed (any thread)."""
-    scale = min(1.0, MAX_SIDE / max(rgb.shape[:2]))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-    )
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return data.tobytes()
 
 
 class FrameStore(QObject):
@@ -111,7 +98,9 @@ class FrameStore(QObject):
         for frame in reader:
             if not wanted or frame.index in wanted:
                 height, width = frame.rgb.shape[:2]
-                control.publish((frame.index, screen_picture(frame.rgb), (width, height)))
+                control.publish(
+                    (frame.index, jpeg_picture(frame.rgb, MAX_SIDE, JPEG_QUALITY), (width, height))
+                )
             if last is None or frame.index >= last:
                 break
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from cffd_engine.media.crops import CropGeometry
+from cffd_engine.media.video import jpeg_picture
 from cffd_engine.model import FAKE, RSIANet
 from cffd_engine.model.backbones import LEVEL_STRIDES
 
@@ -179,13 +180,7 @@ def blend_heat(rgb: np.ndarray, heat: np.ndarray, strength: float = 0.55) -> np.
 def frame_picture(rgb: np.ndarray) -> bytes:
     """A frame as the report pictures it, kept small while the video streams past: the longer side at most
     ``MAX_FRAME_SIDE``, JPEG at quality 95 (a picture of the scene; the model judged the original pixels)."""
-    scale = min(1.0, MAX_FRAME_SIDE / max(rgb.shape[:2]))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return data.tobytes()
+    return jpeg_picture(rgb, MAX_FRAME_SIDE, 95)
 
 
 def decode_picture(data: bytes) -> np.ndarray:

@@ -195,6 +195,17 @@ def _probe_image(path: Path, image: np.ndarray | None = None) -> MediaInfo:
     )
 
 
+def jpeg_picture(rgb: np.ndarray, max_side: int, quality: int) -> bytes:
+    """An RGB frame shrunk so its longer side is at most ``max_side``, as JPEG bytes (any thread)."""
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return data.tobytes()
+
+
 def read_image(path: Path | str) -> np.ndarray:
     """An image file as RGB uint8 (alpha dropped, grey expanded, 16-bit scaled)."""
     path = check_readable_file(path)
