@@ -66,7 +66,7 @@ class CaseFolder:
         except OSError as exc:
             raise CaseError(
                 f"{self.root}: the case folder cannot be made or used ({exc.strerror}). "
-                "Choose a folder you may write to (File > Open case)."
+                "Choose a folder you may write to (File > Open or make a case)."
             ) from exc
         self._entries = self._read_index()
         if not (self.root / INDEX).exists():
@@ -87,7 +87,9 @@ class CaseFolder:
                 f"{path}: not a readable case index ({exc}). Open another case folder, or move this one "
                 "aside; its results/ folder still holds every result."
             ) from exc
-        if not isinstance(data, dict) or data.get("format", 0) > FORMAT:
+        if not isinstance(data, dict):
+            raise CaseError(f"{path}: not a case index (no entries); open another case folder")
+        if data.get("format", 0) > FORMAT:
             raise CaseError(
                 f"{path}: written by a newer CFFD Studio (format {data.get('format')}); update it"
             )

@@ -116,6 +116,9 @@ def test_a_damaged_index_or_result_is_named_with_the_fix(analysed, tmp_path):
     (case.results_dir / case.entry(entry.id).result).write_text("{not json", encoding="utf-8")
     with pytest.raises(CaseError, match="cannot be read"):
         case.load_result(entry.id)
+    (tmp_path / "case" / INDEX).write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(CaseError, match=r"case\.json: not a case index"):
+        CaseFolder(tmp_path / "case")
     (tmp_path / "case" / INDEX).write_text("[1, 2", encoding="utf-8")
     with pytest.raises(CaseError, match=r"case\.json.*results/ folder still holds"):
         CaseFolder(tmp_path / "case")
