@@ -20,6 +20,7 @@ EVIDENCE_FILTER = (
 
 WAITING = "Waiting"
 WAITING_FOR_MODEL = "Waiting for a model"
+READING = "Reading from the case"
 ANALYSING = "Analysing"
 DONE = "Done"
 NO_VERDICT = "No verdict"

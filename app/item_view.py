@@ -8,7 +8,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget
 
 from app.evidence_panel import EvidencePanel
-from app.evidence_queue import ANALYSING, CANCELLED, FAILED, WAITING, WAITING_FOR_MODEL, EvidenceItem
+from app.evidence_queue import (
+    ANALYSING,
+    CANCELLED,
+    FAILED,
+    READING,
+    WAITING,
+    WAITING_FOR_MODEL,
+    EvidenceItem,
+)
 from app.results.frame_store import FrameStore
 from app.results.results_view import ResultsView
 from cffd_engine.analysis import AnalysisResult
@@ -21,6 +29,7 @@ WAITING_WORDS = {
     WAITING_FOR_MODEL: "No model is installed: import one in Models > Manage models.",
     CANCELLED: "The analysis was cancelled. Right-click the file in the queue to analyse it again.",
     FAILED: "The analysis failed; see the message above.",
+    READING: "Its result is being read back from the case folder...",
 }
 
 

@@ -26,6 +26,7 @@ from app.evidence_queue import (
     CANCELLED,
     EVIDENCE_FILTER,
     FAILED,
+    READING,
     WAITING,
     WAITING_FOR_MODEL,
     EvidenceQueue,
@@ -101,9 +102,7 @@ class MainWindow(QMainWindow):
         self.demo_dir = demo_dir
         self._jobs = JobGroup()
         self._demo_job = None
-        self.runner = AnalysisRunner(
-            self.store, analysis_settings or AnalysisSettings(), self
-        )
+        self.runner = AnalysisRunner(self.store, analysis_settings or AnalysisSettings(), self)
 
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
@@ -304,25 +303,56 @@ class MainWindow(QMainWindow):
         self.case = case
         self.menus.remember_case(case.root)
         self.setWindowTitle(f"CFFD Studio - {case.name}")
-        problems = []
+        stored = []
         for entry in case.entries():
             item = self.queue.add(Path(entry.path))
             item.entry_id = entry.id
-            try:
-                result = case.load_result(entry.id)
-            except CaseError as exc:
-                problems.append(str(exc))
-                self.queue.set_status(item.id, FAILED)
-                continue
-            if result is None:  # brought in but not analysed before the window closed
+            if entry.result is None:  # brought in but not analysed before the window closed
                 self.runner.enqueue(item.id, item.path)
             else:
-                self.queue.set_result(item.id, result)
+                self.queue.set_status(item.id, READING)
+                stored.append((item.id, entry.id))
+        if stored:  # results of long videos take seconds to read: behind the shown window
+            self._read_case(case, stored)
         self.right_stack.setCurrentWidget(self.welcome)
-        if problems:
-            self._show_error("\n".join(problems))
         self.statusBar().showMessage(f"Opened the case {case.root}: {len(self.queue.items)} file(s)")
         return True
+
+    def _read_case(self, case: CaseFolder, stored: list[tuple[int, str]]) -> None:
+        def read(control) -> None:
+            for item_id, entry_id in stored:
+                control.check()
+                try:
+                    control.publish((item_id, case.load_result(entry_id), None))
+                except CaseError as exc:
+                    control.publish((item_id, None, str(exc)))
+
+        problems: list[str] = []
+        job = self._jobs.start(read)
+        job.partial.connect(lambda value: self._result_read(case, *value, problems))
+        job.failed.connect(
+            lambda message: self._show_error(f"The case {case.root} could not be read: {message}")
+        )
+
+    def _result_read(
+        self,
+        case: CaseFolder,
+        item_id: int,
+        result: AnalysisResult | None,
+        problem: str | None,
+        problems: list,
+    ) -> None:
+        item = self.queue.items.get(item_id)
+        if case is not self.case or item is None or item.status != READING:
+            return  # another case opened, the file removed or analysed again meanwhile
+        if result is None:
+            problems.append(problem)
+            self.queue.set_status(item_id, FAILED)
+            self._show_error("\n".join(problems))
+            return
+        self.queue.set_result(item_id, result)
+        if self.queue.selected_id() == item_id:
+            self.item_view.show_result(item_id, result)
 
     def choose_case(self) -> None:
         folder = QFileDialog.getExistingDirectory(
@@ -371,8 +401,12 @@ class MainWindow(QMainWindow):
 
     # The analysis as it runs -----------------------------------------------------------------
 
+    # A file's events can arrive after it left the queue (another case was opened mid-analysis).
+
     def _item_started(self, item_id: int) -> None:
-        item = self.queue.items[item_id]
+        item = self.queue.items.get(item_id)
+        if item is None:
+            return
         self.queue.set_status(item_id, ANALYSING)
         waiting = len(self.queue.with_status(WAITING))
         more = f" ({waiting} more waiting)" if waiting else ""
@@ -381,6 +415,8 @@ class MainWindow(QMainWindow):
             self.item_view.show_status(ANALYSING)
 
     def _item_progress(self, item_id: int, fraction: float, message: str) -> None:
+        if item_id not in self.queue.items:
+            return
         self.progress.update_progress(fraction, message)
         self.queue.set_status(item_id, ANALYSING, f"{100 * fraction:.0f}%")
 

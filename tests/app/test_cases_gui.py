@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from app.evidence_queue import DONE, WAITING
+from app.evidence_queue import DONE, FAILED, READING, WAITING
 from cffd_engine.analysis.result import DISPUTED, GENUINE_FINDING
 from cffd_engine.cases import CaseFolder
 from tests import synthetic_media as sm
@@ -36,6 +37,8 @@ def test_results_and_reviews_survive_closing_and_reopening_the_window(
 
     again = make_window(store)  # the same settings and case folder, as after a restart
     (item,) = again.queue.items.values()
+    assert item.status == READING  # read back behind the shown window
+    qtbot.waitUntil(lambda: item.status == DONE, timeout=10_000)
     assert item.status == DONE and item.path == portrait_video.absolute()
     assert item.result.video_probability == result.video_probability
     assert item.result.review.finding == GENUINE_FINDING and item.result.review.note == "known original"
@@ -86,7 +89,7 @@ def test_switching_cases_shows_each_case_own_files(qtbot, make_window, store, po
     assert window.queue.items == {} and window.windowTitle() == "CFFD Studio - second case"
     assert window.open_case(tmp_path / "case")
     (item,) = window.queue.items.values()
-    assert item.status == DONE
+    qtbot.waitUntil(lambda: item.status == DONE, timeout=10_000)
     recent = window.menus.recent_cases()
     assert recent[:2] == [str(tmp_path / "case"), str(tmp_path / "second case")]
 
@@ -129,3 +132,25 @@ def test_opening_another_case_mid_analysis_stops_it_and_analyses_the_new_case_wa
     assert CaseFolder(tmp_path / "second case").load_result(item.entry_id) is not None
     (first,) = CaseFolder(tmp_path / "case").entries()
     assert first.result is None  # the stopped file stays in its case, not analysed
+
+
+def test_a_damaged_result_in_the_case_is_named_and_the_others_still_open(
+    qtbot, make_window, store, portrait_video, tmp_path
+):
+    window = make_window(store)
+    analyse(qtbot, window, [portrait_video])
+    other = shutil.copy(portrait_video, tmp_path / "second.mp4")
+    data = bytearray(Path(other).read_bytes())
+    data[-10] ^= 0xFF  # another file's evidence
+    Path(other).write_bytes(bytes(data))
+    analyse(qtbot, window, [Path(other)])
+    close(window)
+    case = CaseFolder(tmp_path / "case")
+    damaged, intact = case.entries()
+    (case.results_dir / damaged.result).write_text("{not json", encoding="utf-8")
+
+    again = make_window(store)
+    items = {item.entry_id: item for item in again.queue.items.values()}
+    qtbot.waitUntil(lambda: items[intact.id].status == DONE, timeout=10_000)
+    qtbot.waitUntil(lambda: items[damaged.id].status == FAILED, timeout=10_000)
+    assert again.error_banner.isVisible() and damaged.result in again.error_banner.text()
