@@ -138,19 +138,36 @@ def _cache_split(
 
 def load_cache_protocol(
     cache_dir: Path | str,
-    manifest_path: Path | str,
+    manifest_path: Path | str | None,
     protocol: str,
     size: int,
     frames_per_video: int | None = 8,
     job: JobControl | None = None,
 ) -> list[TaskSplits]:
     """Tasks of a protocol over a preprocessing cache: a line like ``ff++/c23/DF -> ff++/c23/F2F``
-    or a named one (``forgery-incremental``, ``dataset-incremental``: the paper's two)."""
+    or a named one (``forgery-incremental``, ``dataset-incremental``: the paper's two). Without
+    ``manifest_path``, the manifest ``cffd preprocess`` recorded in the cache."""
+    from cffd_engine.data.cache import cache_manifest
     from cffd_engine.data.manifest import PROTOCOLS, Manifest, parse_protocol
 
     job = ensure_job(job)
-    manifest = Manifest.load(manifest_path)
-    tasks = parse_protocol(PROTOCOLS.get(protocol, protocol))
+    manifest = Manifest.load(manifest_path) if manifest_path else cache_manifest(cache_dir)
+    try:
+        tasks = parse_protocol(PROTOCOLS.get(protocol, protocol))
+    except ValueError as exc:
+        raise SampleError(
+            f"protocol {protocol!r}: {exc}; write tasks joined by '->' or name one of {sorted(PROTOCOLS)}"
+        ) from exc
+    if not tasks:
+        raise SampleError(f"protocol {protocol!r} names no task; e.g. 'ff++/c23/DF -> ff++/c23/F2F'")
+    present = {entry.dataset for entry in manifest}
+    for task in tasks:
+        if task.dataset not in present:
+            raise SampleError(
+                f"{cache_dir}: task '{task.name}' needs dataset {task.dataset}, but the cache holds "
+                f"{', '.join(sorted(present)) or 'no video'}; run `cffd preprocess ROOT --dataset "
+                f"{task.dataset} --out {cache_dir}` first"
+            )
     out = []
     for index, task in enumerate(tasks):
         splits = {

@@ -3,6 +3,7 @@
 ```
 <cache>/index.sqlite            settings, one row per video (done / no_face / failed + reason), one per crop
 <cache>/crops/<video key>/<frame>_<track>.png
+<cache>/manifest.json           every video the cache was asked for (label, split, method, dataset)
 ```
 A video's crops and its row are committed in one transaction, after its PNG
 files are on disk, so an interrupted run leaves only whole videos in the index
@@ -26,11 +27,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cffd_engine.data.manifest import ManifestEntry
+from cffd_engine.data.manifest import Manifest, ManifestEntry
 from cffd_engine.errors import CFFDError
 
 INDEX_FILE = "index.sqlite"
 CROPS_DIR = "crops"
+MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -281,3 +283,24 @@ def load_index(cache_dir: Path | str) -> dict:
     """The whole index of a cache as plain data (settings, videos with their crops), in a stable order."""
     with CacheIndex(cache_dir) as index:
         return index.to_dict()
+
+
+def record_manifest(cache_dir: Path | str, manifest: Manifest) -> Path:
+    """Add ``manifest``'s videos to the manifest the cache keeps (an entry with the same path is replaced).
+
+    The benchmark and ``cffd merge`` read it back, so what a protocol's tasks hold
+    (labels, splits, methods) travels with the crops and never needs a separate file.
+    """
+    path = Path(cache_dir) / MANIFEST_FILE
+    kept = Manifest.load(path) if path.is_file() else Manifest()
+    return kept.updated_with(manifest).save(path)
+
+
+def cache_manifest(cache_dir: Path | str) -> Manifest:
+    """The manifest a cache keeps; for a cache made before it kept one, its videos' rows (processed ones only)."""
+    cache_dir = Path(cache_dir)
+    if (cache_dir / MANIFEST_FILE).is_file():
+        return Manifest.load(cache_dir / MANIFEST_FILE)
+    with CacheIndex(cache_dir) as index:
+        entries = [video.entry for video in index.videos()]
+    return Manifest(entries, [f"{cache_dir}: no {MANIFEST_FILE}; the videos of its index were used"])

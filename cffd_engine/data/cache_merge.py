@@ -19,7 +19,14 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-from cffd_engine.data.cache import CROPS_DIR, CacheError, CacheIndex
+from cffd_engine.data.cache import (
+    CROPS_DIR,
+    MANIFEST_FILE,
+    CacheError,
+    CacheIndex,
+    cache_manifest,
+    record_manifest,
+)
 from cffd_engine.shards import check_shards
 
 BATCH_VIDEOS = 200  # videos per index transaction: few commits (slow on network disks), little to redo
@@ -64,6 +71,9 @@ def merge_caches(shards: Sequence[Path | str], out: Path | str) -> CacheMergeRep
             {"cache": str(path.absolute()), "shard": index.meta("shard")["shard"]} for path, index in opened
         ]
         target.set_meta("merged_from", joined)
+        for path, _ in opened:
+            if (path / MANIFEST_FILE).is_file():
+                record_manifest(out, cache_manifest(path))
         report.videos = len(target.finished_keys())
     return report
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cffd_engine.errors import CFFDError
+from cffd_engine.fileio import atomic_write_bytes
 
 REAL, FAKE = 0, 1
 SPLITS = ("train", "val", "test")
@@ -130,6 +131,12 @@ class Manifest:
     def split(self, name: str) -> Manifest:
         return Manifest([e for e in self.entries if e.split == name], list(self.notes))
 
+    def updated_with(self, other: Manifest) -> Manifest:
+        """These entries with ``other``'s added; an entry of ``other`` replaces one with the same path."""
+        incoming = {entry.path for entry in other.entries}
+        kept = [entry for entry in self.entries if entry.path not in incoming]
+        return Manifest(kept + other.entries, list(dict.fromkeys(self.notes + other.notes)))
+
     def to_dict(self) -> dict:
         return {
             "version": MANIFEST_VERSION,
@@ -139,7 +146,7 @@ class Manifest:
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
+        atomic_write_bytes(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False).encode("utf-8"))
         return path
 
     @classmethod

@@ -28,7 +28,15 @@ import cv2
 import numpy as np
 
 from cffd_engine.data.adapters import load_manifest
-from cffd_engine.data.cache import CROPS_DIR, CacheIndex, CropRow, VideoRow, video_key, write_png
+from cffd_engine.data.cache import (
+    CROPS_DIR,
+    CacheIndex,
+    CropRow,
+    VideoRow,
+    record_manifest,
+    video_key,
+    write_png,
+)
 from cffd_engine.data.manifest import Manifest, ManifestEntry, Task, canonical_dataset
 from cffd_engine.errors import CFFDError, EvidenceError
 from cffd_engine.jobs import Cancelled, JobControl, ensure_job
@@ -203,6 +211,7 @@ def preprocess(
     with CacheIndex(out, create=True) as index:
         index.claim(settings.to_dict())
         index.claim_shard(shard)
+        record_manifest(out, manifest)
         finished = index.finished_keys(include_failed=not retry_failed)
         pending, seen = [], set()
         for entry in manifest:
