@@ -108,3 +108,38 @@ def folder_tree(root: Path) -> Path:
         put(root / "fake" / "SimSwap" / name)
     put(root / "fake" / "loose.mp4")
     return root
+
+
+DFDC_PARTS = {
+    "dfdc_train_part_0": {
+        "realaaaaaa.mp4": {"label": "REAL", "split": "train", "original": None},
+        "fakeaaaa01.mp4": {"label": "FAKE", "split": "train", "original": "realaaaaaa.mp4"},
+        "fakebbbb01.mp4": {
+            "label": "FAKE",
+            "split": "train",
+            "original": "realbbbbbb.mp4",
+        },  # original: part 1
+        "fakezzzz01.mp4": {
+            "label": "fake",
+            "split": "train",
+            "original": "realzzzzzz.mp4",
+        },  # original: nowhere
+        "goneaaaa01.mp4": {"label": "FAKE", "split": "train", "original": "realaaaaaa.mp4"},  # not on disk
+    },
+    "dfdc_train_part_1": {
+        "realbbbbbb.mp4": {"label": "Real", "split": "train", "original": None},
+        "fakebbbb02.mp4": {"label": "FAKE", "split": "train", "original": "realbbbbbb.mp4"},
+        "realcccccc.mp4": {"label": "REAL", "split": "train"},  # no 'original' at all
+    },
+}
+DFDC_ABSENT = {"goneaaaa01.mp4"}
+
+
+def dfdc_full_tree(root: Path, parts: dict | None = None, data: bytes | None = None) -> Path:
+    """The full DFDC: dfdc_train_part_N/ folders, each with its videos and its metadata.json."""
+    for part, metadata in (DFDC_PARTS if parts is None else parts).items():
+        for name in metadata:
+            if name not in DFDC_ABSENT:
+                put(root / part / name, data)
+        (root / part / "metadata.json").write_text(json.dumps(metadata))
+    return root

@@ -294,7 +294,11 @@ def _pool_pass(queue, settings, out: Path, workers: int, commit, job: JobControl
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``cffd preprocess``."""
     parser.add_argument("root", type=Path, help="the dataset's root folder")
-    parser.add_argument("--dataset", required=True, help="ff++, celeb-df-v2, dfdc-p, dfd or folder")
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        help="ff++, celeb-df-v2, dfdc-p (DFDC preview), dfdc (full DFDC), dfd or folder",
+    )
     parser.add_argument("--out", required=True, type=Path, help="the cache folder (created, or resumed)")
     parser.add_argument("--frames", type=int, default=32, help="frames per video, evenly spaced (default 32)")
     parser.add_argument(

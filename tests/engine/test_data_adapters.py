@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from cffd_engine.data.adapters import guess_dataset, load_manifest
-from cffd_engine.data.manifest import FAKE, REAL, DatasetLayoutError
+from cffd_engine.data.manifest import FAKE, REAL, DatasetLayoutError, Task
 from tests import dataset_trees as trees
 
 
@@ -170,4 +170,150 @@ def test_guess_dataset_from_the_layout(tmp_path):
     assert guess_dataset(trees.celebdf_tree(tmp_path / "c")) == "celeb-df-v2"
     assert guess_dataset(trees.dfdc_tree(tmp_path / "d")) == "dfdc-p"
     assert guess_dataset(trees.folder_tree(tmp_path / "e")) == "folder"
+    assert guess_dataset(trees.dfdc_full_tree(tmp_path / "f")) == "dfdc"
+    assert guess_dataset(tmp_path / "f" / "dfdc_train_part_1") == "dfdc"
     assert guess_dataset(tmp_path) is None
+
+
+def _by_name(manifest):
+    return {e.path.replace("\\", "/").rsplit("/", 1)[-1]: e for e in manifest}
+
+
+def test_dfdc_full_labels_methods_and_notes(tmp_path):
+    root = trees.dfdc_full_tree(tmp_path / "dfdc")
+    manifest = load_manifest(root, "dfdc")
+    by_name = _by_name(manifest)
+    listed = {name for metadata in trees.DFDC_PARTS.values() for name in metadata}
+    assert set(by_name) == listed - trees.DFDC_ABSENT
+    assert {n for n, e in by_name.items() if e.label == REAL} == {
+        "realaaaaaa.mp4",
+        "realbbbbbb.mp4",
+        "realcccccc.mp4",
+    }
+    assert {e.method for e in manifest if e.label == FAKE} == {"DFDC"}
+    assert {e.method for e in manifest if e.label == REAL} == {"real"}
+    assert {e.dataset for e in manifest} == {"dfdc"} and {e.compression for e in manifest} == {None}
+    assert by_name["fakebbbb01.mp4"].path == str(root / "dfdc_train_part_0" / "fakebbbb01.mp4")
+    assert by_name["fakebbbb01.mp4"].video_id == by_name["realbbbbbb.mp4"].video_id == "realbbbbbb"
+    assert by_name["fakezzzz01.mp4"].label == FAKE and by_name["fakezzzz01.mp4"].video_id == "realzzzzzz"
+    notes = " | ".join(manifest.notes)
+    assert (
+        "1 video(s) listed in metadata.json are not on disk, e.g. dfdc_train_part_0/goneaaaa01.mp4" in notes
+    )
+    assert "1 fake(s) name an original that is in no part here" in notes and "fakezzzz01.mp4" in notes
+    assert manifest.entries == load_manifest(root, "dfdc-full").entries  # the same on every run
+    assert len(manifest.filter(Task.parse("dfdc"))) == len(manifest)
+    assert len(manifest.filter("DFDC-full/fake")) == 4 and len(manifest.filter("dfdc-p")) == 0
+
+
+def test_dfdc_full_orphan_fake_lands_where_its_original_would(tmp_path):
+    """A fake whose original is in no part is split by the original's name: where the original goes once there."""
+    root = trees.dfdc_full_tree(tmp_path / "dfdc")
+    for val, test in ((0.5, 0.0), (0.0, 0.5), (0.3, 0.3)):
+        alone = _by_name(load_manifest(root, "dfdc", val_fraction=val, test_fraction=test))["fakezzzz01.mp4"]
+        parts = {part: dict(metadata) for part, metadata in trees.DFDC_PARTS.items()}
+        parts["dfdc_train_part_1"]["realzzzzzz.mp4"] = {"label": "REAL", "split": "train", "original": None}
+        other = trees.dfdc_full_tree(tmp_path / f"with-{val}-{test}", parts)
+        together = _by_name(load_manifest(other, "dfdc", val_fraction=val, test_fraction=test))
+        assert alone.split == together["fakezzzz01.mp4"].split == together["realzzzzzz.mp4"].split
+
+
+def test_dfdc_full_never_splits_a_fake_from_its_original(tmp_path):
+    """Many originals over two parts, fakes often in the other part: every fake shares its original's split."""
+    parts = {"dfdc_train_part_0": {}, "dfdc_train_part_7": {}}
+    names = list(parts)
+    for i in range(60):
+        original = f"orig{i:06d}.mp4"
+        parts[names[i % 2]][original] = {"label": "REAL", "split": "train", "original": None}
+        for k in range(2):
+            fake = {"label": "FAKE", "split": "train", "original": original}
+            parts[names[(i + k) % 2]][f"fake{i:04d}{k:02d}.mp4"] = fake
+    root = trees.dfdc_full_tree(tmp_path / "dfdc", parts, data=b"\0")
+    manifest = load_manifest(root, "dfdc", val_fraction=0.3, test_fraction=0.3)
+    assert len(manifest) == 180 and {e.split for e in manifest} == {"train", "val", "test"}
+    split_of = {name: e.split for name, e in _by_name(manifest).items()}
+    original_of = {
+        n: i["original"] for metadata in parts.values() for n, i in metadata.items() if i["original"]
+    }
+    assert len(original_of) == 120
+    assert all(split_of[fake] == split_of[original] for fake, original in original_of.items())
+
+
+def test_dfdc_full_one_part_as_the_root_and_unlisted_videos(tmp_path):
+    root = trees.dfdc_full_tree(tmp_path / "dfdc")
+    trees.put(root / "dfdc_train_part_1" / "strayxxxxx.mp4")
+    lone = trees.dfdc_full_tree(
+        tmp_path / "lone", {"dfdc_train_part_3": {"fakenoorig.mp4": {"label": "FAKE"}}}
+    )
+    alone = load_manifest(lone / "dfdc_train_part_3", "dfdc")
+    assert [(e.label, e.method, e.video_id) for e in alone] == [(FAKE, "DFDC", "fakenoorig")]
+    assert any("1 fake(s) name no original" in n for n in alone.notes)
+    whole = _by_name(load_manifest(root, "dfdc"))
+    part = load_manifest(root / "dfdc_train_part_1", "dfdc")
+    assert set(_by_name(part)) == {"realbbbbbb.mp4", "fakebbbb02.mp4", "realcccccc.mp4"}
+    assert all(whole[name].split == e.split for name, e in _by_name(part).items())
+    assert any("1 video(s) are in no metadata.json" in n and "strayxxxxx.mp4" in n for n in part.notes)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"{not json", "as a JSON object"),
+        (b"\x80", "as a JSON object"),
+        (b"[]", "the top level is not an object"),
+        (b"[" * 100_000 + b"]" * 100_000, "as a JSON object"),
+        (json.dumps({"a.mp4": "FAKE"}).encode(), "entry 'a.mp4' needs 'label'"),
+        (json.dumps({"a.mp4": {"split": "train"}}).encode(), "entry 'a.mp4' needs 'label'"),
+        (json.dumps({"a.mp4": {"label": "maybe"}}).encode(), "entry 'a.mp4' needs 'label'"),
+        (
+            json.dumps({"a.mp4": {"label": "FAKE", "original": 7}}).encode(),
+            "'original' (a file name or null)",
+        ),
+        (json.dumps({"../a.mp4": {"label": "REAL"}}).encode(), "entry '../a.mp4' is not a file name"),
+        (json.dumps({"/etc/hostname": {"label": "REAL"}}).encode(), "is not a file name"),
+    ],
+    ids=[
+        "broken",
+        "not-utf8",
+        "list",
+        "deep",
+        "entry-text",
+        "no-label",
+        "odd-label",
+        "original-number",
+        "up",
+        "abs",
+    ],
+)
+def test_dfdc_full_malformed_metadata_is_named(tmp_path, content, says):
+    root = trees.dfdc_full_tree(tmp_path / "dfdc")
+    (root / "dfdc_train_part_1" / "metadata.json").write_bytes(content)
+    with pytest.raises(DatasetLayoutError) as caught:
+        load_manifest(root, "dfdc")
+    assert "dfdc_train_part_1/metadata.json" in str(caught.value) and says in str(caught.value)
+    assert str(root) in str(caught.value) and "dfdc_train_part_0/ ... dfdc_train_part_49/" in caught.value.fix
+
+
+def test_dfdc_full_missing_parts_metadata_and_videos(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetLayoutError, match="dfdc_train_part_\\*/ folders"):
+        load_manifest(empty, "dfdc")
+    root = trees.dfdc_full_tree(tmp_path / "dfdc")
+    (root / "dfdc_train_part_0" / "metadata.json").unlink()
+    with pytest.raises(DatasetLayoutError) as caught:
+        load_manifest(root, "dfdc")
+    assert caught.value.missing == ["dfdc_train_part_0/metadata.json"]
+    gone = {"gone.mp4": {"label": "REAL", "split": "train", "original": None}}
+    (root / "dfdc_train_part_0" / "metadata.json").write_text(json.dumps(gone))
+    (root / "dfdc_train_part_1" / "metadata.json").write_text(json.dumps(gone))
+    with pytest.raises(DatasetLayoutError, match="none is on disk"):
+        load_manifest(root, "dfdc")
+
+
+def test_dfdc_full_and_preview_point_to_each_other(tmp_path):
+    full, preview = trees.dfdc_full_tree(tmp_path / "full"), trees.dfdc_tree(tmp_path / "preview")
+    with pytest.raises(DatasetLayoutError, match="try --dataset dfdc$"):
+        load_manifest(full, "dfdc-p")
+    with pytest.raises(DatasetLayoutError, match="try --dataset dfdc-p$"):
+        load_manifest(preview, "dfdc")

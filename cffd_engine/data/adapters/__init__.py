@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cffd_engine.data.adapters.celebdf import TEST_LIST, load_celebdf
 from cffd_engine.data.adapters.dfdc import INDEX, load_dfdc_preview
+from cffd_engine.data.adapters.dfdc_full import load_dfdc, looks_like_dfdc
 from cffd_engine.data.adapters.faceforensics import load_dfd, load_ffpp
 from cffd_engine.data.adapters.folder import load_folder
 from cffd_engine.data.manifest import DatasetLayoutError, Manifest, canonical_dataset
@@ -21,6 +22,7 @@ ADAPTERS: dict[str, Callable[..., Manifest]] = {
     "ff++": load_ffpp,
     "celeb-df-v2": load_celebdf,
     "dfdc-p": load_dfdc_preview,
+    "dfdc": load_dfdc,
     "dfd": load_dfd,
     "folder": load_folder,
 }
@@ -38,6 +40,8 @@ def guess_dataset(root: Path | str) -> str | None:
         return "celeb-df-v2"
     if (root / INDEX).is_file():
         return "dfdc-p"
+    if looks_like_dfdc(root):
+        return "dfdc"
     if (root / "real").is_dir() or (root / "fake").is_dir():
         return "folder"
     return None
