@@ -30,17 +30,24 @@ def put(path: Path, data: bytes | None = None) -> Path:
     return path
 
 
-def ffpp_tree(root: Path, compressions=("c23",), methods=FFPP_METHODS, splits=True, extra_real=()) -> Path:
-    """FF++: youtube originals 000-007 (+ extra), each method's fakes for both orders of every pair."""
+def ffpp_tree(
+    root: Path, compressions=("c23",), methods=FFPP_METHODS, splits=True, extra_real=(), data=None
+) -> Path:
+    """FF++: youtube originals 000-007 (+ extra), each method's fakes for both orders of every pair.
+
+    ``data`` (optional) gives a video's bytes from its method ("real" for the originals).
+    """
     ids = sorted({i for pairs in FFPP_PAIRS.values() for pair in pairs for i in pair} | set(extra_real))
     for comp in compressions:
         for video_id in ids:
-            put(root / "original_sequences" / "youtube" / comp / "videos" / f"{video_id}.mp4")
+            video = data("real") if data else None
+            put(root / "original_sequences" / "youtube" / comp / "videos" / f"{video_id}.mp4", video)
         for method in methods:
             for pairs in FFPP_PAIRS.values():
                 for a, b in pairs:
                     for name in (f"{a}_{b}", f"{b}_{a}"):
-                        put(root / "manipulated_sequences" / method / comp / "videos" / f"{name}.mp4")
+                        video = data(method) if data else None
+                        put(root / "manipulated_sequences" / method / comp / "videos" / f"{name}.mp4", video)
     if splits:
         (root / "splits").mkdir(parents=True, exist_ok=True)
         for split, pairs in FFPP_PAIRS.items():
@@ -67,18 +74,21 @@ CELEB_TEST_LIST = [
 ]
 
 
-def celebdf_tree(root: Path, youtube: str = "YouTube-real", nested: bool = False) -> Path:
-    """Celeb-DF v2: a few videos per folder, optionally under videos/, and the official test list."""
+def celebdf_tree(root: Path, youtube: str = "YouTube-real", nested: bool = False, data=None) -> Path:
+    """Celeb-DF v2: a few videos per folder, optionally under videos/, and the official test list.
+
+    ``data`` (optional) gives a video's bytes from its label ("real" or "fake").
+    """
 
     def folder(name: str) -> Path:
         return root / name / "videos" if nested else root / name
 
     for name in ("id0_0000.mp4", "id0_0001.mp4", "id1_0000.mp4"):
-        put(folder("Celeb-real") / name)
+        put(folder("Celeb-real") / name, data("real") if data else None)
     for name in ("id0_id1_0000.mp4", "id0_id1_0001.mp4", "id1_id0_0000.mp4"):
-        put(folder("Celeb-synthesis") / name)
+        put(folder("Celeb-synthesis") / name, data("fake") if data else None)
     for name in ("00000.mp4", "00001.mp4"):
-        put(folder(youtube) / name)
+        put(folder(youtube) / name, data("real") if data else None)
     (root / "List_of_testing_videos.txt").write_text("\n".join(CELEB_TEST_LIST) + "\n")
     return root
 
@@ -135,11 +145,15 @@ DFDC_PARTS = {
 DFDC_ABSENT = {"goneaaaa01.mp4"}
 
 
-def dfdc_full_tree(root: Path, parts: dict | None = None, data: bytes | None = None) -> Path:
-    """The full DFDC: dfdc_train_part_N/ folders, each with its videos and its metadata.json."""
+def dfdc_full_tree(root: Path, parts: dict | None = None, data=None) -> Path:
+    """The full DFDC: dfdc_train_part_N/ folders, each with its videos and its metadata.json.
+
+    ``data`` (optional): one video's bytes for all, or a function of the label ("real" or "fake").
+    """
     for part, metadata in (DFDC_PARTS if parts is None else parts).items():
-        for name in metadata:
+        for name, info in metadata.items():
             if name not in DFDC_ABSENT:
-                put(root / part / name, data)
+                video = data(str(info["label"]).lower()) if callable(data) else data
+                put(root / part / name, video)
         (root / part / "metadata.json").write_text(json.dumps(metadata))
     return root

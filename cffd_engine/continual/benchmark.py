@@ -29,10 +29,16 @@ from cffd_engine.continual.metrics import ContinualMetrics
 from cffd_engine.continual.protocols import TaskSplits, load_cache_protocol, load_synthetic_sequence
 from cffd_engine.continual.strategies import build_strategy
 from cffd_engine.continual.trainer import Trainer
+from cffd_engine.data.manifest import canonical_dataset
+from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.model import RSIANet, preset, select_device
 from cffd_engine.model.device import cpu_threads
+
+
+class BenchmarkConfigError(CFFDError):
+    """A benchmark cannot run as configured: what is missing or contradictory, and how to fix it."""
 
 
 @dataclass
@@ -52,6 +58,12 @@ class MethodResult:
         data = dataclasses.asdict(self)
         data["test"], data["val"] = self.test.to_dict(), self.val.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MethodResult:
+        fields = {**data, "test": ContinualMetrics.from_dict(data["test"])}
+        fields["val"] = ContinualMetrics.from_dict(data["val"])
+        return cls(**fields)
 
 
 @dataclass
@@ -80,8 +92,11 @@ def load_tasks(config: BenchmarkConfig, out: Path | None, job: JobControl | None
     """The configured task sequence at the model's input size (building the synthetic one if asked)."""
     size = preset(config.model_preset, **config.model_overrides).input_size
     if config.cache is not None:
-        if not (config.manifest and config.protocol):
-            raise ValueError("a cache benchmark needs 'manifest' and 'protocol' as well as 'cache'")
+        if not config.protocol:
+            raise BenchmarkConfigError(
+                "a benchmark over a cache needs a protocol: --protocol forgery-incremental, "
+                "dataset-incremental, or tasks joined by '->' (e.g. 'ff++/c23/DF -> ff++/c23/F2F')"
+            )
         tasks = load_cache_protocol(
             config.cache, config.manifest, config.protocol, size, config.frames_per_video, job
         )
@@ -111,17 +126,18 @@ def _build_sequence(config: BenchmarkConfig, folder: Path, job: JobControl | Non
     build_task_sequence(BuildSettings(faces=Path(faces), out=folder, **build), job)
 
 
-def _evaluate_row(
-    model, tasks: list[TaskSplits], upto: int, split: str, everything: bool
-) -> tuple[list, list]:
-    accuracy, auc = [], []
+def _evaluate_row(model, tasks: list[TaskSplits], upto: int, split: str, everything: bool) -> list[list]:
+    """Frame accuracy, frame AUC, video accuracy and video AUC on each task seen so far (or on all)."""
+    columns: list[list] = [[], [], [], []]
     for j, task in enumerate(tasks):
         if j > upto and not everything:
             break
         result = evaluate(model, getattr(task, split))
-        accuracy.append(result.accuracy)
-        auc.append(result.auc)
-    return accuracy, auc
+        for column, value in zip(
+            columns, (result.accuracy, result.auc, result.video_accuracy, result.video_auc), strict=True
+        ):
+            column.append(value)
+    return columns
 
 
 def run_method(
@@ -191,8 +207,10 @@ def run_benchmark(
 
 
 def _run_benchmark(config: BenchmarkConfig, out: Path | None, job: JobControl) -> BenchmarkResult:
+    done: dict[str, MethodResult] = {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        done = finished_methods(config, out)
         atomic_write_json(out / "config.json", config.to_dict())
     begun = time.perf_counter()
     tasks = load_tasks(config, out, job.sub(0.0, 0.05))
@@ -200,6 +218,9 @@ def _run_benchmark(config: BenchmarkConfig, out: Path | None, job: JobControl) -
     results = []
     for k, method in enumerate(config.methods):
         share = job.sub(0.05 + 0.95 * k / len(config.methods), 0.05 + 0.95 * (k + 1) / len(config.methods))
+        if method in done:
+            results.append(done[method])
+            continue
         results.append(run_method(config, method, tasks, first_models, share))
         if out is not None:  # partial results survive an interrupted run
             partial = BenchmarkResult(
@@ -217,6 +238,53 @@ def _run_benchmark(config: BenchmarkConfig, out: Path | None, job: JobControl) -
     if out is not None:
         write_outputs(result, out)
     return result
+
+
+def finished_methods(config: BenchmarkConfig, out: Path) -> dict[str, MethodResult]:
+    """The methods an interrupted run of the same config already finished in ``out`` (resumed, not rerun).
+
+    A folder holding a run of another config is refused: its results would be mixed with these.
+    """
+    check_same_config(config, out)
+    results = out / "results.json"
+    if not results.is_file():
+        return {}
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+        methods = {m["method"]: MethodResult.from_dict(m) for m in data["methods"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BenchmarkConfigError(
+            f"{results}: an earlier run's results cannot be read back ({exc}); choose another --out folder"
+        ) from exc
+    return {name: result for name, result in methods.items() if name in config.methods}
+
+
+def check_same_config(config: BenchmarkConfig, out: Path) -> None:
+    """Nothing, if ``out`` holds no run or a run of ``config``; BenchmarkConfigError saying what differs."""
+    written = out / "config.json"
+    if not written.is_file():
+        return
+    try:
+        earlier = _comparable(BenchmarkConfig.load(written).to_dict())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BenchmarkConfigError(
+            f"{written}: an earlier run's config cannot be read back ({exc}); choose another --out folder"
+        ) from exc
+    now = _comparable(config.to_dict())
+    if earlier != now:
+        changed = sorted(k for k, v in now.items() if earlier.get(k) != v)
+        raise BenchmarkConfigError(
+            f"{out}: holds a run of another config ({', '.join(changed)} differ); resume with the same "
+            "config, or choose another --out folder"
+        )
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """A config without what changes where a run happens but not its figures (device, threads)."""
+    train = {
+        k: v for k, v in config.get("train", {}).items() if k not in ("device", "threads", "eval_batch_size")
+    }
+    return {**config, "train": train}
 
 
 def _sizes(tasks: list[TaskSplits]) -> dict[str, dict[str, int]]:
@@ -249,7 +317,20 @@ def write_outputs(result: BenchmarkResult, out: Path) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``cffd bench continual``: a preset or a config file, then overrides."""
-    parser.add_argument("--config", type=Path, help="benchmark config JSON (as written to config.json)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="an experiment file (.toml: datasets, protocol, methods, seeds; see resources/experiments) or "
+        "the config.json a run wrote",
+    )
+    parser.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        metavar="DATASET=FOLDER",
+        help="where a dataset of the experiment file is on this machine (repeat for each), e.g. ff++=/data/ffpp",
+    )
+    parser.add_argument("--seeds", help="comma-separated seeds, one run each, summarised as mean and spread")
     parser.add_argument(
         "--preset", choices=sorted(PRESETS), default="quick", help="ready-made size (default quick)"
     )
@@ -283,7 +364,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
     """The config a command line describes: the file or preset, then each given option on top."""
-    config = BenchmarkConfig.load(args.config) if args.config else preset_config(args.preset)
+    config = _config_file(args) if args.config else preset_config(args.preset)
     data = config.to_dict()
     train = data["train"]
     for key, value in (
@@ -308,12 +389,52 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
         data["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.ablations:
         data["methods"] = [*data["methods"], *(m for m in ABLATIONS if m not in data["methods"])]
-    return BenchmarkConfig.from_dict(data)
+    if args.seeds:
+        try:
+            data["seeds"] = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+        except ValueError as exc:
+            raise BenchmarkConfigError(
+                f"--seeds {args.seeds!r}: write integers joined by commas, e.g. 0,1,2"
+            ) from exc
+    try:
+        return BenchmarkConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise BenchmarkConfigError(f"cffd bench continual: {exc}") from exc
+
+
+def _config_file(args: argparse.Namespace) -> BenchmarkConfig:
+    """An experiment file (.toml) with its dataset roots (--root), or a config.json a run wrote."""
+    roots = {}
+    for given in args.root:
+        name, _, folder = given.partition("=")
+        if not name or not folder:
+            raise BenchmarkConfigError(f"--root {given!r}: write DATASET=FOLDER, e.g. --root ff++=/data/ffpp")
+        try:
+            roots[canonical_dataset(name)] = folder
+        except ValueError as exc:
+            raise BenchmarkConfigError(f"--root {given!r}: {exc}") from exc
+    if args.config.suffix.lower() in (".toml", ""):
+        from cffd_engine.config import load_experiment
+
+        return load_experiment(args.config, roots)
+    if args.root:
+        raise BenchmarkConfigError("--root is for an experiment file (.toml); a config.json names its cache")
+    try:
+        return BenchmarkConfig.load(args.config)
+    except FileNotFoundError as exc:
+        raise BenchmarkConfigError(
+            f"{args.config}: no such file; give an experiment .toml or a config.json"
+        ) from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise BenchmarkConfigError(
+            f"{args.config}: not a benchmark config ({exc}); give an experiment .toml or the config.json a run wrote"
+        ) from exc
 
 
 def run(args: argparse.Namespace) -> int:
     """``cffd bench continual``: run, print the Markdown table, say where the files are."""
-    from cffd_engine.continual.benchmark_report import markdown_table
+    from cffd_engine.continual.benchmark_report import markdown_table, seeds_table
+    from cffd_engine.continual.experiment import run_experiment
 
     config = config_from_args(args)
 
@@ -322,8 +443,12 @@ def run(args: argparse.Namespace) -> int:
             f"\r[{'#' * int(fraction * 30):<30}] {fraction:6.1%} {message[:70]:<70}", end="", file=sys.stderr
         )
 
-    result = run_benchmark(config, args.out, JobControl(draw, min_step=0.002))
+    experiment = run_experiment(config, args.out, JobControl(draw, min_step=0.002))
     print(file=sys.stderr)
-    print(markdown_table(result))
-    print(f"results: {Path(args.out) / 'results.json'}  config: {Path(args.out) / 'config.json'}")
+    if config.seeds is None:
+        print(markdown_table(experiment.runs[0]))
+        print(f"results: {Path(args.out) / 'results.json'}  config: {Path(args.out) / 'config.json'}")
+    else:
+        print(seeds_table(experiment))
+        print(f"summary: {Path(args.out) / 'summary.json'}  each seed: {Path(args.out)}/seed-<k>/")
     return 0

@@ -30,6 +30,20 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
 PAPER_METHODS = ["ft", "lwf", "ewc", "er", "icarl", "cffd"]
 ABLATIONS = ["cffd-no-hscl", "cffd-no-mfkd", "cffd-no-hybrid"]
 
+# What an experiment may say about cutting the faces of its datasets (the options of `cffd preprocess`).
+PREPROCESS_KEYS = {
+    "cache": "the cache folder (default: <out>/cache)",
+    "frames": "frames per video, evenly spaced (32)",
+    "size": "crop size in pixels (224)",
+    "scale": "crop side / face size (1.3)",
+    "align": "rotate crops so the eyes are level (false)",
+    "all_faces": "keep every face track, not only the main one (false)",
+    "detector": "short, full or haar (short)",
+    "min_confidence": "detector threshold (0.5)",
+    "min_face_size": "smallest face side in pixels (32)",
+    "workers": "parallel processes (the CPU count)",
+}
+
 
 @dataclass
 class BenchmarkConfig:
@@ -53,13 +67,33 @@ class BenchmarkConfig:
     strategy_overrides: dict[str, Any] = field(default_factory=dict)  # applied to every method
     evaluate_future_tasks: bool = False  # fill R[i][j] for j > i too (zero-shot cells)
     seed: int = 0
+    seeds: list[int] | None = None  # several runs, one per seed, and their mean and spread
+    # Datasets to preprocess into the cache first: {name: {"root": folder, adapter options...}}.
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    preprocess: dict[str, Any] = field(default_factory=dict)  # PREPROCESS_KEYS: how their faces are cut
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown:
             raise ValueError(f"unknown benchmark method(s) {unknown}; known: {sorted(METHODS)}")
+        if not self.methods:
+            raise ValueError(f"no benchmark method; choose from {sorted(METHODS)}")
         if isinstance(self.train, dict):
             self.train = TrainSettings.from_dict(self.train)
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise ValueError(f"seeds must be a list of different integers, got {self.seeds}")
+        unknown = sorted(set(self.preprocess) - set(PREPROCESS_KEYS))
+        if unknown:
+            raise ValueError(f"unknown preprocess setting(s) {unknown}; known: {sorted(PREPROCESS_KEYS)}")
+        for name, options in self.datasets.items():
+            if not isinstance(options, dict) or not options.get("root"):
+                raise ValueError(f'dataset {name!r} needs a root folder (root = "/path/to/{name}")')
+
+    def for_seed(self, seed: int) -> BenchmarkConfig:
+        """This config as one run with ``seed`` (model initialisation and training order)."""
+        return dataclasses.replace(
+            self, seed=seed, seeds=None, train=dataclasses.replace(self.train, seed=seed)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -10,6 +10,7 @@ from cffd_engine.model import preset
 
 if TYPE_CHECKING:
     from cffd_engine.continual.benchmark import BenchmarkResult
+    from cffd_engine.continual.experiment import ExperimentResult
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -24,7 +25,9 @@ def markdown_table(result: BenchmarkResult, split: str = "test") -> str:
     """Rows = methods; columns = final accuracy per task, average ACC and AUC, old-task average,
     average forgetting and backward transfer (from the ``split`` matrices); best values in bold."""
     names = result.task_names
+    videos = any(getattr(m, split).video_auc for m in result.methods)
     header = ["Method", *names, "Avg ACC", "Avg AUC", "Old-task ACC", "Forgetting ↓", "BWT"]
+    header += ["Video AUC"] if videos else []
     rows, keys = [], []
     for method in result.methods:
         metrics = getattr(method, split)
@@ -49,6 +52,7 @@ def markdown_table(result: BenchmarkResult, split: str = "test") -> str:
                 _fmt(summary["average_forgetting"]),
                 _signed(summary["backward_transfer"]),
             ]
+            + ([_fmt(summary["final_video_auc"])] if videos else [])
         )
     offset = 1 + len(names)
     for column, better in enumerate((max, max, max, min)):
@@ -116,6 +120,59 @@ def plot_matrices(result: BenchmarkResult, path: Path, split: str = "test") -> P
         axis.set_xticks(range(len(names)), names, rotation=45, fontsize=7)
         axis.set_yticks(range(len(names)), [f"after {n}" for n in names], fontsize=7)
     figure.suptitle(f"Accuracy R[i][j] on the {split} split (row: after task i; column: task j)", fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def seeds_table(result: ExperimentResult) -> str:
+    """Rows = methods; each figure as mean ± standard deviation over the seeds (test split)."""
+    from cffd_engine.continual.experiment import SUMMARY_FIGURES
+
+    seeds = [run.config.seed for run in result.runs]
+    header = ["Method", *SUMMARY_FIGURES.values()]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + [":-:"] * (len(header) - 1)) + "|"]
+    for figures in result.summary.values():
+        cells = []
+        for key in SUMMARY_FIGURES:
+            mean, std = figures[key]["mean"], figures[key]["std"]
+            cells.append("–" if mean is None else f"{mean:.4f} ± {std:.4f}")
+        lines.append("| " + " | ".join([figures["label"], *cells]) + " |")
+    names = result.runs[0].task_names if result.runs else []
+    lines += [
+        "",
+        f"Mean ± sample standard deviation over seeds {seeds} of each figure on the test split after the last "
+        f"task ({' -> '.join(names)}); each seed's table is in seed-<k>/table.md.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_seeds_summary(result: ExperimentResult, path: Path) -> Path | None:
+    """Bars of final accuracy and forgetting per method with their spread over seeds; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    import io
+
+    labels = [figures["label"] for figures in result.summary.values()]
+    figure, axes = plt.subplots(1, 2, figsize=(max(6.0, 1.1 * len(labels) * 2), 3.6))
+    for axis, key, title in (
+        (axes[0], "final_accuracy", "Final average accuracy"),
+        (axes[1], "average_forgetting", "Average forgetting (lower is better)"),
+    ):
+        means = [figures[key]["mean"] or 0.0 for figures in result.summary.values()]
+        spread = [figures[key]["std"] or 0.0 for figures in result.summary.values()]
+        axis.bar(range(len(labels)), means, yerr=spread, capsize=3, color="#4a78a8")
+        axis.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=7)
+        axis.set_title(title, fontsize=9)
+    figure.suptitle(f"Mean and standard deviation over {len(result.runs)} seed(s)", fontsize=10)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)

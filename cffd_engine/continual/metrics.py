@@ -93,6 +93,8 @@ class ContinualMetrics:
             "average_forgetting": average_forgetting(self.accuracy),
             "backward_transfer": backward_transfer(self.accuracy),
             "auc_forgetting": average_forgetting(self.auc),
+            "final_video_accuracy": final_average(self.video_accuracy),
+            "final_video_auc": final_average(self.video_auc),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,279 @@
+"""What users write, read in one place: every problem names the file, the key and what is allowed.
+
+An experiment file states a whole continual benchmark in TOML: the datasets and
+their folders, the protocol, the methods and ablations, the seeds, the model and
+its training. ``cffd bench continual --config FILE`` runs it. Ready ones for the
+paper's protocols ship in ``resources/experiments``::
+
+    name = "ff++-forgery-incremental"
+    protocol = "forgery-incremental"        # or tasks joined by '->': "ff++/c23/DF -> ff++/c23/F2F"
+    methods = ["ft", "lwf", "ewc", "er", "icarl", "cffd"]
+    ablations = ["cffd-no-hscl", "cffd-no-mfkd", "cffd-no-hybrid"]
+    seeds = [0, 1, 2]
+    replay_budget = 500
+    frames_per_video = 8                    # crops of each video used in training and testing
+
+    [datasets."ff++"]                       # cut into a crop cache first (resumed when interrupted)
+    root = "/data/FaceForensics++"          # or on the command line: --root ff++=/data/FaceForensics++
+    compression = "c23"
+
+    [preprocess]                            # how faces are cut (the options of `cffd preprocess`)
+    frames = 32
+
+    [model]                                 # a preset and its overrides
+    preset = "lite"
+
+    [train]                                 # TrainSettings, plus first_task_epochs
+    epochs = 10
+
+    [strategy]                              # applied to every method (CFFD's weights, EWC's samples...)
+    lambda_mfkd = 1.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from cffd_engine.errors import CFFDError
+
+
+class ConfigError(CFFDError):
+    """A file a user wrote says something that cannot be used: which file, which key, what is allowed."""
+
+    def __init__(self, source: Path | str, key: str | None, problem: str, allowed: str | None = None):
+        self.source, self.key = str(source), key
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + problem + (f" (allowed: {allowed})" if allowed else ""))
+
+
+def read_toml(path: Path | str, what: str) -> dict[str, Any]:
+    """The TOML file at ``path`` as a dict; ``what`` says what it should be when it is not readable."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(path, None, f"no such file; give the path of {what}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(path, None, f"is a folder; give the path of {what}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, f"cannot be read as {what} ({exc})") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        hint = ""
+        if re.search(r"^\s*\[[^\]\"]*\+", text, re.MULTILINE):
+            hint = '; a table name with "+" needs quotes, e.g. [datasets."ff++"]'
+        raise ConfigError(path, None, f"not {what} in TOML ({exc}){hint}") from exc
+
+
+def _section(data: dict[str, Any], key: str, source: Path) -> dict[str, Any]:
+    value = data.pop(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(source, key, f"must be a table ([{key}]), not {type(value).__name__}")
+    return dict(value)
+
+
+def _unknown(keys, known, source: Path, section: str | None) -> None:
+    unknown = sorted(set(keys) - set(known))
+    if unknown:
+        where = f"[{section}] {unknown[0]}" if section else unknown[0]
+        raise ConfigError(source, where, "unknown key", ", ".join(sorted(known)))
+
+
+def _matches(value: Any, expected: Any) -> bool:
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, option) for option in typing.get_args(expected))
+    if origin is typing.Literal:
+        return value in typing.get_args(expected)
+    if expected is float:
+        return type(value) in (int, float)
+    if expected in (int, bool, str):
+        return type(value) is expected
+    return True  # lists and tables: the settings check them themselves
+
+
+def check_types(cls, data: dict[str, Any], source: Path, section: str) -> None:
+    """Each value of ``data`` has the type the dataclass ``cls`` declares for it (TOML has no None)."""
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        expected = hints.get(key)
+        if expected is not None and not _matches(value, expected):
+            allowed = " or ".join(
+                getattr(option, "__name__", repr(option))
+                for option in (typing.get_args(expected) or (expected,))
+                if option is not type(None)
+            )
+            literal = typing.get_origin(expected) is typing.Literal
+            problem = f"{value!r} is not {'one of these' if literal else 'of the right type'}"
+            raise ConfigError(source, f"[{section}] {key}", problem, allowed)
+
+
+EXPERIMENT_KEYS = {
+    "name", "description", "protocol", "methods", "ablations", "seeds", "seed", "replay_budget",
+    "frames_per_video", "max_train_per_task", "evaluate_future_tasks", "tasks", "cache", "manifest",
+}  # fmt: skip
+EXPERIMENT_SECTIONS = ("datasets", "preprocess", "model", "train", "strategy")
+
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "resources" / "experiments"
+
+
+def shipped_experiments() -> dict[str, Path]:
+    """The ready experiment files (the paper's protocols), by name."""
+    return {path.stem: path for path in sorted(EXPERIMENTS.glob("*.toml"))}
+
+
+def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
+    """The ``BenchmarkConfig`` an experiment file states; ``roots`` ({dataset: folder}) replace its roots.
+
+    ``path`` may also name a shipped experiment (``ff++-forgery-incremental``). Relative folders in the
+    file (dataset roots, cache, manifest) are read from the file's own folder; ``roots`` from the
+    working folder, as the command line gives them.
+    """
+    path = Path(path)
+    if not path.exists() and str(path.with_suffix("")) in shipped_experiments():
+        path = shipped_experiments()[str(path.with_suffix(""))]
+    from cffd_engine.continual.benchmark_config import ABLATIONS, METHODS, PREPROCESS_KEYS, BenchmarkConfig
+    from cffd_engine.continual.config import StrategyConfig, TrainSettings
+    from cffd_engine.continual.experiment import preprocess_settings
+    from cffd_engine.data.adapters import ADAPTERS
+    from cffd_engine.data.manifest import PROTOCOLS, canonical_dataset, parse_protocol
+    from cffd_engine.model import preset
+
+    data = read_toml(path, "an experiment file")
+    sections = {name: _section(data, name, path) for name in EXPERIMENT_SECTIONS}
+    _unknown(data, EXPERIMENT_KEYS | set(EXPERIMENT_SECTIONS), path, None)
+    here = path.parent
+
+    def folder(value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(path, key, "must be a folder path in quotes")
+        return str((here / Path(value).expanduser()) if not Path(value).expanduser().is_absolute() else value)
+
+    # An experiment's own defaults: the paper's replay budget, every task trained alike.
+    config: dict[str, Any] = {"name": str(data.get("name") or path.stem), "replay_budget": 500}
+    config["first_task_epochs"] = None
+    protocol = data.get("protocol")
+    if not isinstance(protocol, str) or not protocol.strip():
+        raise ConfigError(path, "protocol", "missing", f"{', '.join(PROTOCOLS)}, or tasks joined by '->'")
+    try:
+        tasks = parse_protocol(PROTOCOLS.get(protocol, protocol))
+    except ValueError as exc:
+        raise ConfigError(
+            path, "protocol", str(exc), f"{', '.join(PROTOCOLS)}, or tasks joined by '->'"
+        ) from exc
+    config["protocol"] = protocol
+
+    methods = data.get("methods", ["ft", "lwf", "ewc", "er", "icarl", "cffd"])
+    ablations = data.get("ablations", [])
+    if ablations is True:
+        ablations = list(ABLATIONS)
+    for key, names in (("methods", methods), ("ablations", ablations or [])):
+        if not isinstance(names, list) or any(name not in METHODS for name in names):
+            raise ConfigError(path, key, f"{names!r} names an unknown method", ", ".join(METHODS))
+    config["methods"] = list(dict.fromkeys([*methods, *(ablations or [])]))
+
+    if "seeds" in data:
+        seeds = data["seeds"]
+        if not isinstance(seeds, list) or not seeds or any(type(s) is not int for s in seeds):
+            raise ConfigError(path, "seeds", f"{seeds!r} is not a list of integers", "e.g. [0, 1, 2]")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(path, "seeds", f"{seeds!r} repeats a seed")
+        config["seeds"] = seeds
+    for key, kind in (
+        ("seed", int), ("replay_budget", int), ("frames_per_video", int), ("max_train_per_task", int),
+        ("evaluate_future_tasks", bool),
+    ):  # fmt: skip
+        if key in data:
+            if type(data[key]) is not kind or (kind is int and data[key] < (0 if key == "seed" else 1)):
+                raise ConfigError(
+                    path, key, f"{data[key]!r} is not a {'positive ' if kind is int else ''}{kind.__name__}"
+                )
+            config[key] = data[key]
+    if "tasks" in data:
+        config["tasks"] = list(data["tasks"])
+    for key in ("cache", "manifest"):
+        if key in data:
+            config[key] = folder(data[key], key)
+
+    datasets: dict[str, dict[str, Any]] = {}
+    for name, options in sections["datasets"].items():
+        try:
+            canonical = canonical_dataset(name)
+        except ValueError as exc:
+            raise ConfigError(path, f"[datasets.{name}]", str(exc)) from exc
+        if not isinstance(options, dict):
+            raise ConfigError(path, f"[datasets.{name}]", 'must be a table with root = "folder"')
+        options = dict(options)
+        accepted = set(inspect.signature(ADAPTERS[canonical]).parameters) - {"root"}
+        _unknown(options, accepted | {"root"}, path, f"datasets.{name}")
+        given = (roots or {}).get(canonical)
+        root = str(Path(given).expanduser().absolute()) if given else options.get("root")
+        if not root or str(root).startswith("/path/to"):
+            raise ConfigError(
+                path,
+                f"[datasets.{name}] root",
+                "the dataset's folder is not set; write its path in the file or give "
+                f"--root {canonical}=/folder/of/{canonical}",
+            )
+        options["root"] = folder(str(root), f"[datasets.{name}] root")
+        datasets[canonical] = options
+    needed = {task.dataset for task in tasks}
+    if datasets and needed - set(datasets):
+        missing = sorted(needed - set(datasets))[0]
+        raise ConfigError(
+            path,
+            "protocol",
+            f"needs dataset {missing}, which [datasets] does not list",
+            f"add [datasets.{missing}]",
+        )
+    if not datasets and "cache" not in config:
+        raise ConfigError(
+            path,
+            "datasets",
+            "no [datasets.NAME] with its root, and no cache",
+            '[datasets."ff++"] root = ..., or cache = ...',
+        )
+    config["datasets"] = datasets
+
+    preprocess = sections["preprocess"]
+    _unknown(preprocess, PREPROCESS_KEYS, path, "preprocess")
+    if "cache" in preprocess:
+        preprocess["cache"] = folder(preprocess["cache"], "[preprocess] cache")
+    try:
+        preprocess_settings(preprocess)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, "[preprocess]", str(exc)) from exc
+    config["preprocess"] = preprocess
+
+    model = sections["model"]
+    config["model_preset"] = str(model.pop("preset", "lite"))
+    config["model_overrides"] = model
+    try:
+        preset(config["model_preset"], **model)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, "[model]", str(exc)) from exc
+
+    train = sections["train"]
+    if "first_task_epochs" in train:
+        config["first_task_epochs"] = train.pop("first_task_epochs")
+    _unknown(train, {f.name for f in dataclasses.fields(TrainSettings)}, path, "train")
+    check_types(TrainSettings, train, path, "train")
+    strategy = sections["strategy"]
+    _unknown(strategy, {f.name for f in dataclasses.fields(StrategyConfig)} - {"name"}, path, "strategy")
+    check_types(StrategyConfig, strategy, path, "strategy")
+    config["strategy_overrides"] = strategy
+    try:
+        config["train"] = TrainSettings.from_dict(train)
+        StrategyConfig.from_dict({**strategy, "name": "cffd"})
+        return BenchmarkConfig.from_dict(config)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, None, str(exc)) from exc
