@@ -35,7 +35,7 @@ def write(folder: Path, text: str, name: str = "experiment.toml") -> Path:
 
 def test_the_shipped_experiments_state_the_papers_protocols(tmp_path):
     shipped = shipped_experiments()
-    assert set(shipped) >= {"ff++-forgery-incremental", "dataset-incremental"}
+    assert set(shipped) == {"ff++-forgery-incremental", "dataset-incremental", "dataset-incremental-full"}
     ff = load_experiment("ff++-forgery-incremental", {"ff++": str(tmp_path / "ffpp")})
     assert (
         PROTOCOLS.get(ff.protocol, ff.protocol) == "ff++/c23/DF -> ff++/c23/F2F -> ff++/c23/FS -> ff++/c23/NT"
@@ -47,6 +47,13 @@ def test_the_shipped_experiments_state_the_papers_protocols(tmp_path):
     datasets = load_experiment(shipped["dataset-incremental"], roots)
     assert datasets.protocol == "ff++/c23 -> dfdc-p -> celeb-df-v2"
     assert {name: Path(o["root"]).name for name, o in datasets.datasets.items()} == roots
+    full = load_experiment("dataset-incremental-full", {**roots, "dfdc": "d", "dfd": "a"})
+    assert full.protocol == "ff++/c23 -> dfdc -> dfd/c23 -> celeb-df-v2" and set(full.datasets) == {
+        "ff++",
+        "dfdc",
+        "dfd",
+        "celeb-df-v2",
+    }
     # What a run writes as config.json reads back as the same config.
     assert BenchmarkConfig.from_dict(json.loads(json.dumps(ff.to_dict()))) == ff
 
