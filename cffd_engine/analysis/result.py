@@ -93,7 +93,7 @@ class ModelInfo:
         return _from(cls, data)
 
 
-@dataclass
+@dataclass(slots=True)
 class FrameScore:
     """One judged face: frame, time, box (x, y, w, h) in frame pixels, P(fake), FAF level weights."""
 

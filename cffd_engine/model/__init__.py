@@ -1,9 +1,12 @@
 """RSIA-Net: frequency transform, SFIA/RSIA/FAF blocks and the detector built from a config."""
 
-from cffd_engine.model.config import PRESETS, ModelConfig, preset
-from cffd_engine.model.device import autocast_for, select_device
-from cffd_engine.model.frequency import FrequencyTransform, dct2, idct2
-from cffd_engine.model.rsianet import FAKE, REAL, LogitsOnly, RSIANet, RSIAOutput, recalibrate_batch_norm
+from cffd_engine.model.device import autocast_for, leave_triton_out_without_cuda, select_device
+
+leave_triton_out_without_cuda()  # before timm, which brings torchvision and through it torch._dynamo
+
+from cffd_engine.model.config import PRESETS, ModelConfig, preset  # noqa: E402
+from cffd_engine.model.frequency import FrequencyTransform, dct2, idct2  # noqa: E402
+from cffd_engine.model.rsianet import FAKE, REAL, LogitsOnly, RSIANet, RSIAOutput, recalibrate_batch_norm  # noqa: E402
 
 __all__ = [
     "FAKE",

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 
 import torch
+
+
+def leave_triton_out_without_cuda() -> None:
+    """Without a CUDA GPU, have ``import triton`` fail, so torch never loads it.
+
+    timm imports torchvision, which imports torch._dynamo, which imports triton only to
+    learn whether it is there: about 76 MB of resident memory (libtriton and its modules,
+    measured on this 2-core machine) for a GPU compiler a CPU never runs. The engine does
+    not compile models; with a GPU, triton stays available to whoever does.
+    """
+    if "triton" not in sys.modules and not torch.cuda.is_available():
+        sys.modules["triton"] = None  # type: ignore[assignment]  (the documented way to block an import)
 
 
 def select_device(preference: str = "auto") -> torch.device:
