@@ -25,8 +25,8 @@ from cffd_engine.analysis.result import (
     MANIPULATED_FINDING,
     AnalysisResult,
     Review,
+    utc_now,
 )
-from cffd_engine.cases import utc_now
 
 CHOICES = (
     (AGREED, None, "I agree with the model's verdict"),

@@ -10,7 +10,6 @@ write is atomic; analysing a file again keeps the earlier result's file.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import platformdirs
 
-from cffd_engine.analysis.result import AnalysisResult, KeyFrame, Review
+from cffd_engine.analysis.result import AnalysisResult, KeyFrame, Review, utc_now
 from cffd_engine.errors import CaseError
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl
@@ -33,10 +32,6 @@ FORMAT = 1
 
 def default_case_root() -> Path:
     return Path(platformdirs.user_data_dir("cffd-studio", appauthor=False)) / "cases" / "Default case"
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass

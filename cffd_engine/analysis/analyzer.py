@@ -9,7 +9,6 @@ a thread while batches of faces go through the model here (see
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import shlex
@@ -42,6 +41,7 @@ from cffd_engine.analysis.result import (
     FrameScore,
     ModelInfo,
     NotApplicable,
+    utc_now,
 )
 from cffd_engine.analysis.settings import AnalysisSettings
 from cffd_engine.analysis.spectrum import fallback_reference
@@ -68,10 +68,6 @@ log = logging.getLogger(__name__)
 # FACE_CHECK_EVERY-th after, at most FACE_CHECKS per track (each check costs a few milliseconds).
 FACE_CHECK_EVERY = 10
 FACE_CHECKS = 8
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def inference_threads(settings: AnalysisSettings) -> int:

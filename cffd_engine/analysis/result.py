@@ -9,12 +9,19 @@ SHA-256 so a PDF's pictures can be tied to the result they came from.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from cffd_engine.analysis.settings import AnalysisSettings
 from cffd_engine.analysis.spectrum import ReferenceSpectrum
+
+
+def utc_now() -> str:
+    """Now in UTC to the second, as every time in a result, a case and a report is written."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
 
 FORMAT_VERSION = 1
 

@@ -8,11 +8,10 @@ limitations and the commands that reproduce each result.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult
+from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult, utc_now
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.media.video import file_hashes
@@ -34,10 +33,6 @@ class CaseInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def evidence_check(result: AnalysisResult, job: JobControl | None = None) -> dict:
