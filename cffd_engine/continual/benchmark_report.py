@@ -87,7 +87,6 @@ def plot_matrices(result: BenchmarkResult, path: Path, split: str = "test") -> P
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    import io
 
     import numpy as np
 
@@ -120,12 +119,7 @@ def plot_matrices(result: BenchmarkResult, path: Path, split: str = "test") -> P
         axis.set_xticks(range(len(names)), names, rotation=45, fontsize=7)
         axis.set_yticks(range(len(names)), [f"after {n}" for n in names], fontsize=7)
     figure.suptitle(f"Accuracy R[i][j] on the {split} split (row: after task i; column: task j)", fontsize=10)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return _save(figure, path)
 
 
 def seeds_table(result: ExperimentResult) -> str:
@@ -159,7 +153,6 @@ def plot_seeds_summary(result: ExperimentResult, path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    import io
 
     labels = [figures["label"] for figures in result.summary.values()]
     figure, axes = plt.subplots(1, 2, figsize=(max(6.0, 1.1 * len(labels) * 2), 3.6))
@@ -173,6 +166,15 @@ def plot_seeds_summary(result: ExperimentResult, path: Path) -> Path | None:
         axis.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=7)
         axis.set_title(title, fontsize=9)
     figure.suptitle(f"Mean and standard deviation over {len(result.runs)} seed(s)", fontsize=10)
+    return _save(figure, path)
+
+
+def _save(figure, path: Path) -> Path:
+    """The figure as a PNG at ``path`` (written atomically), then closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)

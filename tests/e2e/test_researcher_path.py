@@ -15,6 +15,7 @@ from cffd_engine.cli import main as cffd
 from cffd_engine.data.cache import cache_manifest
 from cffd_engine.data.manifest import PROTOCOLS
 from tests import dataset_trees, synthetic_media
+from tests.engine.continual_fixtures import tiny_model_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 DONOR = ROOT / "resources" / "demo" / "grace_hopper.jpg"
@@ -84,18 +85,7 @@ size = 64
 min_face_size = 20
 workers = 1
 
-[model]
-preset = "lite"
-input_size = 32
-spatial_backbone = "test_efficientnet"
-frequency_backbone = "test_efficientnet"
-width = 16
-msfe_branch_width = 8
-faf_hidden = 16
-sfia_key_dim = 8
-sfia_max_tokens = 4
-channels_last = false
-
+{tiny_model_toml()}
 [train]
 epochs = 1
 batch_size = 8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 
@@ -11,20 +13,28 @@ from cffd_engine.model import ModelConfig, preset
 SIZE = 32
 
 
+TINY_FIELDS = dict(
+    input_size=SIZE,
+    spatial_backbone="test_efficientnet",
+    frequency_backbone="test_efficientnet",
+    width=16,
+    msfe_branch_width=8,
+    faf_hidden=16,
+    sfia_key_dim=8,
+    sfia_max_tokens=4,
+    channels_last=False,
+)
+
+
 def tiny_config(**overrides) -> ModelConfig:
     """An RSIA-Net with timm's test backbones at 32 px: same structure, a fraction of the cost."""
-    fields = dict(
-        input_size=SIZE,
-        spatial_backbone="test_efficientnet",
-        frequency_backbone="test_efficientnet",
-        width=16,
-        msfe_branch_width=8,
-        faf_hidden=16,
-        sfia_key_dim=8,
-        sfia_max_tokens=4,
-        channels_last=False,
-    )
-    return preset("lite", **{**fields, **overrides})
+    return preset("lite", **{**TINY_FIELDS, **overrides})
+
+
+def tiny_model_toml() -> str:
+    """``tiny_config`` as the [model] table of a recipe or an experiment file."""
+    values = {key: json.dumps(value) for key, value in TINY_FIELDS.items()}  # JSON scalars are TOML scalars
+    return '[model]\npreset = "lite"\n' + "".join(f"{key} = {value}\n" for key, value in values.items())
 
 
 def _texture(rng: np.random.Generator, size: int) -> np.ndarray:

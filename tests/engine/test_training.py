@@ -26,11 +26,12 @@ from cffd_engine.model.device import cpu_threads
 from cffd_engine.store import ModelStore
 from cffd_engine.training import Recipe, restore_training_faces, train
 from tests import synthetic_media as sm
-from tests.engine.continual_fixtures import make_task, tiny_config
+from tests.engine.continual_fixtures import make_task, tiny_config, tiny_model_toml
 
 DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "resources" / "default-model.toml"
 
-TINY_RECIPE = """
+TINY_RECIPE = (
+    """
 name = "tiny"
 mode = "joint"
 description = "a tiny test model"
@@ -42,18 +43,9 @@ per_task = 10
 seed = 3
 workers = 1
 
-[model]
-preset = "lite"
-input_size = 32
-spatial_backbone = "test_efficientnet"
-frequency_backbone = "test_efficientnet"
-width = 16
-msfe_branch_width = 8
-faf_hidden = 16
-sfia_key_dim = 8
-sfia_max_tokens = 4
-channels_last = false
-
+"""
+    + tiny_model_toml().replace("{", "{{").replace("}", "}}")
+    + """
 [continual]
 replay_budget = 16
 
@@ -66,6 +58,7 @@ batch_size = 8
 threads = 1
 device = "cpu"
 """
+)
 
 
 def test_the_default_recipe_reads_and_names_the_four_families():
