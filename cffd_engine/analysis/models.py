@@ -7,6 +7,7 @@ holds) and its ``ModelInfo``; the bundle's decision calibration is applied by
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cffd_engine.analysis.result import ModelInfo
@@ -63,6 +64,16 @@ def load_analysis_model(
         # The absolute folder, so that the reproduction command works from any working directory.
         return load_model(bundle, manifest, verify=False), model_info(
             manifest, bundle, str(bundle.absolute())
+        )
+    if spec is not None and Path(spec).is_file():
+        raise CFFDError(
+            f"{spec} is a file: the model is a version of the store (e.g. v3) or a bundle folder; "
+            f"add a .cffd file to the store first with `cffd models import {spec}`, then name its version"
+        )
+    if spec is not None and ("/" in str(spec) or os.sep in str(spec) or str(spec).endswith(".cffd")):
+        raise CFFDError(
+            f"{spec}: no such model bundle folder; name a bundle folder, or a version of the store "
+            "(`cffd models list` shows them)"
         )
     model_store = ModelStore(store)
     if spec is None and default_bundle is not None and default_bundle.exists() and not model_store.versions():

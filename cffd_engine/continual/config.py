@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cffd_engine.argtypes import DEVICE_HELP, DEVICE_PATTERN
+
 STRATEGY_NAMES = ("ft", "lwf", "ewc", "er", "icarl", "cffd")
 SELECTION_NAMES = ("random", "herding", "hybrid")
 DEFAULT_SELECTION = {"er": "random", "icarl": "herding", "cffd": "hybrid"}
@@ -56,6 +58,10 @@ class TrainSettings:
             raise ValueError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}")
         if self.learning_rate <= 0 or self.lr_step_epochs < 1:
             raise ValueError("learning_rate must be > 0 and lr_step_epochs >= 1")
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device must be {DEVICE_HELP}, got {self.device!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1 (or unset: torch's default), got {self.threads}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

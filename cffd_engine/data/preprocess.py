@@ -27,6 +27,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cffd_engine.argtypes import (
+    existing_folder,
+    folder_to_write,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from cffd_engine.data.adapters import load_manifest
 from cffd_engine.data.cache import (
     CROPS_DIR,
@@ -299,23 +307,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="ff++, celeb-df-v2, dfdc-p (DFDC preview), dfdc (full DFDC), dfd or folder",
     )
-    parser.add_argument("--out", required=True, type=Path, help="the cache folder (created, or resumed)")
-    parser.add_argument("--frames", type=int, default=32, help="frames per video, evenly spaced (default 32)")
+    parser.add_argument(
+        "--out", required=True, type=folder_to_write, help="the cache folder (created, or resumed)"
+    )
+    parser.add_argument(
+        "--frames", type=positive_int, default=32, help="frames per video, evenly spaced (default 32)"
+    )
     parser.add_argument(
         "--compression", default="c23", help="FF++/DFD compression: raw, c23, c40 (default c23)"
     )
     parser.add_argument(
-        "--splits-dir", type=Path, help="FF++: folder of train/val/test.json (default <root>/splits)"
+        "--splits-dir",
+        type=existing_folder,
+        help="FF++: folder of train/val/test.json (default <root>/splits)",
     )
     parser.add_argument("--task", help="only the videos of this task, e.g. ff++/c23/DF")
     parser.add_argument(
         "--split", choices=["train", "val", "test"], action="append", help="only these splits"
     )
-    parser.add_argument("--limit", type=int, help="only the first N videos (a trial run)")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="parallel processes")
-    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="crop size in pixels (default 224)")
+    parser.add_argument("--limit", type=positive_int, help="only the first N videos (a trial run)")
+    parser.add_argument("--workers", type=positive_int, default=default_workers(), help="parallel processes")
     parser.add_argument(
-        "--scale", type=float, default=DEFAULT_SCALE, help="crop side / face size (default 1.3)"
+        "--size", type=positive_int, default=DEFAULT_SIZE, help="crop size in pixels (default 224)"
+    )
+    parser.add_argument(
+        "--scale", type=positive_float, default=DEFAULT_SCALE, help="crop side / face size (default 1.3)"
     )
     parser.add_argument("--align", action="store_true", help="rotate crops so the eyes are level")
     parser.add_argument(
@@ -327,9 +343,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detector", default="short", choices=["short", "full", "haar"], help="face detector"
     )
-    parser.add_argument("--min-confidence", type=float, default=0.5, help="detector threshold (default 0.5)")
     parser.add_argument(
-        "--min-face-size", type=int, default=32, help="smallest face side in pixels (default 32)"
+        "--min-confidence", type=fraction, default=0.5, help="detector threshold (default 0.5)"
+    )
+    parser.add_argument(
+        "--min-face-size", type=non_negative_int, default=32, help="smallest face side in pixels (default 32)"
     )
     parser.add_argument("--retry-failed", action="store_true", help="try again the videos that failed before")
     parser.add_argument("--shard", metavar="K/N", help=SHARD_HELP + "; give each shard its own --out folder")
@@ -343,12 +361,31 @@ def _manifest_from_args(args: argparse.Namespace) -> Manifest:
         options["splits_dir"] = args.splits_dir
     manifest = load_manifest(args.root, args.dataset, **options)
     if args.task:
-        manifest = manifest.filter(Task.parse(args.task))
+        try:
+            task = Task.parse(args.task)
+        except ValueError as exc:
+            raise CFFDError(f"--task {args.task!r}: {exc}") from None
+        manifest, before = manifest.filter(task), manifest
+        if not manifest.entries:
+            raise CFFDError(
+                f"--task {args.task!r}: no video of {args.root} (dataset {args.dataset}) is in that task; "
+                "name a task of this dataset, e.g. " + _task_examples(before)
+            )
     if args.split:
         manifest = Manifest([e for e in manifest if e.split in args.split], manifest.notes)
     if args.limit is not None:
         manifest = Manifest(manifest.entries[: args.limit], manifest.notes)
     return manifest
+
+
+def _task_examples(manifest: Manifest) -> str:
+    """Up to four tasks the manifest's fakes belong to, as --task takes them (``ff++/c23/Deepfakes``)."""
+    names = dict.fromkeys(
+        "/".join(part for part in (e.dataset, e.compression, e.method) if part)
+        for e in manifest
+        if e.label == 1
+    )
+    return ", ".join(list(names)[:4]) or "(this dataset has no manipulated videos)"
 
 
 def _shard_of(manifest: Manifest, shard: Shard, root: Path) -> tuple[Manifest, dict]:

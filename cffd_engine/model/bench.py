@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cffd_engine.argtypes import file_to_write, positive_int, whole_number
 from cffd_engine.jobs import JobControl, ensure_job
 
 BASELINES: tuple[tuple[str, int], ...] = (("efficientnet_b4", 256), ("legacy_xception", 299))
@@ -346,10 +347,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cffd bench model", description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["lite", "base", "full"], help="RSIA-Net presets")
     parser.add_argument("--no-baselines", action="store_true", help="skip EfficientNet-B4 and Xception")
-    parser.add_argument("--out", type=Path, default=Path("model_benchmark.json"), help="JSON report path")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads per model")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repetitions (median is reported)")
-    parser.add_argument("--train-batch", type=int, default=8, help="batch size of the training step")
+    parser.add_argument(
+        "--out", type=file_to_write, default=Path("model_benchmark.json"), help="JSON report path"
+    )
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads per model")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=3, help="timed repetitions (median is reported)"
+    )
+    parser.add_argument(
+        "--train-batch", type=whole_number(2), default=8, help="batch size of the training step"
+    )
     parser.add_argument("--no-channels-last", action="store_true", help="measure in NCHW memory format")
     parser.add_argument(
         "--passive-wait",
@@ -358,6 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not args.worker:
+        from cffd_engine.model.config import PRESETS
+
+        unknown = [name for name in args.presets if name not in PRESETS]
+        if unknown:  # named now, not after the baselines' minutes in their workers
+            parser.error(f"argument --presets: unknown preset(s) {unknown}; choose from {sorted(PRESETS)}")
     if args.worker:
         task = json.loads(args.worker)
         figures = _worker(

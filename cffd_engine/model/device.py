@@ -9,6 +9,9 @@ from collections.abc import Iterator
 
 import torch
 
+from cffd_engine.argtypes import DEVICE_HELP
+from cffd_engine.errors import DeviceError
+
 
 def leave_triton_out_without_cuda() -> None:
     """Without a CUDA GPU, have ``import triton`` fail, so torch never loads it.
@@ -26,10 +29,18 @@ def select_device(preference: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU; ``"cpu"``/``"cuda[:i]"`` are taken as given."""
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(preference)
+    try:
+        device = torch.device(preference)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"device {preference!r} is not a device; use {DEVICE_HELP}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
+        raise DeviceError(
             f"device {preference!r} asked for, but no CUDA GPU is available; use 'cpu' or 'auto'"
+        )
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(
+            f"device {preference!r} asked for, but this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}; use one of those, or 'auto'"
         )
     return device
 

@@ -39,6 +39,10 @@ UNPACK_ERRORS = (
 def export_bundle(directory: Path, destination: Path, include_private_data: bool = True) -> Path:
     """Zip a verified bundle to ``destination`` (.cffd). Without private data, the replay buffer and
     validation faces are left out and the exported manifest records it."""
+    if destination.is_dir():
+        raise BundleError(
+            f"{destination} is a folder; name the .cffd file to write, e.g. {destination / (directory.name + '.cffd')}"
+        )
     manifest = verify_bundle(directory)
     files = dict(manifest.files)
     if not include_private_data:

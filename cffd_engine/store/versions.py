@@ -357,7 +357,10 @@ class ModelStore:
                 unpack_archive(source, staged)
             else:
                 raise BundleError(f"{source}: no such bundle folder or .cffd file")
-            manifest = verify_bundle(staged)
+            try:
+                manifest = verify_bundle(staged)
+            except BundleError as exc:  # it names the staging copy: name what the user gave instead
+                raise BundleError(str(exc).replace(str(staged), str(source))) from None
             check_model_config(manifest, source)  # a model this engine cannot build never becomes a version
             # Checked like any other bundle first; the same weights with a replay buffer the stored copy
             # lacks are not a duplicate (they make a version that can learn).

@@ -42,6 +42,7 @@ from cffd_engine.data.synth.base import Compression, Face
 from cffd_engine.data.synth.families import DEFAULT_SEQUENCE, get_family
 from cffd_engine.data.synth.pool import LandmarkCache, list_faces
 from cffd_engine.data.synth.swap import donor_cost, face_sharpness
+from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import Cancelled, JobControl, ensure_job
 from cffd_engine.media.video import read_image
 
@@ -70,6 +71,31 @@ class BuildSettings:
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     cache_dir: Path | None = None
 
+    def __post_init__(self) -> None:
+        """A ValueError naming the first setting a build cannot use (before any photo is read)."""
+        if not self.methods:
+            raise ValueError("methods names no forgery family; name at least one, e.g. blend")
+        for name in self.methods:
+            get_family(name)
+        if self.per_task < 10:
+            raise ValueError(
+                f"per_task must be at least 10 so that every split has photos, got {self.per_task}"
+            )
+        if self.size < 16:
+            raise ValueError(f"size must be at least 16 pixels, got {self.size}")
+        for name in ("val_fraction", "test_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be at least 0 and below 1, got {getattr(self, name)}")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                f"val_fraction + test_fraction must be below 1 to leave photos to train on, got "
+                f"{self.val_fraction} + {self.test_fraction}"
+            )
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.crop_scale <= 0:
+            raise ValueError(f"crop_scale must be positive, got {self.crop_scale}")
+
     def describe(self) -> dict:
         """The settings that shape the data (not where or how fast it was made), JSON-ready."""
         data = asdict(self)
@@ -93,7 +119,25 @@ class TaskSequence:
     @classmethod
     def load(cls, out: Path | str) -> TaskSequence:
         out = Path(out)
-        data = json.loads((out / SEQUENCE_FILE).read_text(encoding="utf-8"))
+        try:
+            data = json.loads((out / SEQUENCE_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CFFDError(
+                f"{out}: no synthetic task sequence here ({SEQUENCE_FILE} is missing); name a folder written by "
+                "`cffd synth build --out <folder>`"
+            ) from None
+        except NotADirectoryError:
+            raise CFFDError(
+                f"{out} is a file; name a folder written by `cffd synth build --out <folder>`"
+            ) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CFFDError(
+                f"{out / SEQUENCE_FILE}: not a readable task sequence ({exc}); build it again with `cffd synth build`"
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("tasks"), list) or "counts" not in data:
+            raise CFFDError(
+                f"{out / SEQUENCE_FILE}: not a task sequence written by `cffd synth build`; build it again"
+            )
         manifests = {task: out / task / "manifest.json" for task in data["tasks"]}
         return cls(out, data["tasks"], manifests, data["counts"], data.get("photos_without_face", 0))
 
@@ -128,7 +172,13 @@ def split_of(position: int, total: int, val_fraction: float, test_fraction: floa
 
 
 def _task_photos(
-    order: list[Path], start: int, count: int, cache: LandmarkCache, workers: int, job: JobControl
+    order: list[Path],
+    start: int,
+    count: int,
+    cache: LandmarkCache,
+    workers: int,
+    job: JobControl,
+    settings: BuildSettings | None = None,
 ) -> tuple[list[tuple[Path, np.ndarray]], int, int]:
     """The next ``count`` photos of ``order`` from ``start`` with a face; where the next task starts; photos skipped."""
     found: list[tuple[Path, np.ndarray]] = []
@@ -137,8 +187,11 @@ def _task_photos(
         need = count - len(found)
         batch = order[position : position + need + max(4, need // 20)]
         if not batch:
+            where = f"{settings.faces}: " if settings is not None else ""
             raise ValueError(
-                f"not enough face photos: each task needs {count} photos with a face, and the folder ran out"
+                f"{where}not enough face photos: {count} more with a face were needed and the folder ran out "
+                f"({len(order)} photos in all); add photos, or ask for fewer per task"
+                + (f" (per_task is {settings.per_task})" if settings is not None else "")
             )
         for points in cache.get(batch, workers, job):
             if len(found) == count:
@@ -259,7 +312,9 @@ def build_task_sequence(settings: BuildSettings, job: JobControl | None = None) 
     start, skipped_total = 0, 0
     for task_index, family in enumerate(families):
         sub = job.sub(0.3 * task_index / len(families), 0.3 * (task_index + 1) / len(families))
-        photos, start, skipped = _task_photos(order, start, settings.per_task, cache, settings.workers, sub)
+        photos, start, skipped = _task_photos(
+            order, start, settings.per_task, cache, settings.workers, sub, settings
+        )
         skipped_total += skipped
         splits = [
             split_of(i, len(photos), settings.val_fraction, settings.test_fraction)
@@ -269,7 +324,7 @@ def build_task_sequence(settings: BuildSettings, job: JobControl | None = None) 
         if family.needs_donor:
             # Donors come from photos no task uses as real, each split its own: no identity crosses splits.
             count = DONOR_POOL_FACTOR * settings.per_task
-            pool, start, skipped = _task_photos(order, start, count, cache, settings.workers, sub)
+            pool, start, skipped = _task_photos(order, start, count, cache, settings.workers, sub, settings)
             skipped_total += skipped
             # Only landmarks and sharpness are needed to choose: the pixels are read again by the worker.
             donor_sharpness = [face_sharpness(Face(read_image(path), points)) for path, points in pool]

@@ -14,8 +14,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from cffd_engine.argtypes import (
+    file_to_write,
+    folder_to_write,
+    fraction,
+    non_negative_float,
+    positive_int,
+    whole_number,
+)
 from cffd_engine.cli import progress_bar
 from cffd_engine.data.synth.families import DEFAULT_SEQUENCE, FAMILY_NAMES, parse_methods
+from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import Cancelled
 
 ENV_SHARED_DATA = "CFFD_SHARED_DATA"
@@ -29,12 +38,21 @@ def default_faces() -> Path | None:
 
 
 def _seconds(text: str) -> float:
-    """'2s', '2.5', '1:30' -> seconds."""
-    text = text.strip().lower().removesuffix("s")
-    if ":" in text:
-        minutes, seconds = text.split(":", 1)
-        return 60 * float(minutes) + float(seconds)
-    return float(text)
+    """'2s', '2.5', '1:30' -> seconds; an argparse error for anything else, or a time before the start."""
+    given, text = text, text.strip().lower().removesuffix("s")
+    try:
+        if ":" in text:
+            minutes, seconds = text.split(":", 1)
+            value = 60 * float(minutes) + float(seconds)
+        else:
+            value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{given!r} is not a time; write seconds (2s, 2.5) or minutes:seconds (1:30)"
+        ) from None
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{given!r} is before the start of the video; times count from 0")
+    return value
 
 
 def _faces_argument(parser: argparse.ArgumentParser) -> None:
@@ -51,14 +69,19 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "--methods", default=",".join(DEFAULT_SEQUENCE), help="families in task order, comma-separated"
     )
     parser.add_argument(
-        "--per-task", type=int, default=500, help="photos per task (as many real and fake samples)"
+        "--per-task",
+        type=whole_number(10),
+        default=500,
+        help="photos per task (as many real and fake samples)",
     )
-    parser.add_argument("--size", type=int, default=160, help="side of the cached face crops, pixels")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument(
+        "--size", type=whole_number(16), default=160, help="side of the cached face crops, pixels"
+    )
+    parser.add_argument("--out", type=folder_to_write, required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--test-fraction", type=float, default=0.1)
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 4)")
+    parser.add_argument("--val-fraction", type=fraction, default=0.1)
+    parser.add_argument("--test-fraction", type=fraction, default=0.1)
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: up to 4)")
     parser.add_argument(
         "--video-like",
         action="store_true",
@@ -85,10 +108,10 @@ def run_build(args: argparse.Namespace) -> int:
 
 def add_sheet_arguments(parser: argparse.ArgumentParser) -> None:
     _faces_argument(parser)
-    parser.add_argument("--out", type=Path, required=True, help="PNG to write")
-    parser.add_argument("--count", type=int, default=6, help="faces (rows)")
+    parser.add_argument("--out", type=file_to_write, required=True, help="PNG to write")
+    parser.add_argument("--count", type=positive_int, default=6, help="faces (rows)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cell", type=int, default=200, help="thumbnail side, pixels")
+    parser.add_argument("--cell", type=whole_number(16), default=200, help="thumbnail side, pixels")
     parser.add_argument("--outline", action="store_true", help="draw each forgery's mask outline")
 
 
@@ -111,17 +134,22 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         "--to", dest="end", type=_seconds, default=None, help="end, e.g. 6s (default: the end)"
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="manipulated video (.mp4); the twin gets _pristine"
+        "--out", type=file_to_write, required=True, help="manipulated video (.mp4); the twin gets _pristine"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--ramp", type=float, default=0.25, help="seconds to fade the manipulation in and out"
+        "--ramp", type=non_negative_float, default=0.25, help="seconds to fade the manipulation in and out"
     )
 
 
 def run_video(args: argparse.Namespace) -> int:
     from cffd_engine.data.synth.videos import manipulate_video
 
+    if args.end is not None and args.end <= args.start:
+        raise ValueError(
+            f"--to {args.end:g}s is not after --from {args.start:g}s, so nothing would be manipulated; "
+            "give --to a later time (or leave it out: the end of the video)"
+        )
     result = manipulate_video(
         args.source,
         args.out,
@@ -143,7 +171,9 @@ def run_video(args: argparse.Namespace) -> int:
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None, help="folder (default: the user data folder)")
+    parser.add_argument(
+        "--out", type=folder_to_write, default=None, help="folder (default: the user data folder)"
+    )
     parser.add_argument("--force", action="store_true", help="make them again even if present")
 
 
@@ -163,10 +193,12 @@ def run_demo(args: argparse.Namespace) -> int:
 def add_separability_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sequence", type=Path, required=True, help="a folder written by 'cffd synth build'")
     parser.add_argument("--preset", default="lite")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-train", type=int, default=None, help="train pairs per family (default: all)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--epochs", type=positive_int, default=6)
+    parser.add_argument("--batch-size", type=whole_number(2), default=32)
+    parser.add_argument(
+        "--max-train", type=positive_int, default=None, help="train pairs per family (default: all)"
+    )
+    parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     for branch in ("spatial", "frequency"):
         parser.add_argument(
@@ -175,13 +207,23 @@ def add_separability_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"ImageNet weights (.safetensors) of the {branch} backbone (default: from scratch)",
         )
     parser.add_argument(
-        "--out", type=Path, default=None, help="JSON to write (default: <sequence>/separability.json)"
+        "--out",
+        type=file_to_write,
+        default=None,
+        help="JSON to write (default: <sequence>/separability.json)",
     )
 
 
 def run_separability(args: argparse.Namespace) -> int:
+    from cffd_engine.data.synth.builder import TaskSequence
     from cffd_engine.data.synth.separability import SeparabilitySettings, separability
+    from cffd_engine.model import preset
 
+    try:  # an unknown preset is named before minutes of loading, not after
+        preset(args.preset)
+    except ValueError as exc:
+        raise CFFDError(f"--preset: {exc}") from None
+    TaskSequence.load(args.sequence)  # and so is a folder that holds no sequence
     settings = SeparabilitySettings(
         sequence=args.sequence, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
         max_train=args.max_train, seed=args.seed, threads=args.threads,

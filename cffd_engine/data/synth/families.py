@@ -25,6 +25,8 @@ def get_family(name: str) -> Family:
 def parse_methods(text: str) -> list[str]:
     """A comma-separated list of family names, checked, duplicates removed, order kept."""
     names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ValueError(f"no forgery family named in {text!r}; name one or more of {', '.join(FAMILIES)}")
     for name in names:
         get_family(name)
     return list(dict.fromkeys(names))

@@ -54,7 +54,10 @@ def list_faces(folder: Path | str) -> list[Path]:
     """Image files directly in ``folder`` (or below it), sorted by relative path so every machine agrees."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder of face photos")
+        problem = (
+            "is a file, not a folder of face photos" if folder.exists() else "no such folder of face photos"
+        )
+        raise FileNotFoundError(f"{folder}: {problem}; name the folder that holds the photos")
     files = [
         p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     ]

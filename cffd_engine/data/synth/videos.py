@@ -191,7 +191,10 @@ def manipulate_video(
     info = probe(source)
     end_s = info.duration_s if end_s is None else end_s
     if end_s <= start_s:
-        raise ValueError(f"the time range {start_s}s to {end_s}s is empty")
+        raise ValueError(
+            f"{source}: the time range {start_s:g}s to {end_s:g}s is empty (the video lasts "
+            f"{info.duration_s:.2f}s); choose a start (--from) before the end (--to) within the video"
+        )
     out = Path(out)
     pristine = Path(pristine) if pristine else out.with_name(f"{out.stem}_pristine.mp4")
     times, landmarks, first = [], [], None
