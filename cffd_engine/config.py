@@ -139,7 +139,14 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
     working folder, as the command line gives them.
     """
     path = Path(path)
-    if not path.exists() and str(path.with_suffix("")) in shipped_experiments():
+    if not path.exists():
+        if str(path.with_suffix("")) not in shipped_experiments():
+            raise ConfigError(
+                path,
+                None,
+                "no such file; give an experiment file, or name a shipped one",
+                ", ".join(shipped_experiments()),
+            )
         path = shipped_experiments()[str(path.with_suffix(""))]
     from cffd_engine.continual.benchmark_config import ABLATIONS, METHODS, PREPROCESS_KEYS, BenchmarkConfig
     from cffd_engine.continual.config import StrategyConfig, TrainSettings

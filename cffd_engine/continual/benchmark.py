@@ -22,6 +22,14 @@ from typing import Any
 
 import torch
 
+from cffd_engine.argtypes import (
+    device,
+    existing_file,
+    existing_folder,
+    folder_to_write,
+    non_negative_int,
+    positive_int,
+)
 from cffd_engine.continual.benchmark_config import ABLATIONS, METHODS, PRESETS, BenchmarkConfig, preset_config
 from cffd_engine.continual.buffer import ReplayBuffer
 from cffd_engine.continual.evaluate import evaluate
@@ -92,11 +100,6 @@ def load_tasks(config: BenchmarkConfig, out: Path | None, job: JobControl | None
     """The configured task sequence at the model's input size (building the synthetic one if asked)."""
     size = preset(config.model_preset, **config.model_overrides).input_size
     if config.cache is not None:
-        if not config.protocol:
-            raise BenchmarkConfigError(
-                "a benchmark over a cache needs a protocol: --protocol forgery-incremental, "
-                "dataset-incremental, or tasks joined by '->' (e.g. 'ff++/c23/DF -> ff++/c23/F2F')"
-            )
         tasks = load_cache_protocol(
             config.cache, config.manifest, config.protocol, size, config.frames_per_video, job
         )
@@ -335,16 +338,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset", choices=sorted(PRESETS), default="quick", help="ready-made size (default quick)"
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="folder for config.json, results.json, table.md, PNG"
+        "--out",
+        type=folder_to_write,
+        required=True,
+        help="folder for config.json, results.json, table.md, PNG",
     )
     parser.add_argument(
-        "--sequence", type=Path, help="a built synthetic sequence (default: build one under --out)"
+        "--sequence", type=existing_folder, help="a built synthetic sequence (default: build one under --out)"
     )
     parser.add_argument(
-        "--faces", type=Path, help="face photos to build the sequence from (default: shared UTKFace)"
+        "--faces",
+        type=existing_folder,
+        help="face photos to build the sequence from (default: shared UTKFace)",
     )
-    parser.add_argument("--cache", type=Path, help="a preprocessing cache, for a protocol over real datasets")
-    parser.add_argument("--manifest", type=Path, help="the manifest of --cache")
+    parser.add_argument(
+        "--cache", type=existing_folder, help="a preprocessing cache, for a protocol over real datasets"
+    )
+    parser.add_argument(
+        "--manifest",
+        type=existing_file,
+        help="another manifest for --cache (default: the one the cache keeps)",
+    )
     parser.add_argument(
         "--protocol",
         help="tasks joined by '->' (e.g. 'ff++/c23/DF -> ff++/c23/F2F'), or forgery-incremental / dataset-incremental",
@@ -353,13 +367,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ablations", action="store_true", help="also run CFFD without HSCL, MFKD, hybrid replay"
     )
-    parser.add_argument("--epochs", type=int, help="epochs per task")
-    parser.add_argument("--first-task-epochs", type=int, help="epochs on the first task")
-    parser.add_argument("--budget", type=int, help="replay budget (samples in all)")
-    parser.add_argument("--max-train", type=int, help="at most this many training crops per task")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", help="auto, cpu or cuda[:i]")
-    parser.add_argument("--threads", type=int, help="CPU threads")
+    parser.add_argument("--epochs", type=positive_int, help="epochs per task")
+    parser.add_argument("--first-task-epochs", type=positive_int, help="epochs on the first task")
+    parser.add_argument("--budget", type=positive_int, help="replay budget (samples in all)")
+    parser.add_argument("--max-train", type=positive_int, help="at most this many training crops per task")
+    parser.add_argument("--seed", type=non_negative_int)
+    parser.add_argument("--device", type=device, help="auto, cpu or cuda[:i]")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads")
 
 
 def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
@@ -387,6 +401,16 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
         data["build"] = {**(data.get("build") or {}), "faces": str(args.faces)}
     if args.methods:
         data["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = sorted(set(data["methods"]) - set(METHODS))
+        if unknown or not data["methods"]:
+            raise BenchmarkConfigError(
+                f"--methods {args.methods!r}: unknown method(s) {unknown}; choose from {', '.join(METHODS)}"
+            )
+    if args.protocol is not None and not data.get("cache"):
+        raise BenchmarkConfigError(
+            f"--protocol {args.protocol!r} runs over a preprocessing cache: add --cache CACHE (made by "
+            "`cffd preprocess`), or give an experiment file (--config) that lists the datasets"
+        )
     if args.ablations:
         data["methods"] = [*data["methods"], *(m for m in ABLATIONS if m not in data["methods"])]
     if args.seeds:

@@ -85,6 +85,21 @@ class BenchmarkConfig:
         unknown = sorted(set(self.preprocess) - set(PREPROCESS_KEYS))
         if unknown:
             raise ValueError(f"unknown preprocess setting(s) {unknown}; known: {sorted(PREPROCESS_KEYS)}")
+        if self.cache is not None and not self.protocol:
+            raise ValueError(
+                "a benchmark over a cache needs a protocol: --protocol forgery-incremental, "
+                "dataset-incremental, or tasks joined by '->' (e.g. 'ff++/c23/DF -> ff++/c23/F2F')"
+            )
+        if self.protocol is not None:
+            from cffd_engine.data.manifest import PROTOCOLS, parse_protocol
+
+            try:
+                parse_protocol(PROTOCOLS.get(self.protocol, self.protocol))
+            except ValueError as exc:
+                raise ValueError(
+                    f"protocol {self.protocol!r}: {exc}; write tasks joined by '->' (e.g. 'ff++/c23/DF -> "
+                    f"ff++/c23/F2F') or name one of {sorted(PROTOCOLS)}"
+                ) from exc
         for name, options in self.datasets.items():
             if not isinstance(options, dict) or not options.get("root"):
                 raise ValueError(f'dataset {name!r} needs a root folder (root = "/path/to/{name}")')

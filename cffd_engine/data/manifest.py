@@ -242,7 +242,10 @@ class Task:
 
 def parse_protocol(line: str) -> list[Task]:
     """A continual protocol written as tasks joined by '->', e.g. ``ff++/c23/DF -> ff++/c23/F2F``."""
-    return [Task.parse(spec) for spec in line.split("->") if spec.strip()]
+    specs = [spec.strip() for spec in line.split("->")]
+    if not all(specs):
+        raise ValueError(f"{line!r} has an empty task before or after a '->'")
+    return [Task.parse(spec) for spec in specs]
 
 
 PROTOCOLS = {
