@@ -85,5 +85,7 @@ def test_an_empty_store_is_seeded_with_the_default_model(evidence, tmp_path, cap
 
 
 def test_bad_option_is_a_clear_error(bundle, evidence, capsys):
-    assert main([str(evidence / "clip.mp4"), "--model", str(bundle), "--top-k", "-1"]) == 2
-    assert "explain_top_k" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main([str(evidence / "clip.mp4"), "--model", str(bundle), "--top-k", "-1"])
+    assert refused.value.code == 2
+    assert "--top-k: must be a whole number of at least 0, got -1" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -48,7 +50,7 @@ def test_a_key_frame_explained_again_gives_the_heatmap_analysis_stored(analysed)
 def test_a_frame_the_analysis_did_not_read_is_a_clear_error(analysed):
     model, result = analysed
     score = result.tracks[0].scores[0]
-    skipped = type(score)(**{**vars(score), "frame_index": score.frame_index + 1})  # stride 2: never read
+    skipped = dataclasses.replace(score, frame_index=score.frame_index + 1)  # stride 2: never read
     with result_explainer(model, result.settings) as explainer, pytest.raises(EvidenceError, match="frame"):
         explain_judged_face(
             explainer, result.evidence.path, result.settings, result.model.input_size, skipped, JobControl()
