@@ -138,46 +138,65 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
     file (dataset roots, cache, manifest) are read from the file's own folder; ``roots`` from the
     working folder, as the command line gives them.
     """
-    path = Path(path)
-    if not path.exists():
-        if str(path.with_suffix("")) not in shipped_experiments():
-            raise ConfigError(
-                path,
-                None,
-                "no such file; give an experiment file, or name a shipped one",
-                ", ".join(shipped_experiments()),
-            )
-        path = shipped_experiments()[str(path.with_suffix(""))]
-    from cffd_engine.continual.benchmark_config import ABLATIONS, METHODS, PREPROCESS_KEYS, BenchmarkConfig
-    from cffd_engine.continual.config import StrategyConfig, TrainSettings
-    from cffd_engine.continual.experiment import preprocess_settings
-    from cffd_engine.data.adapters import ADAPTERS
-    from cffd_engine.data.manifest import PROTOCOLS, canonical_dataset, parse_protocol
-    from cffd_engine.model import preset
+    from cffd_engine.continual.benchmark_config import BenchmarkConfig
 
+    path = _experiment_file(Path(path))
     data = read_toml(path, "an experiment file")
     sections = {name: _section(data, name, path) for name in EXPERIMENT_SECTIONS}
     _unknown(data, EXPERIMENT_KEYS | set(EXPERIMENT_SECTIONS), path, None)
-    here = path.parent
-
-    def folder(value: Any, key: str) -> str:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(path, key, "must be a folder path in quotes")
-        return str((here / Path(value).expanduser()) if not Path(value).expanduser().is_absolute() else value)
-
     # An experiment's own defaults: the paper's replay budget, every task trained alike.
     config: dict[str, Any] = {"name": str(data.get("name") or path.stem), "replay_budget": 500}
     config["first_task_epochs"] = None
+    tasks = _read_protocol(data, path, config)
+    _read_methods(data, path, config)
+    _read_scalars(data, path, config)
+    config["datasets"] = _read_datasets(sections["datasets"], tasks, roots, path, has_cache="cache" in config)
+    config["preprocess"] = _read_preprocess(sections["preprocess"], path)
+    _read_model(sections["model"], path, config)
+    _read_training(sections["train"], sections["strategy"], path, config)
+    try:
+        return BenchmarkConfig.from_dict(config)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, None, str(exc)) from exc
+
+
+def _experiment_file(path: Path) -> Path:
+    """``path`` itself, or the shipped experiment it names."""
+    if path.exists():
+        return path
+    shipped = shipped_experiments()
+    if str(path.with_suffix("")) not in shipped:
+        raise ConfigError(
+            path, None, "no such file; give an experiment file, or name a shipped one", ", ".join(shipped)
+        )
+    return shipped[str(path.with_suffix(""))]
+
+
+def _folder(value: Any, key: str, path: Path) -> str:
+    """A folder named in the file at ``path``: relative ones are read from the file's own folder."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(path, key, "must be a folder path in quotes")
+    folder = Path(value).expanduser()
+    return str(folder if folder.is_absolute() else path.parent / folder)
+
+
+def _read_protocol(data: dict, path: Path, config: dict[str, Any]) -> list:
+    from cffd_engine.data.manifest import PROTOCOLS, parse_protocol
+
+    allowed = f"{', '.join(PROTOCOLS)}, or tasks joined by '->'"
     protocol = data.get("protocol")
     if not isinstance(protocol, str) or not protocol.strip():
-        raise ConfigError(path, "protocol", "missing", f"{', '.join(PROTOCOLS)}, or tasks joined by '->'")
+        raise ConfigError(path, "protocol", "missing", allowed)
     try:
         tasks = parse_protocol(PROTOCOLS.get(protocol, protocol))
     except ValueError as exc:
-        raise ConfigError(
-            path, "protocol", str(exc), f"{', '.join(PROTOCOLS)}, or tasks joined by '->'"
-        ) from exc
+        raise ConfigError(path, "protocol", str(exc), allowed) from exc
     config["protocol"] = protocol
+    return tasks
+
+
+def _read_methods(data: dict, path: Path, config: dict[str, Any]) -> None:
+    from cffd_engine.continual.benchmark_config import ABLATIONS, METHODS
 
     methods = data.get("methods", ["ft", "lwf", "ewc", "er", "icarl", "cffd"])
     ablations = data.get("ablations", [])
@@ -188,6 +207,9 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
             raise ConfigError(path, key, f"{names!r} names an unknown method", ", ".join(METHODS))
     config["methods"] = list(dict.fromkeys([*methods, *(ablations or [])]))
 
+
+def _read_scalars(data: dict, path: Path, config: dict[str, Any]) -> None:
+    """Seeds, counts, flags and the cache and manifest folders."""
     if "seeds" in data:
         seeds = data["seeds"]
         if not isinstance(seeds, list) or not seeds or any(type(s) is not int for s in seeds):
@@ -209,10 +231,18 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
         config["tasks"] = list(data["tasks"])
     for key in ("cache", "manifest"):
         if key in data:
-            config[key] = folder(data[key], key)
+            config[key] = _folder(data[key], key, path)
+
+
+def _read_datasets(
+    section: dict, tasks: list, roots: dict[str, str] | None, path: Path, has_cache: bool
+) -> dict[str, dict[str, Any]]:
+    """``[datasets."NAME"]`` tables by canonical name, each with its root set and its options checked."""
+    from cffd_engine.data.adapters import ADAPTERS
+    from cffd_engine.data.manifest import canonical_dataset
 
     datasets: dict[str, dict[str, Any]] = {}
-    for name, options in sections["datasets"].items():
+    for name, options in section.items():
         try:
             canonical = canonical_dataset(name)
         except ValueError as exc:
@@ -231,7 +261,7 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
                 "the dataset's folder is not set; write its path in the file or give "
                 f"--root {canonical}=/folder/of/{canonical}",
             )
-        options["root"] = folder(str(root), f"[datasets.{name}] root")
+        options["root"] = _folder(str(root), f"[datasets.{name}] root", path)
         datasets[canonical] = options
     needed = {task.dataset for task in tasks}
     if datasets and needed - set(datasets):
@@ -242,26 +272,33 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
             f"needs dataset {missing}, which [datasets] does not list",
             f"add [datasets.{missing}]",
         )
-    if not datasets and "cache" not in config:
+    if not datasets and not has_cache:
         raise ConfigError(
             path,
             "datasets",
             "no [datasets.NAME] with its root, and no cache",
             '[datasets."ff++"] root = ..., or cache = ...',
         )
-    config["datasets"] = datasets
+    return datasets
 
-    preprocess = sections["preprocess"]
+
+def _read_preprocess(preprocess: dict, path: Path) -> dict:
+    from cffd_engine.continual.benchmark_config import PREPROCESS_KEYS
+    from cffd_engine.continual.experiment import preprocess_settings
+
     _unknown(preprocess, PREPROCESS_KEYS, path, "preprocess")
     if "cache" in preprocess:
-        preprocess["cache"] = folder(preprocess["cache"], "[preprocess] cache")
+        preprocess["cache"] = _folder(preprocess["cache"], "[preprocess] cache", path)
     try:
         preprocess_settings(preprocess)
     except (TypeError, ValueError) as exc:
         raise ConfigError(path, "[preprocess]", str(exc)) from exc
-    config["preprocess"] = preprocess
+    return preprocess
 
-    model = sections["model"]
+
+def _read_model(model: dict, path: Path, config: dict[str, Any]) -> None:
+    from cffd_engine.model import preset
+
     config["model_preset"] = str(model.pop("preset", "lite"))
     config["model_overrides"] = model
     try:
@@ -269,18 +306,20 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
     except (TypeError, ValueError) as exc:
         raise ConfigError(path, "[model]", str(exc)) from exc
 
-    train = sections["train"]
+
+def _read_training(train: dict, strategy: dict, path: Path, config: dict[str, Any]) -> None:
+    """``[train]`` (``TrainSettings`` and ``first_task_epochs``) and ``[strategy]`` (every method's)."""
+    from cffd_engine.continual.config import StrategyConfig, TrainSettings
+
     if "first_task_epochs" in train:
         config["first_task_epochs"] = train.pop("first_task_epochs")
     _unknown(train, {f.name for f in dataclasses.fields(TrainSettings)}, path, "train")
     check_types(TrainSettings, train, path, "train")
-    strategy = sections["strategy"]
     _unknown(strategy, {f.name for f in dataclasses.fields(StrategyConfig)} - {"name"}, path, "strategy")
     check_types(StrategyConfig, strategy, path, "strategy")
     config["strategy_overrides"] = strategy
     try:
         config["train"] = TrainSettings.from_dict(train)
         StrategyConfig.from_dict({**strategy, "name": "cffd"})
-        return BenchmarkConfig.from_dict(config)
     except (TypeError, ValueError) as exc:
         raise ConfigError(path, None, str(exc)) from exc
