@@ -58,7 +58,7 @@ from cffd_engine.media.detectors import LargeFrameSearch, create_face_detector
 from cffd_engine.media.frames import Frame
 from cffd_engine.media.intake import pick_files
 from cffd_engine.media.pipeline import FaceExtractionSettings
-from cffd_engine.media.video import check_readable_file, file_hashes, probe
+from cffd_engine.media.video import MediaInfo, check_readable_file, file_hashes, probe
 from cffd_engine.model import RSIANet, select_device
 from cffd_engine.model.device import cpu_threads, inference_dtype
 
@@ -209,10 +209,11 @@ class Analyzer:
             result.evidence.sha256, result.evidence.md5 = hashes["sha256"], hashes["md5"]
             result.evidence.hashed_utc = utc_now()
             result.timings["hashing_s"] = round(time.perf_counter() - began, 3)
-            result.media = probe(path).to_dict()
-            limit = self.settings.time_limit(result.media["duration_s"])
+            media = probe(path)
+            result.media = media.to_dict()
+            limit = self.settings.time_limit(media.duration_s)
             with cpu_threads(self.threads if self.device.type == "cpu" else None):
-                self._judge(path, result, job.with_deadline(limit))
+                self._judge(path, media, result, job.with_deadline(limit))
         except EvidenceError as exc:
             result.evidence.kind = exc.kind
             result.not_applicable = NotApplicable(UNREADABLE, f"{exc.problem}. {exc.fix}")
@@ -237,7 +238,7 @@ class Analyzer:
         )
         return result
 
-    def _judge(self, path: Path, result: AnalysisResult, job: JobControl) -> None:
+    def _judge(self, path: Path, media: MediaInfo, result: AnalysisResult, job: JobControl) -> None:
         s = self.settings
         scores: dict[int, list[FrameScore]] = defaultdict(list)
         face_scores: dict[int, list[float]] = defaultdict(list)
@@ -282,6 +283,7 @@ class Analyzer:
             s.queue_frames,
             job.sub(0.05, 0.9),
             self._abandon_reader,
+            media,
         )
         elapsed = time.perf_counter() - started
         result.timings["decode_detect_judge_s"] = round(elapsed, 3)

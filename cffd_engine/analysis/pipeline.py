@@ -28,6 +28,7 @@ from cffd_engine.media.crops import FaceCrop
 from cffd_engine.media.faces import FaceDetection
 from cffd_engine.media.frames import Frame
 from cffd_engine.media.pipeline import FaceExtraction, FaceExtractionSettings, extract_faces
+from cffd_engine.media.video import MediaInfo
 from cffd_engine.model import RSIANet
 from cffd_engine.model.device import inference_autocast
 
@@ -167,6 +168,7 @@ def judge_video(
     queue_frames: int,
     job: JobControl,
     on_abandoned: Callable[[], None] | None = None,
+    info: MediaInfo | None = None,
 ) -> FaceExtraction:
     """Read, detect and crop ``path`` in a thread while ``judge`` scores batches here; returns the extraction.
 
@@ -198,7 +200,13 @@ def judge_video(
     def produce() -> None:
         try:
             extraction = extract_faces(
-                path, extraction_settings, detector=detector, job=job, on_frame=on_frame, keep_crops=False
+                path,
+                extraction_settings,
+                detector=detector,
+                job=job,
+                on_frame=on_frame,
+                keep_crops=False,
+                info=info,
             )
             put(_Finished(extraction))
         except _Stopped:

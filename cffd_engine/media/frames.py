@@ -109,6 +109,7 @@ class FrameReader:
         count: int | None = None,
         max_frames: int | None = None,
         job: JobControl | None = None,
+        info: MediaInfo | None = None,
     ):
         if stride < 1:
             raise ValueError(f"stride must be at least 1, got {stride}")
@@ -119,7 +120,7 @@ class FrameReader:
             self._still = read_image(path)  # read once: it is both the probe and the only frame
             self.info: MediaInfo = _probe_image(Path(path), self._still)
         else:
-            self.info = probe(path)
+            self.info = info if info is not None else probe(path)
         self.path = Path(self.info.path)
         self.stride = stride
         self.count = count

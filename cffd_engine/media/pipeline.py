@@ -104,6 +104,7 @@ def extract_faces(
     job: JobControl | None = None,
     on_frame: FrameCallback | None = None,
     keep_crops: bool = True,
+    info: MediaInfo | None = None,
 ) -> FaceExtraction:
     """Read ``path``, detect and track faces, crop every tracked face; see ``FaceExtraction``.
 
@@ -111,12 +112,18 @@ def extract_faces(
     are made from ``settings`` and closed here. ``on_frame(frame, crops)`` sees
     each frame's crops as they are made; with ``keep_crops=False`` the result
     holds no pixels (long videos). Raises EvidenceError if the file cannot be
-    read at all, AssetError if no detector can be had.
+    read at all, AssetError if no detector can be had. ``info``: the file's probe, when the caller
+    has it already (each evidence file is probed once).
     """
     settings = settings or FaceExtractionSettings()
     job = ensure_job(job)
     reader = FrameReader(
-        path, stride=settings.stride, count=settings.frames, max_frames=settings.max_frames, job=job
+        path,
+        stride=settings.stride,
+        count=settings.frames,
+        max_frames=settings.max_frames,
+        job=job,
+        info=info,
     )
     own_detector = detector is None
     detector = detector or create_face_detector(settings.detector)

@@ -191,6 +191,24 @@ def test_pristine_twin_is_not_flagged(bundle, clips):
     assert result.tracks[0].key_frames == []
 
 
+def test_the_evidence_is_probed_once(bundle, clips, monkeypatch):
+    from cffd_engine.analysis import analyzer
+    from cffd_engine.media import frames, video
+
+    probed = []
+
+    def counting_probe(path):
+        probed.append(str(path))
+        return video.probe(path)
+
+    monkeypatch.setattr(analyzer, "probe", counting_probe)
+    monkeypatch.setattr(frames, "probe", counting_probe)
+    model, info = load_analysis_model(bundle)
+    result = analyze(clips.pristine, AnalysisSettings(explain=False, cpu_threads=1), model, info)
+    assert result.frames_read > 0 and result.media["frame_count"] == result.frames_read
+    assert probed == [str(clips.pristine)]
+
+
 def test_video_without_a_face_is_not_applicable(bundle, tmp_path):
     frames = [np.full((240, 320, 3), 40 + 5 * i, np.uint8) for i in range(10)]
     video = sm.write_video_av(tmp_path / "empty_room.mp4", frames)
