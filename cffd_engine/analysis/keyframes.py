@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,19 +42,40 @@ from cffd_engine.media.frames import Frame, FrameReader
 from cffd_engine.model import RSIANet
 
 CANDIDATES_PER_KEY = 3
-# At most this many candidates over all tracks (about 0.3 MB each): a crowd in a long video makes
+# At most this many candidates over all tracks (about 0.1 MB each): a crowd in a long video makes
 # thousands of tracks. Past it, the track holding the most candidates gives up its least suspicious.
 MAX_CANDIDATES = 600
 
 
 @dataclass(eq=False)
 class Candidate:
-    """A judged face with what its key frame needs of the frame (compared by identity)."""
+    """A judged face with what its key frame needs of the frame (compared by identity).
 
-    face: JudgedFace
+    The face's pixels (the model's crop, and the spectrum's cut when it is another) are kept as
+    lossless PNG: a few hundred candidates of raw crops were the analysis's largest growth on a
+    long video.
+    """
+
+    face: JudgedFace  # its crop without pixels (``crop()`` gives them back)
     timestamp_s: float
     picture: bytes  # the frame as the report pictures it (``frame_picture``), shared by its faces
-    spectrum_face: np.ndarray  # the face cut at the spectrum reference's size
+    crop_png: bytes
+    spectrum_png: bytes | None  # None: the spectrum's cut is the crop itself
+
+    @classmethod
+    def keep(
+        cls, face: JudgedFace, timestamp_s: float, picture: bytes, spectrum_face: np.ndarray
+    ) -> Candidate:
+        crop = face.crop
+        spectrum_png = None if spectrum_face is crop.image else encode_png(spectrum_face)
+        bare = replace(face, crop=replace(crop, image=np.empty((0, 0, 3), np.uint8)))
+        return cls(bare, timestamp_s, picture, encode_png(crop.image), spectrum_png)
+
+    def crop(self) -> FaceCrop:
+        return replace(self.face.crop, image=decode_picture(self.crop_png))
+
+    def spectrum_face(self, crop: FaceCrop) -> np.ndarray:
+        return crop.image if self.spectrum_png is None else decode_picture(self.spectrum_png)
 
 
 class KeyFrameCandidates:
@@ -84,7 +105,7 @@ class KeyFrameCandidates:
                 continue
             picture = picture or frame_picture(frame.rgb)
             spectrum_face = spectrum_crop(frame, face.crop, self.spectrum_size, self.crop_scale)
-            entry = (*rank, Candidate(face, frame.timestamp_s, picture, spectrum_face))
+            entry = (*rank, Candidate.keep(face, frame.timestamp_s, picture, spectrum_face))
             if len(heap) < self.capacity:
                 heapq.heappush(heap, entry)
                 self.count += 1
@@ -204,12 +225,13 @@ def explain_key_frames(
     """
     if not candidates:
         return []
-    heats = face_heats(explainer, [c.face.crop for c in candidates])
+    crops = [candidate.crop() for candidate in candidates]
+    heats = face_heats(explainer, crops)
     keys = []
-    for index, (candidate, heat) in enumerate(zip(candidates, heats, strict=True)):
+    for index, (candidate, crop, heat) in enumerate(zip(candidates, crops, heats, strict=True)):
         job.check()
-        crop, heatmap, box, peak = candidate.face.crop, heat.heatmap, heat.box, heat.peak
-        face_for_spectrum = candidate.spectrum_face
+        heatmap, box, peak = heat.heatmap, heat.box, heat.peak
+        face_for_spectrum = candidate.spectrum_face(crop)
         curve = radial_power(face_for_spectrum)
         comparison = compare(curve, reference)
         probability = candidate.face.fake_probability

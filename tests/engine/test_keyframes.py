@@ -26,16 +26,33 @@ def test_the_most_suspicious_faces_of_each_track_are_kept_and_no_whole_frame(tmp
     candidates = KeyFrameCandidates(top_k=2, spectrum_size=96, crop_scale=1.3)
     frames = [Frame(i, i / 25, rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)) for i in range(20)]
     probabilities = rng.random(20)
-    for frame, p in zip(frames, probabilities, strict=True):
-        candidates.add(frame, [judged(frame, 0, float(p))])
+    faces = [judged(frame, 0, float(p)) for frame, p in zip(frames, probabilities, strict=True)]
+    for frame, face in zip(frames, faces, strict=True):
+        candidates.add(frame, [face])
     kept = sorted(entry[2].face.fake_probability for entry in candidates._heaps[0])
     assert kept == sorted(probabilities)[-6:]  # top_k x CANDIDATES_PER_KEY
     chosen = candidates.choose(0, 0.0, 20 / 25)
     assert len(chosen) == 2 and chosen[0].face.fake_probability == probabilities.max()
     held = chosen[0]
-    assert not any(isinstance(v, Frame) for v in vars(held).values())  # what it needs, not the frame
-    assert held.spectrum_face.shape == (96, 96, 3)
+    assert not any(isinstance(v, Frame | np.ndarray) for v in vars(held).values())  # compressed, no frame
+    assert held.face.crop.image.size == 0
+    original = faces[int(np.argmax(probabilities))].crop
+    crop = held.crop()
+    assert np.array_equal(crop.image, original.image)  # lossless
+    assert crop.geometry == original.geometry and crop.frame_index == original.frame_index
+    assert held.spectrum_face(crop).shape == (96, 96, 3)
     assert max(decode_picture(held.picture).shape[:2]) == MAX_FRAME_SIDE
+
+
+def test_a_spectrum_cut_of_the_crop_s_size_is_the_crop_itself():
+    frame = Frame(3, 0.12, np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    candidates = KeyFrameCandidates(top_k=1, spectrum_size=64, crop_scale=1.3)
+    face = judged(frame, 0, 0.7, box=(100.0, 60.0, 80.0, 90.0))
+    candidates.add(frame, [face])
+    (held,) = candidates.choose(0, 0.0, 1.0)
+    assert held.spectrum_png is None
+    crop = held.crop()
+    assert held.spectrum_face(crop) is crop.image and np.array_equal(crop.image, face.crop.image)
 
 
 def test_past_the_limit_the_track_with_the_most_candidates_gives_up_its_least_suspicious():
