@@ -8,7 +8,7 @@ paper's protocols ship in ``resources/experiments``::
     name = "ff++-forgery-incremental"
     protocol = "forgery-incremental"        # or tasks joined by '->': "ff++/c23/DF -> ff++/c23/F2F"
     methods = ["ft", "lwf", "ewc", "er", "icarl", "cffd"]
-    ablations = ["cffd-no-hscl", "cffd-no-mfkd", "cffd-no-hybrid"]
+    ablations = ["cffd-no-hscl", "cffd-no-slkd", "cffd-no-mfkd", "cffd-no-hybrid"]
     seeds = [0, 1, 2]
     replay_budget = 500
     frames_per_video = 8                    # crops of each video used in training and testing

@@ -365,7 +365,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--methods", help=f"comma-separated, from: {', '.join(METHODS)}")
     parser.add_argument(
-        "--ablations", action="store_true", help="also run CFFD without HSCL, MFKD, hybrid replay"
+        "--ablations", action="store_true", help="also run CFFD without HSCL, SLKD, MFKD, hybrid replay"
     )
     parser.add_argument("--epochs", type=positive_int, help="epochs per task")
     parser.add_argument("--first-task-epochs", type=positive_int, help="epochs on the first task")

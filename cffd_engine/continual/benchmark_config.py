@@ -24,11 +24,12 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "icarl": ("iCaRL", {"name": "icarl"}),
     "cffd": ("CFFD", {"name": "cffd"}),
     "cffd-no-hscl": ("CFFD w/o HSCL", {"name": "cffd", "lambda_hscl": 0.0}),
+    "cffd-no-slkd": ("CFFD w/o SLKD", {"name": "cffd", "lambda_slkd": 0.0}),
     "cffd-no-mfkd": ("CFFD w/o MFKD", {"name": "cffd", "lambda_mfkd": 0.0}),
     "cffd-no-hybrid": ("CFFD w/o hybrid (random replay)", {"name": "cffd", "selection": "random"}),
 }
 PAPER_METHODS = ["ft", "lwf", "ewc", "er", "icarl", "cffd"]
-ABLATIONS = ["cffd-no-hscl", "cffd-no-mfkd", "cffd-no-hybrid"]
+ABLATIONS = ["cffd-no-hscl", "cffd-no-slkd", "cffd-no-mfkd", "cffd-no-hybrid"]
 
 # What an experiment may say about cutting the faces of its datasets (the options of `cffd preprocess`).
 PREPROCESS_KEYS = {
@@ -135,7 +136,7 @@ def _synthetic_build(per_task: int, size: int) -> dict[str, Any]:
     return {"per_task": per_task, "size": size, "seed": 0, "val_fraction": 0.1, "test_fraction": 0.2}
 
 
-# The three sizes of the synthetic protocol (blend -> swap -> reenact -> texture).
+# Ready-made sizes of the synthetic protocol (blend -> swap -> reenact -> texture [-> morph]).
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {  # a CPU smoke run of all six strategies
         "build": _synthetic_build(250, 64),
@@ -159,11 +160,29 @@ PRESETS: dict[str, dict[str, Any]] = {
         "first_task_epochs": 10,
         "replay_budget": 500,
     },
+    "pretrained": {  # for a GPU: the default model's ImageNet-pretrained lite0, the five families, video-like
+        "build": {
+            **_synthetic_build(600, 128),
+            "methods": ["blend", "swap", "reenact", "texture", "morph"],
+            "video_like": True,
+        },
+        "model_preset": "lite0",
+        "model_overrides": {"input_size": 128},
+        "train": {
+            "epochs": 6,
+            "batch_size": 64,
+            "lr_step_epochs": 3,
+            "threads": None,
+            "pair_by_source": True,
+        },
+        "first_task_epochs": 6,
+        "replay_budget": 500,
+    },
 }
 
 
 def preset_config(name: str, **changes: Any) -> BenchmarkConfig:
-    """A ready-made config (``quick``, ``standard``, ``full``) with optional field changes."""
+    """A ready-made config (``quick``, ``standard``, ``full``, ``pretrained``) with optional field changes."""
     if name not in PRESETS:
         raise ValueError(f"unknown benchmark preset {name!r}; choose one of {sorted(PRESETS)}")
     return BenchmarkConfig.from_dict({"name": name, **copy.deepcopy(PRESETS[name]), **changes})

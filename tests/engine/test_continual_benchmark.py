@@ -121,8 +121,10 @@ def test_presets_and_command_line_overrides():
     )
     config = bench.config_from_args(args)
     assert config.name == "standard" and config.train.epochs == 3 and config.replay_budget == 50
-    assert config.methods[-3:] == ["cffd-no-hscl", "cffd-no-mfkd", "cffd-no-hybrid"]
+    assert config.methods[-4:] == ["cffd-no-hscl", "cffd-no-slkd", "cffd-no-mfkd", "cffd-no-hybrid"]
     assert config.strategy_config("cffd-no-mfkd").lambda_mfkd == 0.0
+    slkd_off = config.strategy_config("cffd-no-slkd")
+    assert slkd_off.lambda_slkd == 0.0 and slkd_off.lambda_mfkd == config.strategy_config("cffd").lambda_mfkd
     with pytest.raises(ValueError, match="unknown benchmark method"):
         BenchmarkConfig(methods=["magic"])
 
