@@ -81,7 +81,7 @@ def worker(args: argparse.Namespace) -> None:
 
     use_packed_weights(args.pack)
     base = preset_config("pretrained")
-    train = {**base.train.to_dict(), "device": args.device, "threads": 1}
+    train = {**base.train.to_dict(), "device": args.device, "threads": args.threads}
     if args.smoke:
         train["epochs"] = 1
     config = preset_config(
@@ -98,10 +98,11 @@ def worker(args: argparse.Namespace) -> None:
 
 def launch(args: argparse.Namespace) -> None:
     runs: list[tuple[str, list[str]]] = []
+    groups = {args.only: args.only.split(",")} if args.only else GROUPS
     for seed in SEEDS:
-        for group, methods in GROUPS.items():
+        for group, methods in groups.items():
             runs.append((f"s{seed}-{group}", ["--seed", str(seed), "--methods", ",".join(methods)]))
-    for name, (strategy, budget, seeds) in TUNING.items():
+    for name, (strategy, budget, seeds) in {} if args.only else TUNING.items():
         for seed in seeds:
             extra = ["--budget", str(budget)] if budget else []
             runs.append(
@@ -239,12 +240,16 @@ def main() -> None:
     one.add_argument("--budget", type=int)
     one.add_argument("--device", default="cuda")
     one.add_argument("--smoke", action="store_true")
+    one.add_argument("--threads", type=int, default=1, help="CPU threads (1: many runs share the machine)")
     many = commands.add_parser("launch")
     many.add_argument("--pack", type=Path, required=True)
     many.add_argument("--runs", type=Path, required=True)
     many.add_argument("--deadline", type=float, default=470)
     many.add_argument("--device", default="cuda")
     many.add_argument("--smoke", action="store_true")
+    many.add_argument(
+        "--only", help="these methods (comma-separated) for each seed, in one process a seed; no tuning"
+    )
     back = commands.add_parser("merge")
     back.add_argument("--runs", type=Path, required=True)
     back.add_argument("--sequence", type=Path, required=True)
