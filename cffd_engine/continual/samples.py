@@ -23,11 +23,11 @@ from torch import Tensor
 
 from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
+from cffd_engine.media.intake import IMAGE_SUFFIXES
 
 REAL, FAKE = 0, 1
 PIXELS_FILE = "samples.safetensors"
 INDEX_FILE = "index.json"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 SAMPLES_FORMAT = 1
 
 
