@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -13,6 +14,21 @@ from cffd_engine.analysis import AnalysisSettings
 from cffd_engine.store import ModelStore
 
 POOL = "analysis"
+
+
+@dataclass(frozen=True)
+class ItemStarted:
+    """Handed from the analysis thread: the queue item it begins."""
+
+    item_id: int
+
+
+@dataclass(frozen=True)
+class ItemFinished:
+    """Handed from the analysis thread: an item's result (an AnalysisResult, failed ones included)."""
+
+    item_id: int
+    result: object
 
 
 class AnalysisRunner(QObject):
@@ -123,17 +139,17 @@ class AnalysisRunner(QObject):
         with Analyzer(self.settings, model, info) as analyzer:
             while (entry := self._next()) is not None:
                 item_id, path = entry
-                control.publish(("started", item_id))
+                control.publish(ItemStarted(item_id))
                 result = analyze_safely(analyzer, path, control.sub(0.0, 1.0))
-                control.publish(("finished", item_id, result))
+                control.publish(ItemFinished(item_id, result))
 
-    def _relay_partial(self, value: tuple) -> None:
-        if value[0] == "started":
-            self._current = value[1]
-            self.item_started.emit(value[1])
+    def _relay_partial(self, event: ItemStarted | ItemFinished) -> None:
+        if isinstance(event, ItemStarted):
+            self._current = event.item_id
+            self.item_started.emit(event.item_id)
         else:
             self._current = None
-            self.item_finished.emit(value[1], value[2])
+            self.item_finished.emit(event.item_id, event.result)
 
     def _relay_progress(self, fraction: float, message: str) -> None:
         if self._current is not None:

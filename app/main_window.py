@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,15 @@ PRELOAD_DELAY_MS = 100
 
 def default_settings() -> QSettings:
     return QSettings("CFFD Studio", "CFFD Studio")
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """Handed from the thread reading a case: an entry's stored result, or why it could not be read."""
+
+    item_id: int
+    result: AnalysisResult | None
+    problem: str | None = None
 
 
 class MainWindow(QMainWindow):
@@ -323,30 +333,24 @@ class MainWindow(QMainWindow):
             for item_id, entry_id in stored:
                 control.check()
                 try:
-                    control.publish((item_id, case.load_result(entry_id), None))
+                    control.publish(StoredResult(item_id, case.load_result(entry_id)))
                 except CaseError as exc:
-                    control.publish((item_id, None, str(exc)))
+                    control.publish(StoredResult(item_id, None, str(exc)))
 
         problems: list[str] = []
         job = self._jobs.start(read)
-        job.partial.connect(lambda value: self._result_read(case, *value, problems))
+        job.partial.connect(lambda stored: self._result_read(case, stored, problems))
         job.failed.connect(
             lambda message: self._show_error(f"The case {case.root} could not be read: {message}")
         )
 
-    def _result_read(
-        self,
-        case: CaseFolder,
-        item_id: int,
-        result: AnalysisResult | None,
-        problem: str | None,
-        problems: list,
-    ) -> None:
+    def _result_read(self, case: CaseFolder, stored: StoredResult, problems: list) -> None:
+        item_id, result = stored.item_id, stored.result
         item = self.queue.items.get(item_id)
         if case is not self.case or item is None or item.status != READING:
             return  # another case opened, the file removed or analysed again meanwhile
         if result is None:
-            problems.append(problem)
+            problems.append(stored.problem)
             self.queue.set_status(item_id, FAILED)
             self._show_error("\n".join(problems))
             return

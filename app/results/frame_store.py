@@ -9,6 +9,8 @@ spread subset plus every key frame. A frame is decoded when it is shown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
@@ -45,6 +47,15 @@ def frames_to_show(result: AnalysisResult, budget: int) -> list[int]:
     room = max(budget - len(keys), 1)
     picks = np.linspace(0, len(judged) - 1, room).round().astype(int)
     return sorted(keys | {judged[i] for i in picks})
+
+
+@dataclass(frozen=True)
+class FramePicture:
+    """Handed from the reading thread: one frame as a JPEG for the screen, and its size before reduction."""
+
+    index: int
+    jpeg: bytes
+    size: tuple[int, int]  # width, height
 
 
 class FrameStore(QObject):
@@ -99,7 +110,9 @@ class FrameStore(QObject):
             if not wanted or frame.index in wanted:
                 height, width = frame.rgb.shape[:2]
                 control.publish(
-                    (frame.index, jpeg_picture(frame.rgb, MAX_SIDE, JPEG_QUALITY), (width, height))
+                    FramePicture(
+                        frame.index, jpeg_picture(frame.rgb, MAX_SIDE, JPEG_QUALITY), (width, height)
+                    )
                 )
             if last is None or frame.index >= last:
                 break
@@ -109,13 +122,12 @@ class FrameStore(QObject):
         picture = self._pictures.get(index)
         return QImage.fromData(picture, "JPG") if picture is not None else None
 
-    def _arrived(self, value: tuple[int, bytes, tuple[int, int]]) -> None:
-        index, picture, size = value
-        self._pictures[index] = picture
-        self.frame_sizes[index] = size
+    def _arrived(self, frame: FramePicture) -> None:
+        self._pictures[frame.index] = frame.jpeg
+        self.frame_sizes[frame.index] = frame.size
         if self.first_index is None:
-            self.first_index = index
-        self.frame_arrived.emit(index)
+            self.first_index = frame.index
+        self.frame_arrived.emit(frame.index)
 
     def _finish(self, _result: object) -> None:
         self.finished = True

@@ -29,7 +29,7 @@ LOSS_NAMES = {
 
 
 class LiveLosses(TrainerCallback):
-    """Hands (step, losses) to ``publish`` from the training thread, at most every ``CURVE_INTERVAL_S``."""
+    """Hands the trainer's Progress to ``publish`` from the training thread, at most every ``CURVE_INTERVAL_S``."""
 
     def __init__(self, publish: Callable[[object], None]):
         self.publish = publish
@@ -40,8 +40,7 @@ class LiveLosses(TrainerCallback):
         last_step = progress.epoch == progress.epochs and progress.step == progress.steps
         if now - self._last >= CURVE_INTERVAL_S or last_step:
             self._last = now
-            step = (progress.epoch - 1) * progress.steps + progress.step
-            self.publish((step, dict(progress.losses), progress.epoch, progress.epochs))
+            self.publish(progress)
 
 
 class TrainingPage(QWizardPage):
@@ -136,10 +135,10 @@ class TrainingPage(QWizardPage):
     def _progress(self, fraction: float, message: str) -> None:
         self.progress.update_progress(fraction, "" if message.startswith("epoch") else message)
 
-    def _losses(self, value: tuple[int, dict[str, float], int, int]) -> None:
-        step, losses, epoch, epochs = value
-        self.stage.setText(f"Pass {epoch} of {epochs} over the examples")
-        for name, loss in losses.items():
+    def _losses(self, progress: Progress) -> None:
+        step = (progress.epoch - 1) * progress.steps + progress.step
+        self.stage.setText(f"Pass {progress.epoch} of {progress.epochs} over the examples")
+        for name, loss in progress.losses.items():
             xs, ys = self._series.setdefault(name, ([], []))
             xs.append(step)
             ys.append(loss)
