@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cffd_engine.data.synth.demo import PORTRAIT as PORTRAIT_PATH
+from cffd_engine.media.portrait import PORTRAIT as PORTRAIT_PATH
 
 
 def portrait_rgb() -> np.ndarray:

@@ -1,6 +1,6 @@
 """Benchmark of ``cffd analyze`` end to end: frames per second, peak memory, time to a finished PDF.
 
-Run ``python -m cffd_engine.analysis.benchmark [--video clip.mp4] [--model bundle] [--json out.json]``.
+Run ``cffd bench analysis [--video clip.mp4] [--model bundle] [--json out.json]``.
 Without ``--video`` it makes the media benchmark's 720p H.264 clip (a real face
 gliding over a texture, 300 frames); without ``--model`` it writes a bundle of
 an untrained ``lite`` RSIA-Net (speed does not depend on the weights). The
@@ -11,19 +11,17 @@ runs on it: the JSON records the processor, the core count and the load.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cffd_engine.analysis.environment import processor_name
-from cffd_engine.argtypes import existing_file, existing_folder, file_to_write, positive_int
 from cffd_engine.errors import CFFDError
 
 GOAL_FPS = 50.0
@@ -120,16 +118,21 @@ def untrained_bundle(folder: Path, preset_name: str = "lite") -> Path:
 
 
 def run_benchmark(
-    video: Path, bundle: Path, out_dir: Path, extra_args: list[str] | None = None
+    video: Path,
+    bundle: Path,
+    out_dir: Path,
+    analyze: Callable[[list[str]], int],
+    extra_args: list[str] | None = None,
 ) -> AnalysisBenchmark:
-    """Run ``cffd analyze <video> --model <bundle> --report`` once and time it."""
-    from cffd_engine.analysis.command import main
+    """Run ``cffd analyze <video> --model <bundle> --report`` once and time it.
 
+    ``analyze`` is the command's entry (``cffd_engine.cli.analyze.main``): argv in, exit status out.
+    """
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
     pdf = out_dir / "benchmark_report.pdf"
     with PrivateMemoryWatch() as watch:
         started = time.perf_counter()
-        code = main(
+        code = analyze(
             [str(video), "--model", str(bundle), "--report", str(pdf), "--quiet", *(extra_args or [])]
         )
         finished = time.perf_counter()
@@ -168,39 +171,3 @@ def run_benchmark(
             "threads": result["environment"]["cpu_threads"],
         },
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cffd bench analysis", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--video", type=existing_file, help="a video to analyse (default: a generated 720p clip)"
-    )
-    parser.add_argument(
-        "--frames", type=positive_int, default=300, help="frames in the generated clip (default 300)"
-    )
-    parser.add_argument(
-        "--model", type=existing_folder, help="a model bundle folder (default: an untrained lite model)"
-    )
-    parser.add_argument(
-        "--json", type=file_to_write, default=Path("benchmark_analysis.json"), help="where to write"
-    )
-    parser.add_argument("extra", nargs="*", help="more `cffd analyze` options, after --")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="cffd-bench-") as folder:
-        folder = Path(folder)
-        video = args.video
-        if video is None:
-            from cffd_engine.media.benchmark import default_face, make_benchmark_video
-
-            video = make_benchmark_video(folder / "clip_720p.mp4", default_face(), frames=args.frames)
-        bundle = args.model or untrained_bundle(folder / "bundle")
-        result = run_benchmark(video, bundle, folder, args.extra)
-    for line in result.lines():
-        print(line)
-    args.json.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    print(f"written to {args.json}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,11 +10,9 @@ The config is saved next to the results so every figure can be reproduced.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,22 +20,13 @@ from typing import Any
 
 import torch
 
-from cffd_engine.argtypes import (
-    device,
-    existing_file,
-    existing_folder,
-    folder_to_write,
-    non_negative_int,
-    positive_int,
-)
-from cffd_engine.continual.benchmark_config import ABLATIONS, METHODS, PRESETS, BenchmarkConfig, preset_config
+from cffd_engine.continual.benchmark_config import METHODS, BenchmarkConfig
 from cffd_engine.continual.buffer import ReplayBuffer
 from cffd_engine.continual.evaluate import evaluate
 from cffd_engine.continual.metrics import ContinualMetrics
 from cffd_engine.continual.protocols import TaskSplits, load_cache_protocol, load_synthetic_sequence
 from cffd_engine.continual.strategies import build_strategy
 from cffd_engine.continual.trainer import Trainer
-from cffd_engine.data.manifest import canonical_dataset
 from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
@@ -316,163 +305,3 @@ def write_outputs(result: BenchmarkResult, out: Path) -> None:
     atomic_write_json(out / "results.json", result.to_dict())
     atomic_write_bytes(out / "table.md", markdown_table(result).encode("utf-8"))
     plot_matrices(result, out / "accuracy_matrices.png")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``cffd bench continual``: a preset or a config file, then overrides."""
-    parser.add_argument(
-        "--config",
-        type=Path,
-        help="an experiment file (.toml: datasets, protocol, methods, seeds; see resources/experiments) or "
-        "the config.json a run wrote",
-    )
-    parser.add_argument(
-        "--root",
-        action="append",
-        default=[],
-        metavar="DATASET=FOLDER",
-        help="where a dataset of the experiment file is on this machine (repeat for each), e.g. ff++=/data/ffpp",
-    )
-    parser.add_argument("--seeds", help="comma-separated seeds, one run each, summarised as mean and spread")
-    parser.add_argument(
-        "--preset", choices=sorted(PRESETS), default="quick", help="ready-made size (default quick)"
-    )
-    parser.add_argument(
-        "--out",
-        type=folder_to_write,
-        required=True,
-        help="folder for config.json, results.json, table.md, PNG",
-    )
-    parser.add_argument(
-        "--sequence", type=existing_folder, help="a built synthetic sequence (default: build one under --out)"
-    )
-    parser.add_argument(
-        "--faces",
-        type=existing_folder,
-        help="face photos to build the sequence from (default: shared UTKFace)",
-    )
-    parser.add_argument(
-        "--cache", type=existing_folder, help="a preprocessing cache, for a protocol over real datasets"
-    )
-    parser.add_argument(
-        "--manifest",
-        type=existing_file,
-        help="another manifest for --cache (default: the one the cache keeps)",
-    )
-    parser.add_argument(
-        "--protocol",
-        help="tasks joined by '->' (e.g. 'ff++/c23/DF -> ff++/c23/F2F'), or forgery-incremental / dataset-incremental",
-    )
-    parser.add_argument("--methods", help=f"comma-separated, from: {', '.join(METHODS)}")
-    parser.add_argument(
-        "--ablations", action="store_true", help="also run CFFD without HSCL, SLKD, MFKD, hybrid replay"
-    )
-    parser.add_argument("--epochs", type=positive_int, help="epochs per task")
-    parser.add_argument("--first-task-epochs", type=positive_int, help="epochs on the first task")
-    parser.add_argument("--budget", type=positive_int, help="replay budget (samples in all)")
-    parser.add_argument("--max-train", type=positive_int, help="at most this many training crops per task")
-    parser.add_argument("--seed", type=non_negative_int)
-    parser.add_argument("--device", type=device, help="auto, cpu or cuda[:i]")
-    parser.add_argument("--threads", type=positive_int, help="CPU threads")
-
-
-def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
-    """The config a command line describes: the file or preset, then each given option on top."""
-    config = _config_file(args) if args.config else preset_config(args.preset)
-    data = config.to_dict()
-    train = data["train"]
-    for key, value in (
-        ("epochs", args.epochs),
-        ("seed", args.seed),
-        ("device", args.device),
-        ("threads", args.threads),
-    ):
-        if value is not None:
-            train[key] = value
-    if args.seed is not None:
-        data["seed"] = args.seed
-    for key, value in (
-        ("sequence", args.sequence), ("cache", args.cache), ("manifest", args.manifest), ("protocol", args.protocol),
-        ("first_task_epochs", args.first_task_epochs), ("replay_budget", args.budget), ("max_train_per_task", args.max_train),
-    ):  # fmt: skip
-        if value is not None:
-            data[key] = str(value) if isinstance(value, Path) else value
-    if args.faces is not None:
-        data["build"] = {**(data.get("build") or {}), "faces": str(args.faces)}
-    if args.methods:
-        data["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
-        unknown = sorted(set(data["methods"]) - set(METHODS))
-        if unknown or not data["methods"]:
-            raise BenchmarkConfigError(
-                f"--methods {args.methods!r}: unknown method(s) {unknown}; choose from {', '.join(METHODS)}"
-            )
-    if args.protocol is not None and not data.get("cache"):
-        raise BenchmarkConfigError(
-            f"--protocol {args.protocol!r} runs over a preprocessing cache: add --cache CACHE (made by "
-            "`cffd preprocess`), or give an experiment file (--config) that lists the datasets"
-        )
-    if args.ablations:
-        data["methods"] = [*data["methods"], *(m for m in ABLATIONS if m not in data["methods"])]
-    if args.seeds:
-        try:
-            data["seeds"] = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-        except ValueError as exc:
-            raise BenchmarkConfigError(
-                f"--seeds {args.seeds!r}: write integers joined by commas, e.g. 0,1,2"
-            ) from exc
-    try:
-        return BenchmarkConfig.from_dict(data)
-    except (TypeError, ValueError) as exc:
-        raise BenchmarkConfigError(f"cffd bench continual: {exc}") from exc
-
-
-def _config_file(args: argparse.Namespace) -> BenchmarkConfig:
-    """An experiment file (.toml) with its dataset roots (--root), or a config.json a run wrote."""
-    roots = {}
-    for given in args.root:
-        name, _, folder = given.partition("=")
-        if not name or not folder:
-            raise BenchmarkConfigError(f"--root {given!r}: write DATASET=FOLDER, e.g. --root ff++=/data/ffpp")
-        try:
-            roots[canonical_dataset(name)] = folder
-        except ValueError as exc:
-            raise BenchmarkConfigError(f"--root {given!r}: {exc}") from exc
-    if args.config.suffix.lower() in (".toml", ""):
-        from cffd_engine.config import load_experiment
-
-        return load_experiment(args.config, roots)
-    if args.root:
-        raise BenchmarkConfigError("--root is for an experiment file (.toml); a config.json names its cache")
-    try:
-        return BenchmarkConfig.load(args.config)
-    except FileNotFoundError as exc:
-        raise BenchmarkConfigError(
-            f"{args.config}: no such file; give an experiment .toml or a config.json"
-        ) from exc
-    except (OSError, ValueError, TypeError) as exc:
-        raise BenchmarkConfigError(
-            f"{args.config}: not a benchmark config ({exc}); give an experiment .toml or the config.json a run wrote"
-        ) from exc
-
-
-def run(args: argparse.Namespace) -> int:
-    """``cffd bench continual``: run, print the Markdown table, say where the files are."""
-    from cffd_engine.continual.benchmark_report import markdown_table, seeds_table
-    from cffd_engine.continual.experiment import run_experiment
-
-    config = config_from_args(args)
-
-    def draw(fraction: float, message: str) -> None:
-        print(
-            f"\r[{'#' * int(fraction * 30):<30}] {fraction:6.1%} {message[:70]:<70}", end="", file=sys.stderr
-        )
-
-    experiment = run_experiment(config, args.out, JobControl(draw, min_step=0.002))
-    print(file=sys.stderr)
-    if config.seeds is None:
-        print(markdown_table(experiment.runs[0]))
-        print(f"results: {Path(args.out) / 'results.json'}  config: {Path(args.out) / 'config.json'}")
-    else:
-        print(seeds_table(experiment))
-        print(f"summary: {Path(args.out) / 'summary.json'}  each seed: {Path(args.out)}/seed-<k>/")
-    return 0

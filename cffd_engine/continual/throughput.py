@@ -11,30 +11,18 @@ strategy's full loss is computed (CE + HSCL for CFFD's first task), and the firs
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import platform
-import sys
 import time
 
 import torch
 
 from cffd_engine import distributed
-from cffd_engine.argtypes import (
-    DEVICE_HELP,
-    device,
-    file_to_write,
-    non_negative_int,
-    positive_int,
-    whole_number,
-)
-from cffd_engine.continual.config import STRATEGY_NAMES, StrategyConfig, TrainSettings
+from cffd_engine.continual.config import StrategyConfig, TrainSettings
 from cffd_engine.continual.samples import SampleSet
 from cffd_engine.continual.strategies import build_strategy
 from cffd_engine.continual.trainer import Trainer, TrainerCallback
-from cffd_engine.fileio import atomic_write_json
-from cffd_engine.model import PRESETS, RSIANet, preset
+from cffd_engine.model import RSIANet, preset
 from cffd_engine.model.device import select_device
 
 MAX_POOL_BATCHES = 160  # distinct batches of random crops at most; epochs repeat them
@@ -114,42 +102,3 @@ def measure(
     if resolved.type == "cuda":
         figures["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated(resolved) / 2**30, 2)
     return figures
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cffd bench train", description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="base", help="RSIA-Net preset (lite, base, full)")
-    parser.add_argument("--steps", type=positive_int, default=300, help="timed training steps")
-    parser.add_argument("--warm-up", type=non_negative_int, default=20, help="untimed steps first")
-    parser.add_argument("--batch-size", type=whole_number(2), default=32, help="per process")
-    parser.add_argument(
-        "--strategy", default="cffd", choices=STRATEGY_NAMES, help="whose losses are computed (first task)"
-    )
-    parser.add_argument("--device", type=device, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--threads", type=positive_int, help="CPU threads per process (default: torch's)")
-    parser.add_argument("--no-mixed-precision", action="store_true", help="float32 on CUDA too")
-    parser.add_argument("--out", type=file_to_write, help="also write the figures here (JSON)")
-    args = parser.parse_args(argv)
-    if args.preset not in PRESETS:
-        parser.error(f"argument --preset: unknown preset {args.preset!r}; choose from {sorted(PRESETS)}")
-    select_device(args.device)  # a device this machine lacks is named before the model and data are made
-    with distributed.launched(args.device) as world:
-        figures = measure(
-            args.preset,
-            args.steps,
-            args.batch_size,
-            args.warm_up,
-            args.strategy,
-            args.device,
-            args.threads,
-            not args.no_mixed_precision,
-        )
-        if world.is_main:
-            print(json.dumps(figures, indent=2))
-            if args.out:
-                atomic_write_json(args.out, figures)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -66,7 +66,7 @@ class BenchmarkResult:
 
 def default_face() -> np.ndarray:
     """A real face photograph: the demo portrait the application ships."""
-    from cffd_engine.data.synth.demo import portrait_path
+    from cffd_engine.media.portrait import portrait_path
 
     return read_image(portrait_path())
 

@@ -2,12 +2,11 @@
 
 Each model is measured in its own subprocess (one for inference, one for training) so
 that peak memory and allocator state of one model never colour another's figures.
-Usage: ``python -m cffd_engine.model.bench --out model_benchmark.json`` (``cffd bench model``).
+Usage: ``cffd bench model --out model_benchmark.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -21,7 +20,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cffd_engine.argtypes import file_to_write, positive_int, whole_number
 from cffd_engine.jobs import JobControl, ensure_job
 
 BASELINES: tuple[tuple[str, int], ...] = (("efficientnet_b4", 256), ("legacy_xception", 299))
@@ -162,9 +160,9 @@ def omp_wait_policy(passive_wait: bool) -> str:
     """
     if passive_wait:
         return "PASSIVE"
-    from cffd_engine.cli import USER_OMP_WAIT_POLICY
+    from cffd_engine import omp
 
-    return USER_OMP_WAIT_POLICY or "default"
+    return omp.USER_OMP_WAIT_POLICY or "default"
 
 
 def _run_worker(
@@ -342,66 +340,24 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: benchmark the presets and baselines, print a Markdown table, write JSON."""
-    parser = argparse.ArgumentParser(prog="cffd bench model", description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["lite", "base", "full"], help="RSIA-Net presets")
-    parser.add_argument("--no-baselines", action="store_true", help="skip EfficientNet-B4 and Xception")
-    parser.add_argument(
-        "--out", type=file_to_write, default=Path("model_benchmark.json"), help="JSON report path"
+def worker_main(task: str) -> int:
+    """One measurement in this process (``task``: the JSON ``_run_worker`` sends), printed as JSON."""
+    task = json.loads(task)
+    figures = _worker(
+        ModelSpec(**task["spec"]),
+        task["phase"],
+        task["threads"],
+        task["repeats"],
+        task["train_batch"],
+        task["channels_last"],
     )
-    parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads per model")
-    parser.add_argument(
-        "--repeats", type=positive_int, default=3, help="timed repetitions (median is reported)"
-    )
-    parser.add_argument(
-        "--train-batch", type=whole_number(2), default=8, help="batch size of the training step"
-    )
-    parser.add_argument("--no-channels-last", action="store_true", help="measure in NCHW memory format")
-    parser.add_argument(
-        "--passive-wait",
-        action="store_true",
-        help="OMP_WAIT_POLICY=PASSIVE (for a machine shared with other jobs)",
-    )
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if not args.worker:
-        from cffd_engine.model.config import PRESETS
-
-        unknown = [name for name in args.presets if name not in PRESETS]
-        if unknown:  # named now, not after the baselines' minutes in their workers
-            parser.error(f"argument --presets: unknown preset(s) {unknown}; choose from {sorted(PRESETS)}")
-    if args.worker:
-        task = json.loads(args.worker)
-        figures = _worker(
-            ModelSpec(**task["spec"]),
-            task["phase"],
-            task["threads"],
-            task["repeats"],
-            task["train_batch"],
-            task["channels_last"],
-        )
-        print(json.dumps(figures), flush=True)
-        return 0
-
-    def show(fraction: float, message: str) -> None:
-        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
-
-    report = run_model_benchmark(
-        args.presets,
-        args.out,
-        baselines=() if args.no_baselines else BASELINES,
-        threads=args.threads,
-        repeats=args.repeats,
-        train_batch=args.train_batch,
-        channels_last=not args.no_channels_last,
-        passive_wait=args.passive_wait,
-        job=JobControl(show, min_step=0.0),
-    )
-    print(format_table(report))
-    print(f"\nJSON: {args.out}")
+    print(json.dumps(figures), flush=True)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # a worker: ``python -m cffd_engine.model.bench --worker TASK``
+    if len(sys.argv) != 3 or sys.argv[1] != "--worker":
+        sys.exit(
+            "usage: python -m cffd_engine.model.bench --worker TASK (the benchmark is `cffd bench model`)"
+        )
+    sys.exit(worker_main(sys.argv[2]))

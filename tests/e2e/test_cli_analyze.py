@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from cffd_engine.analysis.command import main
+from cffd_engine.cli.analyze import main
 from cffd_engine.model import RSIANet, preset
 from cffd_engine.store import DEFAULT_BUNDLE, BundleManifest, ModelStore, write_bundle
 from tests import synthetic_media as sm

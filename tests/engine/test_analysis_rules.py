@@ -11,7 +11,6 @@ import pytest
 
 from cffd_engine.analysis import AnalysisSettings, FrameScore, compute_reference_spectrum
 from cffd_engine.analysis.analyzer import not_assessed_note
-from cffd_engine.analysis.command import add_arguments, settings_from_args
 from cffd_engine.analysis.result import LIKELY_MANIPULATED, NO_MANIPULATION_DETECTED, NOT_ASSESSED
 from cffd_engine.analysis.spectrum import (
     BINS,
@@ -30,6 +29,7 @@ from cffd_engine.analysis.verdict import (
     video_verdict,
     window_length,
 )
+from cffd_engine.cli.analyze import add_arguments, settings_from_args
 from cffd_engine.errors import CFFDError
 from cffd_engine.media.detectors import DetectorSettings
 from tests.synthetic_media import face_variants

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cffd_engine.cli import bench as bench_cli
 from cffd_engine.continual import ContinualMetrics, binary_auc
 from cffd_engine.continual import benchmark as bench
 from cffd_engine.continual.benchmark_config import BenchmarkConfig, preset_config
@@ -85,12 +86,12 @@ def test_a_tiny_benchmark_writes_its_table_results_and_config(tmp_path):
     )
     (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
     parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
+    bench_cli.add_continual_arguments(parser)
     args = parser.parse_args(
         ["--config", str(tmp_path / "config.json"), "--out", str(tmp_path / "out"), "--seed", "3"]
     )
     with cpu_threads(1):
-        assert bench.run(args) == 0
+        assert bench_cli.run_continual(args) == 0
     out = tmp_path / "out"
     saved = BenchmarkConfig.load(out / "config.json")
     assert saved.seed == 3 and saved.train.seed == 3 and saved.methods == ["ft", "er", "cffd"]
@@ -115,11 +116,11 @@ def test_presets_and_command_line_overrides():
     quick = preset_config("quick")
     assert quick.methods == ["ft", "lwf", "ewc", "er", "icarl", "cffd"] and quick.build["size"] == 64
     parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
+    bench_cli.add_continual_arguments(parser)
     args = parser.parse_args(
         ["--preset", "standard", "--out", "x", "--ablations", "--epochs", "3", "--budget", "50"]
     )
-    config = bench.config_from_args(args)
+    config = bench_cli.continual_config(args)
     assert config.name == "standard" and config.train.epochs == 3 and config.replay_budget == 50
     assert config.methods[-4:] == ["cffd-no-hscl", "cffd-no-slkd", "cffd-no-mfkd", "cffd-no-hybrid"]
     assert config.strategy_config("cffd-no-mfkd").lambda_mfkd == 0.0

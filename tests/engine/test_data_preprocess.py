@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from cffd_engine.cli import preprocess as preprocess_cli
 from cffd_engine.data import preprocess as prep
 from cffd_engine.data.adapters import load_manifest
 from cffd_engine.data.cache import CacheError, load_index
@@ -138,16 +139,16 @@ def test_dataset_reads_crops_and_labels(full_cache, examples):
 
 def test_cli_runs_and_reports(tmp_path, examples, capsys):
     parser = argparse.ArgumentParser()
-    prep.add_arguments(parser)
+    preprocess_cli.add_arguments(parser)
     root = examples.entries[0].path.rsplit("/real/", 1)[0]
     args = parser.parse_args([root, "--dataset", "folder", "--frames", "2", "--out", str(tmp_path / "c")])
     args.workers, args.size = 1, 48
-    assert prep.run(args) == 0
+    assert preprocess_cli.run(args) == 0
     err = capsys.readouterr().err
     assert "6 video(s) processed" in err and "1 failed" in err and "broken.mp4" in err
     assert (tmp_path / "c" / "preprocess.log").read_text(encoding="utf-8").count("broken.mp4") == 1
     bad = parser.parse_args([str(tmp_path), "--dataset", "ff++", "--out", str(tmp_path / "d")])
-    assert prep.run(bad) == 2
+    assert preprocess_cli.run(bad) == 2
     assert "original_sequences/youtube/c23/videos" in capsys.readouterr().err
 
 

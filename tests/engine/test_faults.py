@@ -31,7 +31,7 @@ import pytest
 import torch
 
 from cffd_engine.analysis import AnalysisSettings, Analyzer, load_analysis_model
-from cffd_engine.analysis.command import main as analyze_main
+from cffd_engine.cli.analyze import main as analyze_main
 from cffd_engine.continual import ReplayBuffer, TaskData, learn_task, train_first_task
 from cffd_engine.errors import CFFDError
 from cffd_engine.model import RSIANet

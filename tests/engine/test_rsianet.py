@@ -304,7 +304,7 @@ def test_benchmark_worker_and_table():
 
 def test_benchmark_workers_run_with_the_users_wait_policy_not_the_commands(monkeypatch):
     """``cffd`` sleeps idle OpenMP threads by default; the model benchmark times the library's own default."""
-    import cffd_engine.cli as cli
+    from cffd_engine import omp
     from cffd_engine.model import bench
 
     seen = {}
@@ -323,7 +323,7 @@ def test_benchmark_workers_run_with_the_users_wait_policy_not_the_commands(monke
         ("ACTIVE", True, "PASSIVE"),
     ]
     for user, passive, expected in cases:
-        monkeypatch.setattr(cli, "USER_OMP_WAIT_POLICY", user)
+        monkeypatch.setattr(omp, "USER_OMP_WAIT_POLICY", user)
         bench._run_worker(spec, "infer", 1, 1, 2, True, passive)
         assert seen["policy"] == expected, (user, passive)
         assert bench.omp_wait_policy(passive) == (expected or "default")

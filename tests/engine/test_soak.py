@@ -18,7 +18,7 @@ import torch
 
 import cffd_engine.analysis.analyzer as analyzer_module
 from cffd_engine.analysis import AnalysisSettings, Analyzer, analyze_safely, load_analysis_model
-from cffd_engine.analysis.command import main, result_line
+from cffd_engine.cli.analyze import main, result_line
 from cffd_engine.jobs import JobControl
 from cffd_engine.model import RSIANet
 from cffd_engine.store import BundleManifest, write_bundle

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from cffd_engine.data.synth import cli
+from cffd_engine.cli import synth as synth_cli
 from cffd_engine.data.synth.base import Face
 from cffd_engine.data.synth.demo import SEGMENT_S, ensure_demo_videos, make_demo_videos
 from cffd_engine.data.synth.separability import paired_accuracy, roc_auc, verdict
@@ -122,12 +122,12 @@ def test_cli_sheet_writes_the_png(tmp_path, monkeypatch):
     monkeypatch.setenv("CFFD_SYNTH_CACHE", str(tmp_path / "cache"))
     faces = write_face_folder(tmp_path / "faces", 4)
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    synth_cli.add_arguments(parser)
     out = tmp_path / "sheet.png"
     args = parser.parse_args(
         ["sheet", "--faces", str(faces), "--out", str(out), "--count", "2", "--cell", "64"]
     )
-    assert cli.run(args) == 0
+    assert synth_cli.run(args) == 0
     assert cv2.imread(str(out)).shape == (2 * (64 + 28 + 4), 6 * (64 + 4) + 32 + 4, 3)
 
 
@@ -191,9 +191,9 @@ def test_the_check_can_start_its_detectors_from_imagenet_weights(tmp_path):
 
 
 def test_cli_parses_every_command(tmp_path, monkeypatch):
-    monkeypatch.setenv(cli.ENV_SHARED_DATA, str(tmp_path))  # no UTKFace there: --faces becomes required
+    monkeypatch.setenv(synth_cli.ENV_SHARED_DATA, str(tmp_path))  # no UTKFace there: --faces becomes required
     parser = argparse.ArgumentParser(prog="cffd synth")
-    cli.add_arguments(parser)
+    synth_cli.add_arguments(parser)
     args = parser.parse_args(
         ["build", "--faces", "f", "--out", "o", "--methods", "blend,swap", "--per-task", "20"]
     )
@@ -207,4 +207,4 @@ def test_cli_parses_every_command(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         parser.parse_args(["sheet", "--out", "x.png"])
     bad = parser.parse_args(["build", "--faces", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
-    assert cli.run(bad) == 2
+    assert synth_cli.run(bad) == 2

@@ -11,7 +11,6 @@ packages is needed besides the face-landmarker model file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -26,10 +25,9 @@ from cffd_engine.data.synth.base import Face
 from cffd_engine.data.synth.families import get_family
 from cffd_engine.data.synth.videos import VideoWriter, envelope
 from cffd_engine.jobs import JobControl, ensure_job
+from cffd_engine.media.portrait import portrait_path
 
 DEMO_VERSION = 1
-PORTRAIT = Path(__file__).resolve().parents[3] / "resources" / "demo" / "grace_hopper.jpg"
-PORTRAIT_SHA256 = "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130"
 ENV_DEMO_DIR = "CFFD_DEMO_DIR"
 SIZE = (640, 480)
 FPS = 25.0
@@ -46,17 +44,6 @@ class DemoVideos:
     pristine: Path
     manipulated: Path
     sidecar: Path
-
-
-def portrait_path() -> Path:
-    """Grace Hopper's public-domain portrait, shipped in ``resources/demo``; checked by its hash."""
-    path = PORTRAIT
-    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != PORTRAIT_SHA256:
-        raise RuntimeError(
-            f"{path}: the demo portrait is missing or altered; restore it from the repository "
-            "(git checkout resources/demo/grace_hopper.jpg)"
-        )
-    return path
 
 
 def default_demo_dir() -> Path:

@@ -24,6 +24,7 @@ from cffd_engine.argtypes import (
     positive_float,
     positive_int,
 )
+from cffd_engine.cli.progress import progress_bar
 from cffd_engine.errors import CFFDError
 from cffd_engine.media.detectors import DetectorSettings
 from cffd_engine.shards import SHARD_HELP, parse_shard, relative_key
@@ -169,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: building the ``cffd`` parser must not load torch.
     from cffd_engine.analysis.analyzer import Analyzer, analyze_safely
     from cffd_engine.analysis.models import load_analysis_model
-    from cffd_engine.cli import progress_bar
     from cffd_engine.jobs import JobControl
     from cffd_engine.media.intake import EVIDENCE_SUFFIXES, pick_files
     from cffd_engine.store import DEFAULT_BUNDLE
@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cffd_engine.analysis.command``: the same as ``cffd analyze``."""
+    """``cffd analyze`` on its own (argv in, exit status out), as the analysis benchmark runs it."""
     parser = argparse.ArgumentParser(prog="cffd analyze", description="Analyse videos for manipulated faces.")
     add_arguments(parser)
     args = parser.parse_args(argv)
@@ -238,7 +238,3 @@ def main(argv: list[str] | None = None) -> int:
     except CFFDError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

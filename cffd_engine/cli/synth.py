@@ -22,12 +22,11 @@ from cffd_engine.argtypes import (
     positive_int,
     whole_number,
 )
-from cffd_engine.cli import progress_bar
+from cffd_engine.cli.progress import progress_bar
 from cffd_engine.data.synth.families import DEFAULT_SEQUENCE, FAMILY_NAMES, parse_methods
+from cffd_engine.data.synth.pool import ENV_SHARED_DATA
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import Cancelled
-
-ENV_SHARED_DATA = "CFFD_SHARED_DATA"
 
 
 def default_faces() -> Path | None:
