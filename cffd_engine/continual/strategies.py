@@ -27,21 +27,37 @@ from cffd_engine.model import RSIAOutput
 
 @dataclass
 class Batch:
-    """One training batch on the device: float images in [0, 1], labels, and which samples are replayed."""
+    """One training batch: float images in [0, 1] and labels on the device, which samples are replayed.
+
+    ``replay`` and every mask made from it stay on the host: rows are then cut with an index
+    the host already knows, where a boolean mask on a GPU makes the host wait for the device.
+    """
 
     images: Tensor
     labels: Tensor
-    replay: Tensor  # bool (N,)
+    replay: Tensor  # bool (N,), on the CPU
 
 
-def _subset(out: RSIAOutput, mask: Tensor) -> RSIAOutput:
+def take_rows(tensor: Tensor, rows: Tensor) -> Tensor:
+    """The rows of ``tensor`` where the host-side bool ``rows`` is true (all of it when all are)."""
+    if bool(rows.all()):
+        return tensor
+    index = rows.nonzero().squeeze(1).to(tensor.device, non_blocking=True)
+    return tensor.index_select(0, index)
+
+
+def _subset(out: RSIAOutput, rows: Tensor) -> RSIAOutput:
+    if bool(rows.all()):
+        return out
+    index = rows.nonzero().squeeze(1).to(out.logits.device, non_blocking=True)
+    cut = lambda tensor: tensor.index_select(0, index)  # noqa: E731
     return RSIAOutput(
-        out.logits[mask],
-        tuple(f[mask] for f in out.spatial_features),
-        tuple(f[mask] for f in out.frequency_features),
-        tuple(f[mask] for f in out.rsia_features),
-        out.embedding[mask],
-        out.level_weights[mask],
+        cut(out.logits),
+        tuple(map(cut, out.spatial_features)),
+        tuple(map(cut, out.frequency_features)),
+        tuple(map(cut, out.rsia_features)),
+        cut(out.embedding),
+        cut(out.level_weights),
     )
 
 
@@ -73,7 +89,7 @@ class Strategy:
         return {}
 
     def teacher_mask(self, batch: Batch) -> Tensor | None:
-        """Which samples of ``batch`` the teacher must see (None: no teacher this task)."""
+        """Which samples of ``batch`` the teacher must see, a bool on the host (None: no teacher this task)."""
         return None
 
     def first_task_signature(self) -> dict[str, Any]:
@@ -138,7 +154,7 @@ class LwF(Strategy):
     def losses(self, out, batch, teacher_out, mask, model):
         terms = super().losses(out, batch, teacher_out, mask, model)
         if teacher_out is not None:
-            student = out.logits[mask]
+            student = take_rows(out.logits, mask)
             terms["kd"] = self.config.lambda_kd * slkd_loss(
                 student, teacher_out.logits, self.config.lwf_temperature
             )
@@ -294,11 +310,11 @@ class CFFD(Strategy):
         kd_rows = torch.ones_like(replay) if c.slkd_on_new else replay
         fd_rows = torch.ones_like(replay) if c.mfkd_on_new else replay
         terms["slkd"] = c.lambda_slkd * slkd_loss(
-            student.logits[kd_rows], teacher_out.logits[kd_rows], c.kd_temperature
+            take_rows(student.logits, kd_rows), take_rows(teacher_out.logits, kd_rows), c.kd_temperature
         )
         terms["mfkd"] = c.lambda_mfkd * mfkd_loss(
-            [f[fd_rows] for f in student.rsia_features],
-            [f[fd_rows] for f in teacher_out.rsia_features],
+            [take_rows(f, fd_rows) for f in student.rsia_features],
+            [take_rows(f, fd_rows) for f in teacher_out.rsia_features],
             c.mfkd_normalize,
         )
         if c.lambda_relational > 0:
@@ -307,10 +323,10 @@ class CFFD(Strategy):
             )
         if c.lambda_domain > 0:
             terms["domain"] = c.lambda_domain * domain_mfkd_loss(
-                [f[fd_rows] for f in student.spatial_features],
-                [f[fd_rows] for f in student.frequency_features],
-                [f[fd_rows] for f in teacher_out.spatial_features],
-                [f[fd_rows] for f in teacher_out.frequency_features],
+                [take_rows(f, fd_rows) for f in student.spatial_features],
+                [take_rows(f, fd_rows) for f in student.frequency_features],
+                [take_rows(f, fd_rows) for f in teacher_out.spatial_features],
+                [take_rows(f, fd_rows) for f in teacher_out.frequency_features],
                 c.mfkd_normalize,
             )
         return terms

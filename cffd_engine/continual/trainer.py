@@ -36,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cffd_engine import distributed
 from cffd_engine.continual.config import TrainSettings
 from cffd_engine.continual.samples import SampleSet
-from cffd_engine.continual.strategies import Batch, Strategy
+from cffd_engine.continual.strategies import Batch, Strategy, take_rows
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.model.device import autocast_for, cpu_threads, select_device
@@ -253,16 +253,16 @@ class Trainer:
             self.job.check()
             images = data.float_images(index, device)
             if s.horizontal_flip:
-                flip = flips[index].to(device)
-                images[flip] = images[flip].flip(-1)
-            batch = Batch(images, data.labels[index].to(device), is_replay[index].to(device))
-            mask = strategy.teacher_mask(batch)
+                flip = flips[index].to(device, non_blocking=True)
+                images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+            batch = Batch(images, data.labels[index].to(device, non_blocking=True), is_replay[index])
+            mask = strategy.teacher_mask(batch)  # on the host, like everything that picks rows here
             with autocast_for(device) if use_amp else torch.autocast(device.type, enabled=False):
                 out = network(batch.images)
                 teacher_out = None
                 if mask is not None and bool(mask.any()):
                     with torch.no_grad():
-                        teacher_out = strategy.teacher(batch.images[mask])
+                        teacher_out = strategy.teacher(take_rows(batch.images, mask))
                 terms = strategy.losses(out, batch, teacher_out, mask, model)
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
@@ -276,8 +276,9 @@ class Trainer:
             scaler.step(optimizer)
             scaler.update()
             seen += len(index) * world_size
-            values = {name: float(value.detach()) for name, value in terms.items()}
-            values["total"] = float(loss.detach())
+            # One transfer for all the terms: each float() of a device tensor makes the host wait.
+            numbers = torch.stack([value.detach().float() for value in (*terms.values(), loss)]).tolist()
+            values = dict(zip([*terms, "total"], numbers, strict=True))
             values = distributed.mean_over_ranks(values)
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value

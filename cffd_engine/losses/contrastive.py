@@ -25,12 +25,12 @@ def _mean_log_prob_over_positives(log_prob: Tensor, positives: Tensor) -> Tensor
     that stays attached to the graph (so a degenerate batch neither NaNs nor breaks backward).
     """
     count = positives.sum(dim=1)
-    valid = count > 0
+    valid = (count > 0).to(log_prob.dtype)
     # where() rather than multiply: excluded entries may hold -inf, and 0 * -inf is NaN.
     summed = torch.where(positives, log_prob, torch.zeros_like(log_prob)).sum(dim=1)
-    if not bool(valid.any()):
-        return summed.sum() * 0.0
-    return -(summed[valid] / count[valid]).mean()
+    # Weights rather than a boolean select or a test of valid.any(): either makes a GPU wait for the host.
+    per_anchor = summed / count.clamp(min=1)
+    return -(per_anchor * valid).sum() / valid.sum().clamp(min=1)
 
 
 def sficl_loss(z: Tensor, labels: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:

@@ -237,3 +237,27 @@ def test_pairs_made_from_one_source_share_a_batch():
         for b in unpaired
     )
     assert split > 0  # without the option, pairs are scattered
+
+
+@pytest.mark.parametrize("name", ["lwf", "cffd"])
+def test_a_training_step_never_makes_the_host_wait_for_the_device(name, trained_tiny, monkeypatch):
+    """On a GPU a boolean select or a bool() of a device tensor stalls the queue; CFFD once made ~40 a step."""
+    from cffd_engine.continual import trainer as trainer_module
+    from tests.engine.device_reads import DeviceReads
+
+    reads = DeviceReads()
+
+    class MarkedBatch(Batch):
+        def __post_init__(self):
+            reads.mark(self.images, self.labels)
+
+    monkeypatch.setattr(trainer_module, "Batch", MarkedBatch)
+    model = copy.deepcopy(trained_tiny)
+    strategy = build_strategy(StrategyConfig(name=name, hscl_projection_dim=8))
+    trainer = Trainer(TrainSettings(device="cpu", epochs=1, batch_size=8, horizontal_flip=True))
+    strategy.before_task(model, 0, make_task("a", 8), None)  # HSCL heads, as after a first task
+    with reads:
+        summary = trainer.fit(model, strategy, make_task("b", 16), 1, make_task("a", 8), "b")
+    distilled = {"lwf": {"kd"}, "cffd": {"slkd", "mfkd", "hscl"}}[name]
+    assert distilled <= set(summary.final_losses)
+    assert dict(reads.sites) == {}
