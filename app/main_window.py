@@ -38,11 +38,11 @@ from app.model_manager import active_model_text
 from app.notice_bar import NoticeBar
 from app.progress_panel import ProgressPanel
 from app.review_dialog import ReviewDialog
-from app.review_queue import ReviewQueue
 from app.theme import ERROR_STYLE, INFO_STYLE
 from app.welcome_panel import WelcomePanel
 from app.workers import JobGroup
 from cffd_engine.analysis import AnalysisResult, AnalysisSettings
+from cffd_engine.analysis.review_queue import ReviewQueue, example_label
 from cffd_engine.cases import CaseEntry, CaseFolder, default_case_root
 from cffd_engine.errors import CaseError
 from cffd_engine.media.intake import pick_files
@@ -577,8 +577,9 @@ class MainWindow(QMainWindow):
         if self.queue.selected_id() == item_id:
             self.results_view.verdict_card.show_review(item.result)
         self.review_saved.emit(item.result)
-        if track_id is not None:
-            self._keep_faces(item.result, track_id, review.finding)
+        label = example_label(review.decision, review.finding)
+        if track_id is not None and label is not None:
+            self._keep_faces(item.result, track_id, label)
 
     def _keep_faces(self, result: AnalysisResult, track_id: int, label: str) -> None:
         card = self.results_view.verdict_card

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.review_queue import GENUINE, MANIPULATED, ReviewQueue
+from cffd_engine.analysis.review_queue import GENUINE, MANIPULATED, ReviewQueue
 from cffd_engine.continual import SampleSet, TaskData, from_arrays
 from cffd_engine.continual.samples import FAKE, REAL
 from cffd_engine.errors import CFFDError

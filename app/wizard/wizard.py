@@ -7,13 +7,13 @@ import json
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from app.review_queue import ReviewQueue
 from app.wizard.faces_page import FacesPage
 from app.wizard.input_pages import ExamplesPage, IntroPage, NamePage
 from app.wizard.results_page import ResultsPage
 from app.wizard.settings_page import SettingsPage
 from app.wizard.training_page import TrainingPage
 from app.workers import JobGroup
+from cffd_engine.analysis.review_queue import ReviewQueue
 from cffd_engine.continual import ContinualSettings
 from cffd_engine.continual.samples import REAL
 from cffd_engine.store import BundleError, BundleManifest, ModelStore

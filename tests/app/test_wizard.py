@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.review_queue import MANIPULATED
 from app.workers import wait_for_all
 from cffd_engine.analysis.result import DISPUTED
+from cffd_engine.analysis.review_queue import MANIPULATED
 from tests import synthetic_media as sm
 from tests.app.conftest import give_review, tiny_settings
 
