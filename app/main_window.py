@@ -113,7 +113,20 @@ class MainWindow(QMainWindow):
         self._jobs = JobGroup()
         self._demo_job = None
         self.runner = AnalysisRunner(self.store, analysis_settings or AnalysisSettings(), self)
+        self._build_banners()
+        self._build_central(self._build_evidence_column())
+        self._build_status_bar()
+        self.menus = WindowMenus(self, self.settings)
+        self._connect()
+        self._refresh_model()
+        self.statusBar().showMessage("Ready")
+        self.case: CaseFolder | None = None
+        if not self.open_case(case or self.menus.last_case() or default_case_root()) and case is None:
+            self.open_case(default_case_root())
+        self._start_model(default_bundle)
 
+    def _build_banners(self) -> None:
+        """The lines above everything: an error, the model's state, a notice."""
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
         self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -125,6 +138,8 @@ class MainWindow(QMainWindow):
         self.model_banner.hide()
         self.notice = NoticeBar()
 
+    def _build_evidence_column(self) -> QWidget:
+        """The left column: the evidence queue, the buttons that add to it, the analysis progress."""
         self.queue = EvidenceQueue()
         self.progress = ProgressPanel()
         add_files = QPushButton("Add files...")
@@ -141,7 +156,10 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.queue, stretch=1)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.progress)
+        return left
 
+    def _build_central(self, left: QWidget) -> None:
+        """The banners over the evidence column and, beside it, the welcome panel or the selected item."""
         self.welcome = WelcomePanel(self.store)
         self.item_view = ItemView(self.store)
         self.results_view = self.item_view.results_view
@@ -161,18 +179,16 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.notice)
         layout.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
         self.model_label = QLabel()
         self.detector_label = QLabel()
         self.detector_label.setToolTip("torch and the active model load behind the window at start")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.detector_label)
-        self.menus = WindowMenus(self, self.settings)
-        self._connect()
-        self._refresh_model()
-        self.statusBar().showMessage("Ready")
-        self.case: CaseFolder | None = None
-        if not self.open_case(case or self.menus.last_case() or default_case_root()) and case is None:
-            self.open_case(default_case_root())
+
+    def _start_model(self, default_bundle: Path | None) -> None:
+        """Install the shipped model into an empty store, or load the active one behind the window."""
         if default_bundle is not None and default_bundle.exists() and self.store.active_version() is None:
             self._install_default(default_bundle)
         else:
