@@ -150,9 +150,7 @@ def test_a_known_name_is_refused_and_reviewed_faces_serve_as_examples(qtbot, win
     wizard = window.open_learn_wizard()
     wizard.next()
     examples = wizard.examples_page
-    assert (
-        examples.use_review.isEnabled() and "20 found manipulated" in examples.use_review.text()
-    )
+    assert examples.use_review.isEnabled() and "20 found manipulated" in examples.use_review.text()
     examples.use_review.setChecked(True)
     assert examples.isComplete()
     wizard.next()
