@@ -38,11 +38,11 @@ from app.model_manager import active_model_text
 from app.notice_bar import NoticeBar
 from app.progress_panel import ProgressPanel
 from app.review_dialog import ReviewDialog
-from app.review_queue import ReviewQueue
 from app.theme import ERROR_STYLE, INFO_STYLE
 from app.welcome_panel import WelcomePanel
 from app.workers import JobGroup
 from cffd_engine.analysis import AnalysisResult, AnalysisSettings
+from cffd_engine.analysis.review_queue import ReviewQueue, example_label
 from cffd_engine.cases import CaseEntry, CaseFolder, default_case_root
 from cffd_engine.errors import CaseError
 from cffd_engine.media.intake import pick_files
@@ -113,7 +113,20 @@ class MainWindow(QMainWindow):
         self._jobs = JobGroup()
         self._demo_job = None
         self.runner = AnalysisRunner(self.store, analysis_settings or AnalysisSettings(), self)
+        self._build_banners()
+        self._build_central(self._build_evidence_column())
+        self._build_status_bar()
+        self.menus = WindowMenus(self, self.settings)
+        self._connect()
+        self._refresh_model()
+        self.statusBar().showMessage("Ready")
+        self.case: CaseFolder | None = None
+        if not self.open_case(case or self.menus.last_case() or default_case_root()) and case is None:
+            self.open_case(default_case_root())
+        self._start_model(default_bundle)
 
+    def _build_banners(self) -> None:
+        """The lines above everything: an error, the model's state, a notice."""
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
         self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -125,6 +138,8 @@ class MainWindow(QMainWindow):
         self.model_banner.hide()
         self.notice = NoticeBar()
 
+    def _build_evidence_column(self) -> QWidget:
+        """The left column: the evidence queue, the buttons that add to it, the analysis progress."""
         self.queue = EvidenceQueue()
         self.progress = ProgressPanel()
         add_files = QPushButton("Add files...")
@@ -141,7 +156,10 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.queue, stretch=1)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.progress)
+        return left
 
+    def _build_central(self, left: QWidget) -> None:
+        """The banners over the evidence column and, beside it, the welcome panel or the selected item."""
         self.welcome = WelcomePanel(self.store)
         self.item_view = ItemView(self.store)
         self.results_view = self.item_view.results_view
@@ -161,18 +179,16 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.notice)
         layout.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
         self.model_label = QLabel()
         self.detector_label = QLabel()
         self.detector_label.setToolTip("torch and the active model load behind the window at start")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.detector_label)
-        self.menus = WindowMenus(self, self.settings)
-        self._connect()
-        self._refresh_model()
-        self.statusBar().showMessage("Ready")
-        self.case: CaseFolder | None = None
-        if not self.open_case(case or self.menus.last_case() or default_case_root()) and case is None:
-            self.open_case(default_case_root())
+
+    def _start_model(self, default_bundle: Path | None) -> None:
+        """Install the shipped model into an empty store, or load the active one behind the window."""
         if default_bundle is not None and default_bundle.exists() and self.store.active_version() is None:
             self._install_default(default_bundle)
         else:
@@ -577,8 +593,9 @@ class MainWindow(QMainWindow):
         if self.queue.selected_id() == item_id:
             self.results_view.verdict_card.show_review(item.result)
         self.review_saved.emit(item.result)
-        if track_id is not None:
-            self._keep_faces(item.result, track_id, review.finding)
+        label = example_label(review.decision, review.finding)
+        if track_id is not None and label is not None:
+            self._keep_faces(item.result, track_id, label)
 
     def _keep_faces(self, result: AnalysisResult, track_id: int, label: str) -> None:
         card = self.results_view.verdict_card

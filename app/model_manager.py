@@ -83,6 +83,28 @@ class ModelManager(QDialog):
         self.resize(1000, 560)
         self.store = store
         self._jobs = JobGroup()
+        self._build_table()
+        self.card = QTextBrowser()
+        self.card.setOpenExternalLinks(False)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+        row = self._build_buttons()
+        lower = self._build_card_and_history()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(lower)
+        splitter.setSizes([170, 330])
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Model store: {store.root}"))
+        layout.addWidget(splitter, stretch=1)
+        layout.addWidget(self.message)
+        layout.addLayout(row)
+        self.refresh()
+
+    def _build_table(self) -> None:
+        """One row per stored version; selecting one shows its card."""
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().hide()
@@ -92,12 +114,9 @@ class ModelManager(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selection_changed)
-        self.card = QTextBrowser()
-        self.card.setOpenExternalLinks(False)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.hide()
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """What can be done with the selected version, and Close."""
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         for name, text, slot in (
@@ -123,6 +142,10 @@ class ModelManager(QDialog):
             "version): from its training photos when they are on this computer, else from a folder of "
             "your own genuine face images"
         )
+        return row
+
+    def _build_card_and_history(self) -> QSplitter:
+        """The selected version's model card beside the activation history."""
         self.history = QListWidget()
         self.history.setToolTip("Every change of the active version, newest first")
         history_pane = QWidget()
@@ -134,16 +157,7 @@ class ModelManager(QDialog):
         lower.addWidget(self.card)
         lower.addWidget(history_pane)
         lower.setSizes([700, 300])
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
-        splitter.addWidget(lower)
-        splitter.setSizes([170, 330])
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Model store: {store.root}"))
-        layout.addWidget(splitter, stretch=1)
-        layout.addWidget(self.message)
-        layout.addLayout(row)
-        self.refresh()
+        return lower
 
     def refresh(self, select: str | None = None) -> None:
         keep = select or self.selected_version()

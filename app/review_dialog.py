@@ -27,6 +27,7 @@ from cffd_engine.analysis.result import (
     Review,
     utc_now,
 )
+from cffd_engine.analysis.review_queue import example_label
 
 CHOICES = (
     (AGREED, None, "I agree with the model's verdict"),
@@ -101,7 +102,8 @@ class ReviewDialog(QDialog):
         self.choices.button(number).setChecked(True)
 
     def _choice_changed(self, *_args) -> None:
-        self.keep_faces.setEnabled(CHOICES[self.choices.checkedId()][0] == DISPUTED)
+        decision, finding, _ = CHOICES[self.choices.checkedId()]
+        self.keep_faces.setEnabled(example_label(decision, finding) is not None)
 
     def accept(self) -> None:
         decision, finding, _ = CHOICES[self.choices.checkedId()]
@@ -113,7 +115,6 @@ class ReviewDialog(QDialog):
             self.message.setText(f"Not saved: {exc}.")
             self.message.show()
             return
-        self.review_given.emit(
-            review, decision == DISPUTED and self._has_track and self.keep_faces.isChecked()
-        )
+        offered = example_label(decision, finding) is not None and self._has_track
+        self.review_given.emit(review, offered and self.keep_faces.isChecked())
         super().accept()

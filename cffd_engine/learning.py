@@ -12,6 +12,8 @@ its accuracy on every task's held-out faces before and after in ``update_report.
     [examples]                      # one of:
     folder = "crops/"               #   face crops in real/ and fake/ sub-folders
     validation = "crops-val/"       #   (optional) held-out faces laid out the same way
+    # forgery = "clips/"            #   videos and pictures of the new forgery (a file or a folder),
+    # genuine = "mine/"             #   (optional) and genuine ones: faces are found as the wizard does
     # sequence = "built/"           #   a task of a `cffd synth build` sequence: train and val splits
     # cache = "cache/"              #   a task of a preprocessing cache (`cffd preprocess`)
     # manifest = "manifest.json"
@@ -26,6 +28,7 @@ Runs as one process or under torchrun like ``cffd train`` (``cffd_engine.distrib
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +36,10 @@ from typing import Any
 
 from cffd_engine.errors import CFFDError
 
+log = logging.getLogger(__name__)
+
 REPORT_FILE = "update_report.json"
-SOURCES = ("folder", "sequence", "cache")
+SOURCES = ("folder", "sequence", "cache", "forgery")
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class UpdatePlan:
             raise CFFDError(
                 f"{path}: [examples] needs exactly one of {', '.join(SOURCES)} (found {given or 'none'})"
             )
-        needs = {"folder": [], "sequence": ["task"], "cache": ["manifest", "task"]}[given[0]]
+        needs = {"folder": [], "sequence": ["task"], "cache": ["manifest", "task"], "forgery": []}[given[0]]
         missing = [key for key in needs if key not in examples]
         if missing:
             raise CFFDError(f"{path}: [examples] {given[0]} also needs {', '.join(missing)}")
@@ -97,7 +102,10 @@ class UpdatePlan:
         from cffd_engine.continual.samples import SampleError, load_labelled_folder
 
         try:
-            if "folder" in self.examples:
+            if "forgery" in self.examples:
+                samples, source = self._faces_found(size, job), str(self.path("forgery"))
+                validation = None
+            elif "folder" in self.examples:
                 samples = load_labelled_folder(self.path("folder"), size, self.name)
                 validation = (
                     load_labelled_folder(self.path("validation"), size, self.name)
@@ -124,3 +132,20 @@ class UpdatePlan:
             f"{counts['fake']} manipulated and {counts['real']} genuine faces from {source}"
         )
         return TaskData(self.name, samples, validation, description)
+
+    def _faces_found(self, size: int, job=None):
+        """The faces in the ``forgery`` (and ``genuine``) videos and pictures, found as the wizard finds them."""
+        from cffd_engine.continual.examples import gather_faces
+
+        given = [self.path(key) for key in ("forgery", "genuine") if key in self.examples]
+        missing = [str(path) for path in given if not path.exists()]
+        if missing:
+            raise CFFDError(f"[examples] no such file or folder: {', '.join(missing)}")
+        genuine = [self.path("genuine")] if "genuine" in self.examples else []
+        gathered = gather_faces([self.path("forgery")], genuine, size, job=job)
+        for source in gathered.sources:
+            if source.problem:
+                log.warning("%s: no faces used (%s)", source.path, source.problem)
+        if not gathered.fake:
+            raise CFFDError(f"{self.path('forgery')}: no faces found in its videos and pictures")
+        return gathered.task_data(self.name, "", size).samples

@@ -49,6 +49,24 @@ class ResultsView(QWidget):
         self.spectrum_panel = SpectrumPanel()
         self.level_weights = LevelWeights()
         self.heatmaps = Heatmaps(store, self)
+        self._build_layout()
+        self._connect()
+        self._add_shortcuts()
+
+        self.result: AnalysisResult | None = None
+        self.frames: FrameStore | None = None
+        self.indices: list[int] = []  # the selected track's judged frames the viewer can show
+        self.current_index: int | None = None
+        self.track_id: int | None = None
+        self._scores: dict[int, list[FrameScore]] = {}  # every judged face, by frame
+        self._track_scores: dict[int, FrameScore] = {}  # the selected track's, by frame
+        self._track_keys: dict[int, KeyFrame] = {}
+        self._heat: tuple[tuple[int, int], QImage] | None = None
+        self._heat_problem: str | None = None  # why no heatmap can be computed for this result
+        self._heat_failure: tuple[tuple, str] | None = None
+
+    def _build_layout(self) -> None:
+        """The verdict card over the frame viewer (beside its side panels) and the timeline."""
         # Scrolls rather than squeezes on a small screen: squeezed below their minimum, the panels overlap.
         side_panels = QWidget()
         side_layout = QVBoxLayout(side_panels)
@@ -76,6 +94,8 @@ class ResultsView(QWidget):
         layout.addWidget(self.verdict_card)
         layout.addWidget(body, stretch=1)
 
+    def _connect(self) -> None:
+        """Heatmaps after a pause on a frame; the timeline, viewer and card move the frame and track."""
         self._heat_timer = QTimer(self)
         self._heat_timer.setSingleShot(True)
         self._heat_timer.setInterval(HEAT_DELAY_MS)
@@ -86,6 +106,9 @@ class ResultsView(QWidget):
         self.timeline.track_picked.connect(self.verdict_card.select_track)
         self.frame_viewer.step.connect(self.step)
         self.verdict_card.track_selected.connect(self._select_track)
+
+    def _add_shortcuts(self) -> None:
+        """Arrow keys step through frames, Home/End go to the ends, Page keys to key frames, H the overlay."""
         for key, action in (
             (Qt.Key.Key_Right, lambda: self.step(1)),
             (Qt.Key.Key_Left, lambda: self.step(-1)),
@@ -99,18 +122,6 @@ class ResultsView(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(action)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-
-        self.result: AnalysisResult | None = None
-        self.frames: FrameStore | None = None
-        self.indices: list[int] = []  # the selected track's judged frames the viewer can show
-        self.current_index: int | None = None
-        self.track_id: int | None = None
-        self._scores: dict[int, list[FrameScore]] = {}  # every judged face, by frame
-        self._track_scores: dict[int, FrameScore] = {}  # the selected track's, by frame
-        self._track_keys: dict[int, KeyFrame] = {}
-        self._heat: tuple[tuple[int, int], QImage] | None = None
-        self._heat_problem: str | None = None  # why no heatmap can be computed for this result
-        self._heat_failure: tuple[tuple, str] | None = None
 
     def show_result(self, result: AnalysisResult, frames: FrameStore) -> None:
         if self.frames is not None:

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 
 from app.images import rgb_to_pixmap
 from app.progress_panel import ProgressPanel
-from app.review_queue import GENUINE, MANIPULATED
 from app.theme import ERROR_STYLE, INFO_STYLE, WARNING_STYLE
-from app.wizard.examples import GatheredFaces, gather_faces
+from cffd_engine.analysis.review_queue import GENUINE, MANIPULATED
+from cffd_engine.continual.examples import GatheredFaces, gather_faces
 from cffd_engine.continual.samples import FAKE, REAL
 from cffd_engine.continual.session import FEW_EXAMPLES, MIN_EXAMPLES
 

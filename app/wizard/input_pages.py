@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.evidence_queue import EVIDENCE_FILTER
-from app.review_queue import GENUINE, MANIPULATED
 from app.theme import ERROR_STYLE, NOTE_STYLE
-from app.wizard.examples import FACES_PER_VIDEO
+from cffd_engine.analysis.review_queue import GENUINE, MANIPULATED
+from cffd_engine.continual.examples import FACES_PER_VIDEO
 
 if TYPE_CHECKING:
     from app.wizard.wizard import LearnWizard

@@ -105,9 +105,10 @@ class TrainingPage(QWizardPage):
         self.progress.begin(f"Teaching the model '{name}'")
 
         def work(control: WorkControl) -> Candidate:
-            candidate = learn_task(
-                store, task, settings, base, control, callbacks=[LiveLosses(control.publish)]
-            )
+            # A training step (a typed Progress) moves the bar without words: the stage line and the
+            # loss curves show where it is. The other stages' words are shown as they come.
+            job = control.with_events(lambda fraction, _step: control.report(fraction))
+            candidate = learn_task(store, task, settings, base, job, callbacks=[LiveLosses(control.publish)])
             if control.cancelled:  # cancelled after the last check: leave nothing behind
                 candidate.discard()
                 raise Cancelled("cancelled by the user")
@@ -115,7 +116,7 @@ class TrainingPage(QWizardPage):
 
         job = wizard.jobs.start(work, pool_name="training")
         self._job = job
-        job.progress.connect(self._progress)
+        job.progress.connect(self.progress.update_progress)
         job.partial.connect(self._losses)
         job.finished.connect(self._finished)
         job.failed.connect(self._failed)
@@ -131,9 +132,6 @@ class TrainingPage(QWizardPage):
         if self._job is not None:
             self._job.abandon()
             self._job = None
-
-    def _progress(self, fraction: float, message: str) -> None:
-        self.progress.update_progress(fraction, "" if message.startswith("epoch") else message)
 
     def _losses(self, progress: Progress) -> None:
         step = (progress.epoch - 1) * progress.steps + progress.step

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from app.review_queue import ReviewQueue
 from app.wizard.faces_page import FacesPage
 from app.wizard.input_pages import ExamplesPage, IntroPage, NamePage
 from app.wizard.results_page import ResultsPage
 from app.wizard.settings_page import SettingsPage
 from app.wizard.training_page import TrainingPage
 from app.workers import JobGroup
+from cffd_engine.analysis.review_queue import ReviewQueue
 from cffd_engine.continual import ContinualSettings
-from cffd_engine.continual.samples import REAL
+from cffd_engine.continual.buffer import stored_genuine_faces
 from cffd_engine.store import BundleError, BundleManifest, ModelStore
 from cffd_engine.store.bundle import REPLAY_DIR
 from cffd_engine.training import own_faces_needed
@@ -128,12 +126,7 @@ class LearnWizard(QWizard):
 
     def replay_genuine_count(self) -> int:
         """Genuine faces in the base version's replay buffer (the stand-ins when the analyst gives none)."""
-        index = self.store.path(self.base_version) / REPLAY_DIR / "index.json"
-        try:
-            labels = json.loads(index.read_text(encoding="utf-8")).get("labels", [])
-        except (OSError, ValueError, AttributeError):
-            return 0
-        return sum(1 for label in labels if label == REAL)
+        return stored_genuine_faces(self.store.path(self.base_version) / REPLAY_DIR)
 
     def finish_accepted(self, version: str) -> None:
         self.model_accepted.emit(version)

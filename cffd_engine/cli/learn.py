@@ -30,8 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Learn the update file's task on its base version, commit the candidate, print before and after."""
     from cffd_engine.continual import BaseModel, ContinualSettings, learn_task
+    from cffd_engine.continual.buffer import stored_genuine_faces
     from cffd_engine.learning import REPORT_FILE, UpdatePlan
     from cffd_engine.store import ModelStore
+    from cffd_engine.store.bundle import REPLAY_DIR
     from cffd_engine.training import WORK_DIR
 
     plan = UpdatePlan.load(args.config)
@@ -41,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
         store = ModelStore(args.store)
         base = BaseModel.from_store(store, args.base or plan.base)
         task = plan.task_data(base.model.config.input_size)
+        if world.is_main and not task.samples.counts()["real"]:
+            kept = stored_genuine_faces(store.path(base.manifest.version) / REPLAY_DIR)
+            print(
+                f"no genuine examples: the {kept} genuine faces {base.manifest.version} keeps in memory stand in"
+            )
         candidate = learn_task(store, task, settings, base, job, work)
         version = candidate.accept(activate=args.activate)
         if not world.is_main:

@@ -9,6 +9,7 @@ folder whose index adds, per crop, its rank, why it was chosen and its score.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -16,7 +17,7 @@ from torch import nn
 
 from cffd_engine import distributed
 from cffd_engine.continual.evaluate import predict
-from cffd_engine.continual.samples import FAKE, REAL, SampleError, SampleSet
+from cffd_engine.continual.samples import FAKE, INDEX_FILE, REAL, SampleError, SampleSet
 from cffd_engine.continual.selection import Ranking, SelectionStrategy, selection_from_dict
 from cffd_engine.jobs import JobControl
 
@@ -172,3 +173,26 @@ class ReplayBuffer:
             if task not in buffer.task_order:
                 raise SampleError(f"{folder}: selection recorded for unknown task {task!r}")
         return buffer
+
+
+def stored_counts(folder: Path | str) -> dict[str, dict[str, int]]:
+    """Per task, the real and fake faces a saved buffer keeps (as ``ReplayBuffer.counts``), from its index alone.
+
+    The pixels are not read. Empty when there is no buffer or its index cannot be read (a model
+    shared without the faces it keeps in memory).
+    """
+    try:
+        index = json.loads((Path(folder) / INDEX_FILE).read_text(encoding="utf-8"))
+        pairs = list(zip(index["tasks"], index["labels"], strict=True))
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    counts: dict[str, dict[str, int]] = {}
+    for task, label in pairs:
+        kept = counts.setdefault(str(task), {"real": 0, "fake": 0})
+        kept["real" if label == REAL else "fake"] += 1
+    return counts
+
+
+def stored_genuine_faces(folder: Path | str) -> int:
+    """How many genuine faces a saved buffer keeps: the stand-ins when an update is given no genuine examples."""
+    return sum(kept["real"] for kept in stored_counts(folder).values())

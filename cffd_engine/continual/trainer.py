@@ -290,7 +290,9 @@ class Trainer:
                 callback.on_step(progress)
             losses = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
             self.job.report(
-                progress.fraction, f"epoch {epoch + 1}/{s.epochs}, step {step}/{len(batches)}: {losses}"
+                progress.fraction,
+                f"epoch {epoch + 1}/{s.epochs}, step {step}/{len(batches)}: {losses}",
+                event=progress,
             )
         means = {name: total / max(1, len(batches)) for name, total in sums.items()}
         means["steps"] = float(len(batches))

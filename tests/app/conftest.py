@@ -10,9 +10,9 @@ import pytest
 import torch
 from PySide6.QtCore import QSettings
 
-from app.review_queue import ReviewQueue
 from app.workers import wait_for_all
 from cffd_engine.analysis import AnalysisSettings
+from cffd_engine.analysis.review_queue import ReviewQueue
 from cffd_engine.continual import ContinualSettings, StrategyConfig, TaskData, TrainSettings, train_first_task
 from cffd_engine.model.device import cpu_threads
 from cffd_engine.store import ModelStore

@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QApplication
 
 from app.evidence_queue import CANCELLED, DONE, NO_VERDICT
 from app.results.frame_store import frames_to_show
-from app.review_queue import MANIPULATED
 from cffd_engine.analysis import NOT_APPLICABLE
 from cffd_engine.analysis.result import DISPUTED
+from cffd_engine.analysis.review_queue import MANIPULATED
 from tests import synthetic_media as sm
 from tests.app.conftest import give_review
 

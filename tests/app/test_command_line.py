@@ -52,7 +52,7 @@ import sys
 from pathlib import Path
 from PySide6.QtWidgets import QApplication
 from app.main_window import MainWindow
-from app.review_queue import ReviewQueue
+from cffd_engine.analysis.review_queue import ReviewQueue
 from cffd_engine.store import ModelStore
 app = QApplication([])
 root = Path({str(tmp_path)!r})

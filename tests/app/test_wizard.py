@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.review_queue import MANIPULATED
 from app.workers import wait_for_all
 from cffd_engine.analysis.result import DISPUTED
+from cffd_engine.analysis.review_queue import MANIPULATED
 from tests import synthetic_media as sm
 from tests.app.conftest import give_review, tiny_settings
 
@@ -150,9 +150,7 @@ def test_a_known_name_is_refused_and_reviewed_faces_serve_as_examples(qtbot, win
     wizard = window.open_learn_wizard()
     wizard.next()
     examples = wizard.examples_page
-    assert (
-        examples.use_review.isEnabled() and "20 found manipulated" in examples.use_review.text()
-    )
+    assert examples.use_review.isEnabled() and "20 found manipulated" in examples.use_review.text()
     examples.use_review.setChecked(True)
     assert examples.isComplete()
     wizard.next()

@@ -18,6 +18,8 @@ from cffd_engine.continual import (
     ValidationSets,
     hold_out,
 )
+from cffd_engine.continual.buffer import stored_counts, stored_genuine_faces
+from cffd_engine.continual.samples import FAKE, REAL
 from cffd_engine.continual.selection import Ranking, hardness_order, herding_order, kcenter_order, uncertainty
 from cffd_engine.fileio import atomic_write_json
 from tests.engine.continual_fixtures import make_task
@@ -217,3 +219,18 @@ def test_sample_sets_check_their_shape():
         SampleSet(torch.zeros(2, 3, 8, 8), torch.zeros(2))
     with pytest.raises(ValueError, match="disagree"):
         SampleSet(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.zeros(3))
+
+
+def test_a_saved_buffers_faces_are_counted_per_task_and_label_from_its_index(tmp_path):
+    buffer = ReplayBuffer(budget=100, image_size=32)
+    kept = {"a": {"real": 3, "fake": 7}, "b": {"real": 5, "fake": 2}}
+    for seed, (task, wanted) in enumerate(kept.items()):
+        rankings = {REAL: ranked(wanted["real"]), FAKE: ranked(wanted["fake"])}
+        buffer.add_task(task, make_task(task, 40, seed=seed), rankings, RandomSelection())
+    buffer.save(tmp_path / "replay")
+    assert stored_counts(tmp_path / "replay") == kept == buffer.counts()
+    assert stored_genuine_faces(tmp_path / "replay") == 3 + 5
+    # a model shared without its faces, or an index that is not one: nothing to count
+    assert stored_counts(tmp_path / "nowhere") == {} and stored_genuine_faces(tmp_path / "nowhere") == 0
+    (tmp_path / "replay" / "index.json").write_text("{", encoding="utf-8")
+    assert stored_counts(tmp_path / "replay") == {}

@@ -1,6 +1,8 @@
 """From the analyst's examples (videos, images, folders, reviewed faces) to the faces a new task learns from.
 
-No Qt here: the wizard runs ``gather_faces`` in a worker and shows what it found.
+The wizard runs ``gather_faces`` in a worker and shows what it found; ``cffd learn`` with
+``[examples] forgery = ...`` calls it too, so both take the same files from one folder
+(``media.intake.pick_files``) and find the same faces in them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.review_queue import GENUINE, MANIPULATED, ReviewQueue
+from cffd_engine.analysis.review_queue import GENUINE, MANIPULATED, ReviewQueue
 from cffd_engine.continual import SampleSet, TaskData, from_arrays
 from cffd_engine.continual.samples import FAKE, REAL
 from cffd_engine.errors import CFFDError
