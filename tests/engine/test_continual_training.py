@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+from cffd_engine.config import ConfigError
 from cffd_engine.continual import (
     ContinualSettings,
     StrategyConfig,
@@ -110,6 +111,11 @@ def test_settings_round_trip_through_json(tmp_path):
     )
     path = settings.save(tmp_path / "settings.json")
     assert ContinualSettings.load(path) == settings
+    path.write_text('{"strategy": {"name": "magic"}}')
+    with pytest.raises(
+        ConfigError, match=r"settings.json: \[strategy\] name: 'magic' is not one of these \(allowed: ft,"
+    ):
+        ContinualSettings.load(path)
     with pytest.raises(ValueError, match="unknown strategy"):
         StrategyConfig(name="magic")
     with pytest.raises(ValueError, match="lamda_kd"):

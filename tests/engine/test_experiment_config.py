@@ -79,7 +79,7 @@ def test_relative_roots_are_read_from_the_files_folder(tmp_path):
         (GOOD.replace("forgery-incremental", "dataset-incremental"), "needs dataset celeb-df-v2"),
         ("protocol = 'forgery-incremental'\n", "datasets: no [datasets.NAME]"),
         (GOOD.replace('root = "ffpp"', 'root = "/path/to/FaceForensics++"'), "--root ff++=/folder/of/ff++"),
-        (GOOD + "[train]\nepochs = 0\n", "epochs and batch_size must be >= 1"),
+        (GOOD + "[train]\nepochs = 0\n", "[train] epochs: epochs and batch_size must be >= 1"),
         (GOOD + "[train]\nlearnig_rate = 0.1\n", "[train] learnig_rate: unknown key"),
         (
             GOOD + "[strategy]\nlambda_mfkd = 'x'\n",
@@ -87,9 +87,9 @@ def test_relative_roots_are_read_from_the_files_folder(tmp_path):
         ),
         (
             GOOD + "[train]\noptimizer = 'sgd'\n",
-            "[train] optimizer: 'sgd' is not one of these (allowed: 'adam' or 'adamw')",
+            "[train] optimizer: 'sgd' is not one of these (allowed: adam, adamw)",
         ),
-        (GOOD + "[model]\npreset = 'huge'\n", "[model]: "),
+        (GOOD + "[model]\npreset = 'huge'\n", "[model] preset: 'huge' is not one of these (allowed: lite, "),
         (GOOD + "[preprocess]\ndetector = 'yolo'\n", "unknown detector 'yolo'"),
         (GOOD + "[preprocess]\nworkers = 0\n", "workers must be a positive integer"),
         (GOOD + "[preprocess]\nframe = 8\n", "[preprocess] frame: unknown key"),
