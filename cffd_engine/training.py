@@ -22,7 +22,6 @@ import hashlib
 import json
 import shutil
 import time
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,56 +54,17 @@ class Recipe:
 
     @classmethod
     def load(cls, path: Path | str) -> Recipe:
-        """Read and check a recipe file; every problem names the file and the key."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CFFDError(f"{path}: not a readable training recipe ({exc})") from exc
-        return cls.from_text(text, path, default_name=path.stem)
+        """Read and check a recipe file; every problem is a ``ConfigError`` naming the file, key and allowed values."""
+        from cffd_engine.config import read_recipe
+
+        return read_recipe(path)
 
     @classmethod
     def from_text(cls, text: str, source: Path | str, default_name: str = "model") -> Recipe:
         """A recipe from its TOML text; ``source`` names it in errors."""
-        try:
-            data = dict(tomllib.loads(text))
-        except tomllib.TOMLDecodeError as exc:
-            raise CFFDError(f"{source}: not a readable training recipe ({exc})") from exc
-        section = {key: data.pop(key, {}) for key in ("data", "model", "continual")}
-        known = {"name", "mode", "description", "limits"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CFFDError(f"{source}: unknown key(s) {unknown}; known: {sorted(known | set(section))}")
-        build = dict(section["data"])
-        model = dict(section["model"])
-        recipe = cls(
-            name=str(data.get("name") or default_name),
-            mode=str(data.get("mode", "joint")),
-            description=str(data.get("description", "")),
-            limits=tuple(str(limit) for limit in data.get("limits", [])),
-            faces=str(build.pop("faces", "")),
-            build=build,
-            preset=str(model.pop("preset", "lite")),
-            model_overrides=model,
-            continual=dict(section["continual"]),
-            text=text,
-        )
-        recipe.check(source)
-        return recipe
+        from cffd_engine.config import recipe_from_text
 
-    def check(self, source: Path | str) -> None:
-        from cffd_engine.continual import ContinualSettings
-        from cffd_engine.data.synth import BuildSettings
-        from cffd_engine.model import preset
-
-        if self.mode not in MODES:
-            raise CFFDError(f"{source}: mode = {self.mode!r}; choose one of {MODES}")
-        try:
-            preset(self.preset, **self.model_overrides)
-            ContinualSettings.from_dict(self.continual)
-            BuildSettings(faces=Path("."), out=Path("."), **self.build)
-        except (TypeError, ValueError) as exc:
-            raise CFFDError(f"{source}: {exc}") from exc
+        return recipe_from_text(text, source, default_name)
 
     def faces_folder(self) -> Path:
         """The photos to forge from; a clear error when they are not on this machine."""

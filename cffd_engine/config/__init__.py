@@ -4,11 +4,13 @@ Each file a user writes is read and checked here, and every problem raises ``Con
 with one message format, ``FILE: KEY: problem (allowed: ...)``:
 
 - experiment files (TOML, ``cffd bench continual --config``): ``load_experiment``;
+- training recipes (TOML, ``cffd train --config``): ``read_recipe``, ``recipe_from_text``;
+- update files (TOML, ``cffd learn --config``): ``read_update_plan``;
 - continual settings (JSON, ``ContinualSettings.save``): ``read_continual_settings``.
 
-The dataclasses they make stay with the code that uses them; their ``load`` methods call
-these. Files the program writes for itself (results, checkpoints, bundle manifests) are
-read where they are written.
+The dataclasses they make stay with the code that uses them (``Recipe`` in ``training``,
+``UpdatePlan`` in ``learning``...); their ``load`` methods call these. Files the program
+writes for itself (results, checkpoints, bundle manifests) are read where they are written.
 """
 
 from cffd_engine.config.core import (
@@ -21,6 +23,8 @@ from cffd_engine.config.core import (
     read_toml,
 )
 from cffd_engine.config.experiment import EXPERIMENTS, load_experiment, shipped_experiments
+from cffd_engine.config.recipe import read_recipe, recipe_from_text
+from cffd_engine.config.update import read_update_plan
 
 __all__ = [
     "EXPERIMENTS",
@@ -31,6 +35,9 @@ __all__ = [
     "read_continual_settings",
     "read_json",
     "read_model",
+    "read_recipe",
     "read_toml",
+    "read_update_plan",
+    "recipe_from_text",
     "shipped_experiments",
 ]

@@ -1,0 +1,70 @@
+"""Training recipes (``cffd train --config``), read and checked: the data, the model, the settings, the mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cffd_engine.config.core import (
+    ConfigError,
+    check_choice,
+    check_keys,
+    check_types,
+    parse_toml,
+    read_continual,
+    read_model,
+    read_settings,
+    read_text,
+    table,
+)
+
+WHAT = "a training recipe"
+TOP_KEYS = {"name", "mode", "description", "limits"}
+SECTIONS = ("data", "model", "continual")
+
+
+def read_recipe(path: Path | str):
+    """The ``Recipe`` in the file at ``path``, its name the file's by default."""
+    path = Path(path)
+    return recipe_from_text(read_text(path, WHAT), path, default_name=path.stem)
+
+
+def recipe_from_text(text: str, source: Path | str, default_name: str = "model"):
+    """The ``Recipe`` a TOML text states; ``source`` names it in errors (a file, or where it was recorded)."""
+    from cffd_engine.training import MODES, Recipe
+
+    data = parse_toml(text, source, WHAT)
+    sections = {name: table(data, name, source) for name in SECTIONS}
+    check_keys(data, TOP_KEYS | set(SECTIONS), source, None)
+    check_types(Recipe, data, source, None)
+    mode = data.get("mode", "joint")
+    check_choice(mode, MODES, source, "mode")
+    limits = data.get("limits", [])
+    if not isinstance(limits, list) or not all(isinstance(limit, str) for limit in limits):
+        raise ConfigError(source, "limits", f"{limits!r} is not a list of sentences", '["...", "..."]')
+    build = sections["data"]
+    faces = build.pop("faces", "")
+    if not isinstance(faces, str):
+        raise ConfigError(source, "[data] faces", f"{faces!r} is not a folder path in quotes")
+    _check_build(build, source)
+    preset, overrides = read_model(sections["model"], source)
+    read_continual(sections["continual"], source)
+    return Recipe(
+        name=str(data.get("name") or default_name),
+        mode=mode,
+        description=data.get("description", ""),
+        limits=tuple(limits),
+        faces=faces,
+        build=build,
+        preset=preset,
+        model_overrides=overrides,
+        continual=sections["continual"],
+        text=text,
+    )
+
+
+def _check_build(build: dict[str, Any], source: Path | str) -> None:
+    """``[data]``: the ``BuildSettings`` of the synthetic sequence, besides the photos and the output."""
+    from cffd_engine.data.synth import BuildSettings
+
+    read_settings(BuildSettings, build, source, "data", ("faces", "out"), faces=Path("."), out=Path("."))
