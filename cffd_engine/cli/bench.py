@@ -326,16 +326,7 @@ def _config_file(args: argparse.Namespace) -> BenchmarkConfig:
         return load_experiment(args.config, roots)
     if args.root:
         raise BenchmarkConfigError("--root is for an experiment file (.toml); a config.json names its cache")
-    try:
-        return BenchmarkConfig.load(args.config)
-    except FileNotFoundError as exc:
-        raise BenchmarkConfigError(
-            f"{args.config}: no such file; give an experiment .toml or a config.json"
-        ) from exc
-    except (OSError, ValueError, TypeError) as exc:
-        raise BenchmarkConfigError(
-            f"{args.config}: not a benchmark config ({exc}); give an experiment .toml or the config.json a run wrote"
-        ) from exc
+    return BenchmarkConfig.load(args.config)
 
 
 def run_continual(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ Each file a user writes is read and checked here, and every problem raises ``Con
 with one message format, ``FILE: KEY: problem (allowed: ...)``:
 
 - experiment files (TOML, ``cffd bench continual --config``): ``load_experiment``;
+- benchmark configs (the ``config.json`` a run wrote, given back): ``read_benchmark_config``;
 - training recipes (TOML, ``cffd train --config``): ``read_recipe``, ``recipe_from_text``;
 - update files (TOML, ``cffd learn --config``): ``read_update_plan``;
 - continual settings (JSON, ``ContinualSettings.save``): ``read_continual_settings``.
@@ -13,6 +14,7 @@ The dataclasses they make stay with the code that uses them (``Recipe`` in ``tra
 writes for itself (results, checkpoints, bundle manifests) are read where they are written.
 """
 
+from cffd_engine.config.benchmark import read_benchmark_config
 from cffd_engine.config.core import (
     ConfigError,
     check_types,
@@ -31,6 +33,7 @@ __all__ = [
     "ConfigError",
     "check_types",
     "load_experiment",
+    "read_benchmark_config",
     "read_continual",
     "read_continual_settings",
     "read_json",

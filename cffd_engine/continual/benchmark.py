@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from cffd_engine.config import ConfigError
 from cffd_engine.continual.benchmark_config import METHODS, BenchmarkConfig
 from cffd_engine.continual.buffer import ReplayBuffer
 from cffd_engine.continual.evaluate import evaluate
@@ -258,7 +259,7 @@ def check_same_config(config: BenchmarkConfig, out: Path) -> None:
         return
     try:
         earlier = _comparable(BenchmarkConfig.load(written).to_dict())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except ConfigError as exc:
         raise BenchmarkConfigError(
             f"{written}: an earlier run's config cannot be read back ({exc}); choose another --out folder"
         ) from exc

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +125,10 @@ class BenchmarkConfig:
 
     @classmethod
     def load(cls, path: Path | str) -> BenchmarkConfig:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """A config.json as a run wrote it (or a user edited it); problems are ``ConfigError``."""
+        from cffd_engine.config import read_benchmark_config
+
+        return read_benchmark_config(path)
 
     def strategy_config(self, method: str) -> StrategyConfig:
         return StrategyConfig.from_dict({**self.strategy_overrides, **METHODS[method][1]})

@@ -108,6 +108,32 @@ def test_a_missing_file_or_a_folder_is_named(tmp_path):
             load_experiment(path)
 
 
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"methods": ["ft", "sgd"]}, "methods: 'sgd' is not one of these (allowed: ft, lwf, "),
+        ({"replay_budget": "many"}, "replay_budget: 'many' is not of the right type (allowed: int)"),
+        ({"replay_bugdet": 5}, "replay_bugdet: unknown key (allowed: build, cache, "),
+        ({"model_preset": "huge"}, "model_preset: 'huge' is not one of these (allowed: lite, "),
+        ({"model_overrides": {"widht": 3}}, "[model_overrides] widht: unknown key (allowed: band_edges, "),
+        ({"strategy_overrides": {"lamda_kd": 1}}, "[strategy_overrides] lamda_kd: unknown key (allowed: "),
+        (
+            {"train": {"optimizer": "sgd"}},
+            "[train] optimizer: 'sgd' is not one of these (allowed: adam, adamw)",
+        ),
+    ],
+)
+def test_a_config_json_given_back_is_checked_like_an_experiment_file(tmp_path, change, fragment):
+    path = tmp_path / "config.json"
+    config = BenchmarkConfig(name="a", sequence="seq", methods=["ft"])
+    path.write_text(json.dumps(config.to_dict()))
+    assert BenchmarkConfig.load(path) == config
+    path.write_text(json.dumps({**config.to_dict(), **change}))
+    with pytest.raises(ConfigError) as caught:
+        BenchmarkConfig.load(path)
+    assert str(caught.value).startswith(f"{path}: ") and fragment in str(caught.value)
+
+
 def entry(name: str, label: int = 0, dataset: str = "ff++") -> ManifestEntry:
     return ManifestEntry(f"/data/{name}.mp4", label, "train", "real" if label == 0 else "DF", dataset)
 
