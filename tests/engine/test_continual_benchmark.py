@@ -73,7 +73,7 @@ def write_sequence(folder, tasks: dict[str, str]) -> None:
 
 def test_a_tiny_benchmark_writes_its_table_results_and_config(tmp_path):
     write_sequence(tmp_path / "seq", {"checker": "checker", "stripes": "stripes"})
-    overrides = {k: v for k, v in tiny_config().to_dict().items() if k not in ("name", "notes")}
+    overrides = {k: v for k, v in tiny_config().to_dict().items() if k not in ("name", "notes", "overrides")}
     config = BenchmarkConfig(
         name="test",
         sequence=str(tmp_path / "seq"),
