@@ -9,6 +9,15 @@ class CFFDError(Exception):
     """Base class for errors meant to be shown to the user as they are."""
 
 
+class ConfigError(CFFDError):
+    """A file a user wrote says something that cannot be used: which file, which key, what is allowed."""
+
+    def __init__(self, source: Path | str, key: str | None, problem: str, allowed: str | None = None):
+        self.source, self.key = str(source), key
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + problem + (f" (allowed: {allowed})" if allowed else ""))
+
+
 class EvidenceError(CFFDError):
     """An evidence file cannot be read as asked."""
 

@@ -29,7 +29,6 @@ Runs as one process or under torchrun like ``cffd train`` (``cffd_engine.distrib
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,6 @@ from cffd_engine.errors import CFFDError
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "update_report.json"
-SOURCES = ("folder", "sequence", "cache", "forgery")
 
 
 @dataclass(frozen=True)
@@ -52,45 +50,6 @@ class UpdatePlan:
     examples: dict[str, str] = field(default_factory=dict)
     continual: dict[str, Any] = field(default_factory=dict)
     folder: Path = Path(".")  # relative example paths are relative to the update file
-
-    @classmethod
-    def load(cls, path: Path | str) -> UpdatePlan:
-        """Read and check an update file; every problem names the file and the key."""
-        from cffd_engine.continual import ContinualSettings
-
-        path = Path(path)
-        try:
-            data = dict(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise CFFDError(f"{path}: not a readable update file ({exc})") from exc
-        known = {"name", "description", "base", "examples", "continual"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CFFDError(f"{path}: unknown key(s) {unknown}; known: {sorted(known)}")
-        if not str(data.get("name", "")).strip():
-            raise CFFDError(f'{path}: name the new forgery type (name = "...")')
-        examples = {str(k): str(v) for k, v in dict(data.get("examples", {})).items()}
-        given = [source for source in SOURCES if source in examples]
-        if len(given) != 1:
-            raise CFFDError(
-                f"{path}: [examples] needs exactly one of {', '.join(SOURCES)} (found {given or 'none'})"
-            )
-        needs = {"folder": [], "sequence": ["task"], "cache": ["manifest", "task"], "forgery": []}[given[0]]
-        missing = [key for key in needs if key not in examples]
-        if missing:
-            raise CFFDError(f"{path}: [examples] {given[0]} also needs {', '.join(missing)}")
-        try:
-            ContinualSettings.from_dict(dict(data.get("continual", {})))
-        except (TypeError, ValueError) as exc:
-            raise CFFDError(f"{path}: [continual] {exc}") from exc
-        return cls(
-            name=str(data["name"]).strip(),
-            description=str(data.get("description", "")),
-            base=str(data["base"]) if data.get("base") else None,
-            examples=examples,
-            continual=dict(data.get("continual", {})),
-            folder=path.resolve().parent,
-        )
 
     def path(self, key: str) -> Path:
         return self.folder / Path(self.examples[key]).expanduser()

@@ -22,116 +22,19 @@ import hashlib
 import json
 import shutil
 import time
-import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from cffd_engine.config.recipe import Recipe, recipe_from_text
 from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
 
-MODES = ("joint", "sequence")
 REPORT_FILE = "training_report.json"
 WORK_DIR = "work"  # checkpoints of a run in progress, removed when it ends
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What ``cffd train`` makes: data, model, settings, mode; ``text`` is the file as read."""
-
-    name: str
-    mode: str = "joint"
-    description: str = ""
-    limits: tuple[str, ...] = ()
-    faces: str = ""  # "" = $CFFD_SHARED_DATA/faces/utkface, else ../shared/data/faces/utkface
-    build: dict[str, Any] = field(default_factory=dict)  # BuildSettings fields besides faces and out
-    preset: str = "lite"
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    continual: dict[str, Any] = field(default_factory=dict)  # ContinualSettings.from_dict
-    text: str = ""
-
-    @classmethod
-    def load(cls, path: Path | str) -> Recipe:
-        """Read and check a recipe file; every problem names the file and the key."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CFFDError(f"{path}: not a readable training recipe ({exc})") from exc
-        return cls.from_text(text, path, default_name=path.stem)
-
-    @classmethod
-    def from_text(cls, text: str, source: Path | str, default_name: str = "model") -> Recipe:
-        """A recipe from its TOML text; ``source`` names it in errors."""
-        try:
-            data = dict(tomllib.loads(text))
-        except tomllib.TOMLDecodeError as exc:
-            raise CFFDError(f"{source}: not a readable training recipe ({exc})") from exc
-        section = {key: data.pop(key, {}) for key in ("data", "model", "continual")}
-        known = {"name", "mode", "description", "limits"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CFFDError(f"{source}: unknown key(s) {unknown}; known: {sorted(known | set(section))}")
-        build = dict(section["data"])
-        model = dict(section["model"])
-        recipe = cls(
-            name=str(data.get("name") or default_name),
-            mode=str(data.get("mode", "joint")),
-            description=str(data.get("description", "")),
-            limits=tuple(str(limit) for limit in data.get("limits", [])),
-            faces=str(build.pop("faces", "")),
-            build=build,
-            preset=str(model.pop("preset", "lite")),
-            model_overrides=model,
-            continual=dict(section["continual"]),
-            text=text,
-        )
-        recipe.check(source)
-        return recipe
-
-    def check(self, source: Path | str) -> None:
-        from cffd_engine.continual import ContinualSettings
-        from cffd_engine.data.synth import BuildSettings
-        from cffd_engine.model import preset
-
-        if self.mode not in MODES:
-            raise CFFDError(f"{source}: mode = {self.mode!r}; choose one of {MODES}")
-        try:
-            preset(self.preset, **self.model_overrides)
-            ContinualSettings.from_dict(self.continual)
-            BuildSettings(faces=Path("."), out=Path("."), **self.build)
-        except (TypeError, ValueError) as exc:
-            raise CFFDError(f"{source}: {exc}") from exc
-
-    def faces_folder(self) -> Path:
-        """The photos to forge from; a clear error when they are not on this machine."""
-        from cffd_engine.data.synth.pool import shared_faces_candidates
-
-        candidates = [Path(self.faces).expanduser()] if self.faces else shared_faces_candidates()
-        for folder in candidates:
-            if folder.is_dir():
-                return folder
-        raise CFFDError(
-            f"the face photos for recipe '{self.name}' are not on this machine (looked in "
-            f"{', '.join(str(c) for c in candidates)}); set CFFD_SHARED_DATA to the folder that holds "
-            "faces/utkface, or set [data] faces in the recipe"
-        )
-
-    def load_tasks(self, faces: Path, folder: Path, size: int, job: JobControl) -> list:
-        """The recipe's synthetic tasks (``TaskSplits``) at ``size`` px, built into ``folder`` unless already there."""
-        from cffd_engine import distributed
-        from cffd_engine.continual.protocols import load_synthetic_sequence
-        from cffd_engine.data.synth import BuildSettings, build_task_sequence
-
-        if distributed.world().is_main and not (folder / "sequence.json").is_file():
-            job.report(0.0, f"making the synthetic forgeries from {faces}")
-            build = {"size": size, **self.build}
-            build_task_sequence(BuildSettings(faces=faces, out=folder, **build), job.sub(0.0, 0.9))
-        distributed.barrier()  # under torchrun the others read what rank 0 built (a shared file system)
-        return load_synthetic_sequence(folder, size, job=job.sub(0.9, 1.0))
 
 
 @dataclass
@@ -157,16 +60,10 @@ def train(
     ``store`` None: a store under ``out/store``. Raises ``CFFDError`` when the photos are missing.
     """
     from cffd_engine import distributed
-    from cffd_engine.analysis.spectrum import (
-        compute_reference_spectrum,
-        genuine_outside,
-        save_reference_spectrum,
-    )
-    from cffd_engine.continual import ContinualSettings, TaskData, learn_task, train_first_task
-    from cffd_engine.continual.samples import REAL
+    from cffd_engine.continual import ContinualSettings
     from cffd_engine.model import preset
     from cffd_engine.model.device import cpu_threads, select_device
-    from cffd_engine.store import ModelStore, write_bundle
+    from cffd_engine.store import ModelStore
 
     job = ensure_job(job)
     faces = recipe.faces_folder()
@@ -176,7 +73,34 @@ def train(
     config = preset(recipe.preset, **recipe.model_overrides)
     settings = ContinualSettings.from_dict(recipe.continual)
     tasks = recipe.load_tasks(faces, out / "data", config.input_size, job.sub(0.0, 0.22))
-    described = [
+    store = store if store is not None else ModelStore(out / "store")
+    work = out / WORK_DIR
+    described = _described_tasks(tasks, faces)
+    candidate = _train_candidate(recipe, store, described, config, settings, job.sub(0.22, 0.95), work)
+    job.report(0.95, "testing on the held-out test split")
+    model = candidate.trained.model.to(select_device(settings.train.device))
+    manifest = candidate.manifest
+    with cpu_threads(settings.train.threads):
+        test, test_decision = test_figures(model, manifest.decision, tasks)
+    if distributed.world().is_main:
+        _stage_tested_bundle(recipe, candidate, model, tasks, faces, test, test_decision)
+    version = candidate.accept(activate=activate)
+    seconds = time.monotonic() - started
+    result = TrainingResult(version, store.path(version), test, seconds, out / REPORT_FILE)
+    if not distributed.world().is_main:
+        return result
+    shutil.rmtree(work, ignore_errors=True)  # the checkpoints of a finished run
+    report = _training_report(recipe, result, store, faces, settings, manifest, test_decision, tasks)
+    atomic_write_json(result.report_path, report)
+    job.report(1.0, f"trained {version}")
+    return result
+
+
+def _described_tasks(tasks: list, faces: Path) -> list:
+    """The recipe's tasks as ``TaskData``, each described by where its faces come from."""
+    from cffd_engine.continual import TaskData
+
+    return [
         TaskData(
             task.name,
             task.train,
@@ -186,11 +110,16 @@ def train(
         )
         for task in tasks
     ]
-    store = store if store is not None else ModelStore(out / "store")
-    work = out / WORK_DIR
-    training = job.sub(0.22, 0.95)
+
+
+def _train_candidate(
+    recipe: Recipe, store, described: list, config, settings, training: JobControl, work: Path
+):
+    """The trained candidate version: every task at once (joint), or one after another (sequence)."""
+    from cffd_engine.continual import learn_task, train_first_task
+
     if recipe.mode == "joint":
-        candidate = train_first_task(
+        return train_first_task(
             store,
             described,
             config,
@@ -201,70 +130,77 @@ def train(
             recipe.description,
             recipe.limits,
         )
-    else:
-        share = 1.0 / len(described)
-        candidate = train_first_task(
-            store, described[0], config, settings, training.sub(0, share), work / "0",
-            (), recipe.description, recipe.limits,
+    share = 1.0 / len(described)
+    candidate = train_first_task(
+        store, described[0], config, settings, training.sub(0, share), work / "0",
+        (), recipe.description, recipe.limits,
+    )  # fmt: skip
+    for index, task in enumerate(described[1:], start=1):
+        previous = candidate
+        candidate = learn_task(
+            store, task, settings, previous.trained,
+            training.sub(index * share, (index + 1) * share), work / str(index),
         )  # fmt: skip
-        for index, task in enumerate(described[1:], start=1):
-            previous = candidate
-            candidate = learn_task(
-                store, task, settings, previous.trained,
-                training.sub(index * share, (index + 1) * share), work / str(index),
-            )  # fmt: skip
-            previous.discard()
-    job.report(0.95, "testing on the held-out test split")
-    model = candidate.trained.model.to(select_device(settings.train.device))
+        previous.discard()
+    return candidate
+
+
+def _stage_tested_bundle(
+    recipe: Recipe, candidate, model, tasks: list, faces: Path, test, test_decision
+) -> None:
+    """Write the candidate's bundle with its test figures, its recipe and the genuine faces' reference spectrum."""
+    from cffd_engine.analysis.spectrum import (
+        compute_reference_spectrum,
+        genuine_outside,
+        save_reference_spectrum,
+    )
+    from cffd_engine.continual.samples import REAL
+    from cffd_engine.store import write_bundle
+
+    def genuine(split: str) -> list:
+        return [
+            image.permute(1, 2, 0).numpy()
+            for task in tasks
+            for image in getattr(task, split).of_label(REAL).images
+        ]
+
+    reference = compute_reference_spectrum(
+        genuine("val"), f"the genuine validation faces of '{recipe.name}' ({faces.name} photos)"
+    )
+    reference.genuine_outside = genuine_outside(
+        genuine("test"), reference, "its test split, made like its training faces, not used to draw it"
+    )
+    save_reference_spectrum(candidate.staged, reference)
     manifest = candidate.manifest
-    with cpu_threads(settings.train.threads):
-        test, test_decision = test_figures(model, manifest.decision, tasks)
-    if distributed.world().is_main:
+    manifest.metrics["test"] = test
+    manifest.metrics["test_decision"] = test_decision
+    manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
+    write_bundle(candidate.staged, model, manifest)
 
-        def genuine(split: str) -> list:
-            return [
-                image.permute(1, 2, 0).numpy()
-                for task in tasks
-                for image in getattr(task, split).of_label(REAL).images
-            ]
 
-        reference = compute_reference_spectrum(
-            genuine("val"), f"the genuine validation faces of '{recipe.name}' ({faces.name} photos)"
-        )
-        reference.genuine_outside = genuine_outside(
-            genuine("test"), reference, "its test split, made like its training faces, not used to draw it"
-        )
-        save_reference_spectrum(candidate.staged, reference)
-        manifest.metrics["test"] = test
-        manifest.metrics["test_decision"] = test_decision
-        manifest.contents = {**manifest.contents, "recipe": recipe.text, "training_mode": recipe.mode}
-        write_bundle(candidate.staged, model, manifest)
-    version = candidate.accept(activate=activate)
-    seconds = time.monotonic() - started
-    result = TrainingResult(version, store.path(version), test, seconds, out / REPORT_FILE)
-    if not distributed.world().is_main:
-        return result
-    shutil.rmtree(work, ignore_errors=True)  # the checkpoints of a finished run
-    report = {
+def _training_report(
+    recipe: Recipe, result: TrainingResult, store, faces: Path, settings, manifest, test_decision, tasks: list
+) -> dict[str, Any]:
+    """What ``training_report.json`` says of a finished run."""
+    from cffd_engine import distributed
+
+    return {
         "recipe": recipe.name,
         "mode": recipe.mode,
-        "version": version,
+        "version": result.version,
         "store": str(store.root),
         "faces": str(faces),
-        "seconds": round(seconds, 1),
+        "seconds": round(result.seconds, 1),
         "threads": settings.train.threads,
         "processes": distributed.world().size,
         "validation": dict(
             zip(manifest.metrics["task_names"], manifest.metrics["accuracy"][-1], strict=True)
         ),
-        "test": test,
+        "test": result.test,
         "decision": manifest.decision,
         "test_decision": test_decision,
         "train_samples": {task.name: len(task.train) for task in tasks},
     }
-    atomic_write_json(result.report_path, report)
-    job.report(1.0, f"trained {version}")
-    return result
 
 
 def test_figures(model, decision: dict, tasks: list) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -367,7 +303,7 @@ def own_face_images(folder: Path, job: JobControl | None = None) -> Path:
 
 def own_faces_needed(manifest) -> int:
     """How many genuine face images rebuilding a shared model's training faces needs at least."""
-    recipe = Recipe.from_text(manifest.contents["recipe"], "the recorded recipe")
+    recipe = recipe_from_text(manifest.contents["recipe"], "the recorded recipe")
     return faces_needed(recipe, MIN_OWN_FACES_PER_TASK)
 
 
@@ -412,7 +348,7 @@ def training_photos_present(manifest) -> bool:
     if not text:
         return False
     try:
-        Recipe.from_text(text, "the recorded recipe").faces_folder()
+        recipe_from_text(text, "the recorded recipe").faces_folder()
     except CFFDError:
         return False
     return True
@@ -434,15 +370,43 @@ def restore_training_faces(
     many there are (``own_faces_recipe``); the accuracy cannot be compared with training's, so
     it is measured on the rebuilt validation faces and recorded with where they came from.
     """
-    from cffd_engine.calibration import raw_threshold
-    from cffd_engine.continual import ContinualSettings, evaluate, first_buffer
-    from cffd_engine.continual.validation import ValidationSets
-    from cffd_engine.data.synth.builder import forgery_code_digest
+    from cffd_engine.continual import ContinualSettings, first_buffer
     from cffd_engine.model.device import cpu_threads
-    from cffd_engine.store import load_model, write_bundle
-    from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR, WEIGHTS
+    from cffd_engine.store import load_model
 
     job = ensure_job(job)
+    version, manifest, recipe = _restorable(store, version)
+    own_faces = faces is not None
+    if own_faces:
+        recipe = own_faces_recipe(recipe, own_face_images(Path(faces), job.sub(0.0, 0.2)))
+        job = job.sub(0.2, 1.0)
+    faces = recipe.faces_folder()
+    model = load_model(store.path(version), manifest, verify=False)
+    settings = ContinualSettings.from_dict(recipe.continual)
+    cache = _rebuild_folder(manifest.contents["recipe"], recipe, faces, own_faces)
+    tasks = recipe.load_tasks(faces, cache, model.config.input_size, job.sub(0.0, 0.65))
+    names = [task.name for task in tasks]
+    if names != manifest.metrics.get("task_names"):
+        raise CFFDError(f"{version}: the recipe makes tasks {names}, the model learned {manifest.tasks}")
+    with cpu_threads(settings.train.threads):
+        validation, rebuilt_accuracy = _rebuilt_validation(model, manifest, tasks, version, faces, own_faces)
+        buffer = first_buffer(names, [task.train for task in tasks], model, settings, job.sub(0.65, 0.95))
+    manifest.contents = {k: v for k, v in manifest.contents.items() if k not in ("imported_from", "omitted")}
+    manifest.contents["restored_from"] = f"{version}, training faces rebuilt from {faces}"
+    if own_faces:
+        manifest.contents["restored_from"] += (
+            f" (the analyst's own genuine faces, {recipe.build['per_task']} per task, by the recipe's forgery code)"
+        )
+        manifest.metrics["rebuilt_validation_accuracy"] = rebuilt_accuracy
+    new_version = _commit_restored(store, version, manifest, model, buffer, validation)
+    if store.active_version() == version:
+        store.activate(new_version)
+    job.report(1.0, f"{new_version}: {version} with its training faces")
+    return new_version
+
+
+def _restorable(store, version: str | None) -> tuple[str, Any, Recipe]:
+    """``version`` (default: the active one), its manifest and its recorded recipe, if its faces can be rebuilt."""
     version = version or store.active_version()
     if version is None:
         raise CFFDError(f"{store.root}: no model version to restore")
@@ -455,15 +419,13 @@ def restore_training_faces(
             f"{version} was not made by `cffd train` in joint mode, so its training faces cannot be "
             "rebuilt here; import a copy of it exported with its training faces"
         )
-    recipe = Recipe.from_text(text, f"the recipe recorded in {version}")
-    own_faces = faces is not None
-    if own_faces:
-        recipe = own_faces_recipe(recipe, own_face_images(Path(faces), job.sub(0.0, 0.2)))
-        job = job.sub(0.2, 1.0)
-    faces = recipe.faces_folder()
-    model = load_model(store.path(version), manifest, verify=False)
-    size = model.config.input_size
-    settings = ContinualSettings.from_dict(recipe.continual)
+    return version, manifest, recipe_from_text(text, f"the recipe recorded in {version}")
+
+
+def _rebuild_folder(text: str, recipe: Recipe, faces: Path, own_faces: bool) -> Path:
+    """Where the rebuilt sequence is kept in the user cache, named by everything that decides its faces."""
+    from cffd_engine.data.synth.builder import forgery_code_digest
+
     # The forgery code is part of the key: a build cached by earlier code makes other faces. So are the
     # build settings, which an analyst's own folder sizes, and that folder's files, which they may change.
     key = f"{text}\n{faces.resolve()}\n{json.dumps(recipe.build, sort_keys=True)}\n{forgery_code_digest()}"
@@ -472,29 +434,40 @@ def restore_training_faces(
 
         key += "\n" + "\n".join(f"{path.name}:{path.stat().st_size}" for path in list_faces(faces))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    cache = Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
-    tasks = recipe.load_tasks(faces, cache, size, job.sub(0.0, 0.65))
+    return Path(platformdirs.user_cache_dir("cffd-studio", appauthor=False)) / "training" / digest
+
+
+def _rebuilt_validation(model, manifest, tasks: list, version: str, faces: Path, own_faces: bool):
+    """The rebuilt validation sets and the model's accuracy on each; from the recipe's own photos, the
+    accuracy must be what was recorded at training, else nothing is changed."""
+    from cffd_engine.calibration import raw_threshold
+    from cffd_engine.continual import evaluate
+    from cffd_engine.continual.validation import ValidationSets
+
+    validation = ValidationSets(model.config.input_size)
+    for task in tasks:
+        task.val.tasks = [task.name] * len(task.val)
+        validation.add(task.name, task.val)
+        task.train.tasks = [task.name] * len(task.train)
+    rebuilt_accuracy = {}
     names = [task.name for task in tasks]
-    if names != manifest.metrics.get("task_names"):
-        raise CFFDError(f"{version}: the recipe makes tasks {names}, the model learned {manifest.tasks}")
-    validation = ValidationSets(size)
-    with cpu_threads(settings.train.threads):
-        for task in tasks:
-            task.val.tasks = [task.name] * len(task.val)
-            validation.add(task.name, task.val)
-            task.train.tasks = [task.name] * len(task.train)
-        recorded = manifest.metrics["accuracy"][-1]
-        rebuilt_accuracy = {}
-        for name, expected in zip(names, recorded, strict=True):
-            measured = evaluate(model, validation.get(name), raw_threshold(manifest.decision)).accuracy
-            rebuilt_accuracy[name] = round(measured, 4)
-            if not own_faces and expected is not None and abs(measured - expected) > 0.005:
-                raise CFFDError(
-                    f"the rebuilt validation faces of '{name}' are not those {version} was measured on "
-                    f"(accuracy {measured:.3f}, recorded {expected:.3f}): the photos in {faces} or the "
-                    "forgery code differ from training; nothing was changed"
-                )
-        buffer = first_buffer(names, [task.train for task in tasks], model, settings, job.sub(0.65, 0.95))
+    for name, expected in zip(names, manifest.metrics["accuracy"][-1], strict=True):
+        measured = evaluate(model, validation.get(name), raw_threshold(manifest.decision)).accuracy
+        rebuilt_accuracy[name] = round(measured, 4)
+        if not own_faces and expected is not None and abs(measured - expected) > 0.005:
+            raise CFFDError(
+                f"the rebuilt validation faces of '{name}' are not those {version} was measured on "
+                f"(accuracy {measured:.3f}, recorded {expected:.3f}): the photos in {faces} or the "
+                "forgery code differ from training; nothing was changed"
+            )
+    return validation, rebuilt_accuracy
+
+
+def _commit_restored(store, version: str, manifest, model, buffer, validation) -> str:
+    """Commit ``version``'s files with the rebuilt replay buffer and validation faces as a new version."""
+    from cffd_engine.store import write_bundle
+    from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR, WEIGHTS
+
     staged = store.new_staging_folder()
     try:
         for name in manifest.files:  # anything else the version ships (its reference spectrum)
@@ -504,24 +477,11 @@ def restore_training_faces(
         buffer.save(staged / REPLAY_DIR)
         validation.save(staged / VALIDATION_DIR)
         manifest.parent_version = version
-        manifest.contents = {
-            k: v for k, v in manifest.contents.items() if k not in ("imported_from", "omitted")
-        }
-        manifest.contents["restored_from"] = f"{version}, training faces rebuilt from {faces}"
-        if own_faces:
-            manifest.contents["restored_from"] += (
-                f" (the analyst's own genuine faces, {recipe.build['per_task']} per task, by the recipe's forgery code)"
-            )
-            manifest.metrics["rebuilt_validation_accuracy"] = rebuilt_accuracy
         write_bundle(staged, model, manifest)
-        new_version = store.commit(staged)
+        return store.commit(staged)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    if store.active_version() == version:
-        store.activate(new_version)
-    job.report(1.0, f"{new_version}: {version} with its training faces")
-    return new_version
 
 
 def check_resume(work: Path, resume: bool) -> None:

@@ -107,11 +107,11 @@ def untrained_bundle(folder: Path, preset_name: str = "lite") -> Path:
     """A bundle of a freshly initialised model of ``preset_name`` (for timing only)."""
     import torch
 
-    from cffd_engine.model import RSIANet, preset
+    from cffd_engine.model import create_model
     from cffd_engine.store import BundleManifest, write_bundle
 
     torch.manual_seed(0)
-    model = RSIANet(preset(preset_name))
+    model = create_model(preset_name)
     manifest = BundleManifest(model_config=model.config.to_dict(), description="untrained, for benchmarks")
     write_bundle(folder, model, manifest)
     return folder

@@ -25,6 +25,7 @@ from cffd_engine.argtypes import (
     positive_int,
     whole_number,
 )
+from cffd_engine.config import read_benchmark_config
 
 if TYPE_CHECKING:
     from cffd_engine.continual.benchmark_config import BenchmarkConfig
@@ -308,7 +309,6 @@ def continual_config(args: argparse.Namespace) -> BenchmarkConfig:
 def _config_file(args: argparse.Namespace) -> BenchmarkConfig:
     """An experiment file (.toml) with its dataset roots (--root), or a config.json a run wrote."""
     from cffd_engine.continual.benchmark import BenchmarkConfigError
-    from cffd_engine.continual.benchmark_config import BenchmarkConfig
     from cffd_engine.data.manifest import canonical_dataset
 
     roots = {}
@@ -326,16 +326,7 @@ def _config_file(args: argparse.Namespace) -> BenchmarkConfig:
         return load_experiment(args.config, roots)
     if args.root:
         raise BenchmarkConfigError("--root is for an experiment file (.toml); a config.json names its cache")
-    try:
-        return BenchmarkConfig.load(args.config)
-    except FileNotFoundError as exc:
-        raise BenchmarkConfigError(
-            f"{args.config}: no such file; give an experiment .toml or a config.json"
-        ) from exc
-    except (OSError, ValueError, TypeError) as exc:
-        raise BenchmarkConfigError(
-            f"{args.config}: not a benchmark config ({exc}); give an experiment .toml or the config.json a run wrote"
-        ) from exc
+    return read_benchmark_config(args.config)
 
 
 def run_continual(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cffd_engine.argtypes import folder_to_write
 from cffd_engine.cli.train import launched_run
+from cffd_engine.config import read_update_plan
 from cffd_engine.fileio import atomic_write_json
 
 
@@ -31,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     """Learn the update file's task on its base version, commit the candidate, print before and after."""
     from cffd_engine.continual import BaseModel, ContinualSettings, learn_task
     from cffd_engine.continual.buffer import stored_genuine_faces
-    from cffd_engine.learning import REPORT_FILE, UpdatePlan
+    from cffd_engine.learning import REPORT_FILE
     from cffd_engine.store import ModelStore
     from cffd_engine.store.bundle import REPLAY_DIR
     from cffd_engine.training import WORK_DIR
 
-    plan = UpdatePlan.load(args.config)
+    plan = read_update_plan(args.config)
     settings = ContinualSettings.from_dict(plan.continual)
     work = args.out / WORK_DIR
     with launched_run(settings.train.device, work, args.resume, f"learn {plan.name}") as (world, job):

@@ -30,7 +30,7 @@ from cffd_engine.continual.trainer import Trainer
 from cffd_engine.errors import CFFDError
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
-from cffd_engine.model import RSIANet, preset, select_device
+from cffd_engine.model import create_model, preset, select_device
 from cffd_engine.model.device import cpu_threads
 
 
@@ -143,7 +143,7 @@ def run_method(
     strategy_config = config.strategy_config(method)
     strategy = build_strategy(strategy_config)
     torch.manual_seed(config.seed)
-    model = RSIANet(preset(config.model_preset, **config.model_overrides))
+    model = create_model(config.model_preset, **config.model_overrides)
     selection = strategy.selection()
     buffer = ReplayBuffer(config.replay_budget, model.config.input_size) if selection is not None else None
     names = [t.name for t in tasks]
@@ -257,8 +257,10 @@ def check_same_config(config: BenchmarkConfig, out: Path) -> None:
     if not written.is_file():
         return
     try:
-        earlier = _comparable(BenchmarkConfig.load(written).to_dict())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        earlier = _comparable(
+            BenchmarkConfig.from_dict(json.loads(written.read_text(encoding="utf-8"))).to_dict()
+        )
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise BenchmarkConfigError(
             f"{written}: an earlier run's config cannot be read back ({exc}); choose another --out folder"
         ) from exc

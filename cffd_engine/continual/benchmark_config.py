@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cffd_engine.continual.config import StrategyConfig, TrainSettings
@@ -123,10 +121,6 @@ class BenchmarkConfig:
         if unknown:
             raise ValueError(f"unknown benchmark config field(s) {unknown}; known: {sorted(known)}")
         return cls(**data)
-
-    @classmethod
-    def load(cls, path: Path | str) -> BenchmarkConfig:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def strategy_config(self, method: str) -> StrategyConfig:
         return StrategyConfig.from_dict({**self.strategy_overrides, **METHODS[method][1]})

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from cffd_engine.argtypes import DEVICE_HELP, DEVICE_PATTERN
 
-STRATEGY_NAMES = ("ft", "lwf", "ewc", "er", "icarl", "cffd")
-SELECTION_NAMES = ("random", "herding", "hybrid")
+StrategyName = Literal["ft", "lwf", "ewc", "er", "icarl", "cffd"]
+SelectionName = Literal["random", "herding", "hybrid"]
+STRATEGY_NAMES = typing.get_args(StrategyName)
+SELECTION_NAMES = typing.get_args(SelectionName)
 DEFAULT_SELECTION = {"er": "random", "icarl": "herding", "cffd": "hybrid"}
 
 
@@ -78,7 +81,7 @@ class StrategyConfig:
     ``selection`` None means the strategy's own (ER random, iCaRL herding, CFFD hybrid).
     """
 
-    name: str = "cffd"
+    name: StrategyName = "cffd"
     # CFFD: L = CE + lambda_hscl HSCL + lambda_slkd SLKD + lambda_mfkd MFKD (+ the optional terms).
     lambda_hscl: float = 0.1
     hscl_temperature: float = 0.01  # the paper's T
@@ -99,7 +102,7 @@ class StrategyConfig:
     ewc_gamma: float = 1.0  # online decay of the accumulated Fisher
     fisher_samples: int = 256
     # Replay selection.
-    selection: str | None = None
+    selection: SelectionName | None = None
     hard_fraction: float = 0.5
     representative: Literal["herding", "kcenter"] = "herding"
 
@@ -160,11 +163,3 @@ class ContinualSettings:
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
-
-    @classmethod
-    def load(cls, path: Path | str) -> ContinualSettings:
-        path = Path(path)
-        try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: not readable continual settings ({exc})") from exc

@@ -6,7 +6,15 @@ leave_triton_out_without_cuda()  # before timm, which brings torchvision and thr
 
 from cffd_engine.model.config import PRESETS, ModelConfig, preset  # noqa: E402
 from cffd_engine.model.frequency import FrequencyTransform, dct2, idct2  # noqa: E402
-from cffd_engine.model.rsianet import FAKE, REAL, LogitsOnly, RSIANet, RSIAOutput, recalibrate_batch_norm  # noqa: E402
+from cffd_engine.model.rsianet import (  # noqa: E402
+    FAKE,
+    REAL,
+    LogitsOnly,
+    RSIANet,
+    RSIAOutput,
+    create_model,
+    recalibrate_batch_norm,
+)
 
 __all__ = [
     "FAKE",
@@ -18,6 +26,7 @@ __all__ = [
     "RSIANet",
     "RSIAOutput",
     "autocast_for",
+    "create_model",
     "dct2",
     "idct2",
     "preset",

@@ -69,11 +69,10 @@ def _build(spec: ModelSpec) -> tuple[Any, int, Callable]:
 
     if spec.kind == "rsianet":
         from cffd_engine.losses import HSCLoss
-        from cffd_engine.model.config import preset
-        from cffd_engine.model.rsianet import RSIANet
+        from cffd_engine.model.rsianet import create_model
 
         overrides = {"input_size": spec.input_size} if spec.input_size else {}
-        model = RSIANet(preset(spec.name, **overrides))
+        model = create_model(spec.name, **overrides)
         hscl = HSCLoss.for_model(model)
 
         def step(images, labels):

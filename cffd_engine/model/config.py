@@ -1,4 +1,4 @@
-"""RSIA-Net architecture config: one dataclass, presets as data, JSON save/load.
+"""RSIA-Net architecture config: one dataclass, presets as data (the one registry), JSON save/load.
 
 A ``ModelConfig`` fully describes the network (not its weights): the same config
 and the same ``state_dict`` give the same outputs. Every reading of the paper that
@@ -71,6 +71,9 @@ class ModelConfig:
     num_classes: int = 2
     channels_last: bool = True  # used by the inference helpers; on CPU it speeds up the convolutions
     notes: str = field(default="", compare=False)
+    # The fields given on top of the preset ``name`` (``preset("lite", input_size=96)``), so a saved
+    # model says how it was asked for; configs saved before this field read as {}.
+    overrides: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         # JSON gives lists back; the dataclass keeps tuples so configs stay hashable and comparable.
@@ -208,7 +211,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str, **overrides: Any) -> ModelConfig:
-    """The named preset (``lite``, ``base``, ``full``), with optional field overrides."""
+    """The named preset (``lite``, ``base``, ``full``...) with field overrides, which it records."""
     if name not in PRESETS:
         raise ValueError(f"unknown RSIA-Net preset {name!r}; choose one of {sorted(PRESETS)}")
-    return ModelConfig.from_dict({"name": name, **PRESETS[name], **overrides})
+    if "name" in overrides or "overrides" in overrides:
+        raise ValueError("a preset's name and its recorded overrides cannot themselves be overridden")
+    return ModelConfig.from_dict({"name": name, **PRESETS[name], **overrides, "overrides": dict(overrides)})

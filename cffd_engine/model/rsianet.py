@@ -196,14 +196,17 @@ class RSIANet(nn.Module):
         return self.predict_proba(images, batch_size)[:, FAKE]
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> RSIANet:
-        """Build a fresh model from a named preset (``lite``, ``base``, ``full``)."""
-        return cls(preset(name, **overrides))
-
-    @classmethod
     def from_config_file(cls, path: Path | str) -> RSIANet:
         """Build a fresh (untrained) model from a config JSON written by ``ModelConfig.save``."""
         return cls(ModelConfig.load(path))
+
+
+def create_model(name: str, **overrides: Any) -> RSIANet:
+    """A fresh RSIA-Net from the preset ``name`` with field ``overrides`` (as ``timm.create_model``).
+
+    Its config keeps the preset's name and the overrides, so a bundle saved from it says how it was made.
+    """
+    return RSIANet(preset(name, **overrides))
 
 
 def recalibrate_batch_norm(model: nn.Module, batches: Iterable[Tensor]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cffd_engine.store.bundle import BundleManifest
 
 
@@ -95,6 +97,12 @@ def task_lines(manifest: BundleManifest) -> list[str]:
     return lines
 
 
+def overrides_words(config: dict[str, Any]) -> str:
+    """The fields a model's config changed from its preset, as words (' with input_size=96'; none: '')."""
+    overrides = config.get("overrides") or {}
+    return " with " + ", ".join(f"{key}={value}" for key, value in overrides.items()) if overrides else ""
+
+
 def model_card(manifest: BundleManifest) -> str:
     """A Markdown model card: identity, training data in order, evaluation, decision rule, limits."""
     # Imported here: the analysis modules pull in timm and OpenCV, which opening the store must not.
@@ -113,7 +121,7 @@ def model_card(manifest: BundleManifest) -> str:
         "",
         manifest.description or "An RSIA-Net face-forgery detector.",
         "",
-        f"- Architecture: RSIA-Net, preset '{config.get('name', 'custom')}', "
+        f"- Architecture: RSIA-Net, preset '{config.get('name', 'custom')}'{overrides_words(config)}, "
         f"{backbones}, {config.get('input_size', '?')} px face crops",
         f"- Created {manifest.created} by CFFD Studio {manifest.engine_version}"
         + (f", updated from {manifest.parent_version}" if manifest.parent_version else ""),

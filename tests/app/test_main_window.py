@@ -88,4 +88,6 @@ def test_the_model_loads_behind_the_shown_window_and_says_when_it_is_ready(qtbot
     with qtbot.waitSignal(window.model_ready, timeout=30_000) as ready:
         pass
     assert ready.args == ["v1"] and window.detector_label.text() == "Detector ready"
-    assert window.runner._loaded is not None and window.runner._loaded[0] == "v1"  # the first file starts at once
+    assert (
+        window.runner._loaded is not None and window.runner._loaded[0] == "v1"
+    )  # the first file starts at once

@@ -491,56 +491,61 @@ CASES = [
         "train-config-missing",
         "train --config {t}/missing --out {t}/w",
         2,
-        "{t}/missing: not a readable training recipe",
+        "{t}/missing: no such file; give the path of a training recipe",
     ),  # fmt: skip
     (
         "train-config-text",
         "train --config {t}/notes.txt --out {t}/w",
         2,
-        "{t}/notes.txt: not a readable training recipe",
+        "{t}/notes.txt: not a training recipe in TOML",
     ),  # fmt: skip
     (
         "train-config-folder",
         "train --config {t}/empty --out {t}/w",
         2,
-        "{t}/empty: not a readable training recipe",
+        "{t}/empty: is a folder; give the path of a training recipe",
     ),
     (
         "train-config-bad-toml",
         "train --config {t}/bad.toml --out {t}/w",
         2,
-        "{t}/bad.toml: not a readable training recipe",
+        "{t}/bad.toml: not a training recipe in TOML",
     ),  # fmt: skip
-    ("train-mode-unknown", "train --config {t}/mode.toml --out {t}/w", 2, "{t}/mode.toml: mode = 'nosuch'"),
+    (
+        "train-mode-unknown",
+        "train --config {t}/mode.toml --out {t}/w",
+        2,
+        "{t}/mode.toml: mode: 'nosuch' is not one of these (allowed: joint, sequence)",
+    ),
     (
         "train-key-unknown",
         "train --config {t}/unknown.toml --out {t}/w",
         2,
-        "{t}/unknown.toml: unknown key(s) ['nosuch']",
+        "{t}/unknown.toml: nosuch: unknown key (allowed: continual, data, ",
     ),  # fmt: skip
     (
         "train-preset-unknown",
         "train --config {t}/preset.toml --out {t}/w",
         2,
-        "{t}/preset.toml: unknown RSIA-Net preset",
+        "{t}/preset.toml: [model] preset: 'nosuch' is not one of these (allowed: lite, ",
     ),  # fmt: skip
     (
         "train-strategy-unknown",
         "train --config {t}/strategy.toml --out {t}/w",
         2,
-        "{t}/strategy.toml: unknown strategy 'nosuch'",
+        "{t}/strategy.toml: [continual.strategy] name: 'nosuch' is not one of these (allowed: ft, ",
     ),  # fmt: skip
     (
         "train-per-task-negative",
         "train --config {t}/per-task.toml --out {t}/w",
         2,
-        "{t}/per-task.toml: per_task must be at least 10",
+        "{t}/per-task.toml: [data] per_task: per_task must be at least 10",
     ),  # fmt: skip
     (
         "train-device-unknown",
         "train --config {t}/device.toml --out {t}/w",
         2,
-        "{t}/device.toml: device must be auto, cpu, cuda or cuda:N",
+        "{t}/device.toml: [continual.train] device: device must be auto, cpu, cuda or cuda:N",
     ),  # fmt: skip
     ("train-faces-missing", "train --config {t}/faces.toml --out {t}/w", 2, "looked in {t}/missing"),
     (
@@ -593,37 +598,37 @@ CASES = [
         "learn-config-missing",
         "learn --config {t}/missing --out {t}/l",
         2,
-        "{t}/missing: not a readable update file",
+        "{t}/missing: no such file; give the path of an update file",
     ),
     (
         "learn-config-text",
         "learn --config {t}/notes.txt --out {t}/l",
         2,
-        "{t}/notes.txt: not a readable update file",
+        "{t}/notes.txt: not an update file in TOML",
     ),
     (
         "learn-config-bad-toml",
         "learn --config {t}/bad.toml --out {t}/l",
         2,
-        "{t}/bad.toml: not a readable update file",
+        "{t}/bad.toml: not an update file in TOML",
     ),
     (
         "learn-no-name",
         "learn --config {t}/update-unnamed.toml --out {t}/l",
         2,
-        "{t}/update-unnamed.toml: name the new forgery type",
+        "{t}/update-unnamed.toml: name: missing; name the new forgery type",
     ),  # fmt: skip
     (
         "learn-sequence-without-task",
         "learn --config {t}/update-sequence.toml --out {t}/l",
         2,
-        "[examples] sequence also needs task",
+        "[examples] task: missing; sequence also needs task",
     ),  # fmt: skip
     (
         "learn-continual-unknown",
         "learn --config {t}/update-continual.toml --out {t}/l",
         2,
-        "{t}/update-continual.toml: [continual] unknown",
+        "{t}/update-continual.toml: [continual] nosuch: unknown key (allowed: ",
     ),  # fmt: skip
     (
         "learn-empty-store",

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+from cffd_engine.config import ConfigError, read_continual_settings
 from cffd_engine.continual import (
     ContinualSettings,
     StrategyConfig,
@@ -109,7 +110,12 @@ def test_settings_round_trip_through_json(tmp_path):
         StrategyConfig(name="icarl", lambda_kd=2.0), TrainSettings(device="cpu", epochs=3), replay_budget=42
     )
     path = settings.save(tmp_path / "settings.json")
-    assert ContinualSettings.load(path) == settings
+    assert read_continual_settings(path) == settings
+    path.write_text('{"strategy": {"name": "magic"}}')
+    with pytest.raises(
+        ConfigError, match=r"settings.json: \[strategy\] name: 'magic' is not one of these \(allowed: ft,"
+    ):
+        read_continual_settings(path)
     with pytest.raises(ValueError, match="unknown strategy"):
         StrategyConfig(name="magic")
     with pytest.raises(ValueError, match="lamda_kd"):

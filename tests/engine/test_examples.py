@@ -12,10 +12,10 @@ from pathlib import Path
 import cv2
 import pytest
 
+from cffd_engine.config import read_update_plan
 from cffd_engine.continual.examples import gather_faces
 from cffd_engine.continual.samples import FAKE, REAL
 from cffd_engine.errors import CFFDError
-from cffd_engine.learning import UpdatePlan
 from tests import synthetic_media as sm
 
 SIZE = 64
@@ -69,7 +69,7 @@ def test_cffd_learn_takes_the_same_faces_from_the_same_folder(examples, tmp_path
     update.write_text(
         f'name = "texture"\n[examples]\nforgery = "{forgery}"\ngenuine = "{genuine}"\n', encoding="utf-8"
     )
-    task = UpdatePlan.load(update).task_data(SIZE)
+    task = read_update_plan(update).task_data(SIZE)
     gathered = gather_faces([forgery], [genuine], SIZE)
     assert task.samples.counts() == {"fake": len(gathered.fake), "real": len(gathered.real)}
     assert task.name == "texture" and task.validation is None
@@ -80,9 +80,9 @@ def test_an_update_whose_examples_are_missing_or_faceless_says_so(tmp_path):
     update = tmp_path / "update.toml"
     update.write_text('name = "x"\n[examples]\nforgery = "nowhere"\n', encoding="utf-8")
     with pytest.raises(CFFDError, match="no such file or folder: .*nowhere"):
-        UpdatePlan.load(update).task_data(SIZE)
+        read_update_plan(update).task_data(SIZE)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no pictures here", encoding="utf-8")
     update.write_text('name = "x"\n[examples]\nforgery = "empty"\n', encoding="utf-8")
     with pytest.raises(CFFDError, match="no faces found"):
-        UpdatePlan.load(update).task_data(SIZE)
+        read_update_plan(update).task_data(SIZE)

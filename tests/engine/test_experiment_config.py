@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cffd_engine.config import ConfigError, load_experiment, shipped_experiments
+from cffd_engine.config import ConfigError, load_experiment, read_benchmark_config, shipped_experiments
 from cffd_engine.continual.benchmark import BenchmarkConfigError, finished_methods
 from cffd_engine.continual.benchmark_config import ABLATIONS, PAPER_METHODS, BenchmarkConfig
 from cffd_engine.data.cache import MANIFEST_FILE, cache_manifest, record_manifest
@@ -79,7 +79,7 @@ def test_relative_roots_are_read_from_the_files_folder(tmp_path):
         (GOOD.replace("forgery-incremental", "dataset-incremental"), "needs dataset celeb-df-v2"),
         ("protocol = 'forgery-incremental'\n", "datasets: no [datasets.NAME]"),
         (GOOD.replace('root = "ffpp"', 'root = "/path/to/FaceForensics++"'), "--root ff++=/folder/of/ff++"),
-        (GOOD + "[train]\nepochs = 0\n", "epochs and batch_size must be >= 1"),
+        (GOOD + "[train]\nepochs = 0\n", "[train] epochs: epochs and batch_size must be >= 1"),
         (GOOD + "[train]\nlearnig_rate = 0.1\n", "[train] learnig_rate: unknown key"),
         (
             GOOD + "[strategy]\nlambda_mfkd = 'x'\n",
@@ -87,9 +87,9 @@ def test_relative_roots_are_read_from_the_files_folder(tmp_path):
         ),
         (
             GOOD + "[train]\noptimizer = 'sgd'\n",
-            "[train] optimizer: 'sgd' is not one of these (allowed: 'adam' or 'adamw')",
+            "[train] optimizer: 'sgd' is not one of these (allowed: adam, adamw)",
         ),
-        (GOOD + "[model]\npreset = 'huge'\n", "[model]: "),
+        (GOOD + "[model]\npreset = 'huge'\n", "[model] preset: 'huge' is not one of these (allowed: lite, "),
         (GOOD + "[preprocess]\ndetector = 'yolo'\n", "unknown detector 'yolo'"),
         (GOOD + "[preprocess]\nworkers = 0\n", "workers must be a positive integer"),
         (GOOD + "[preprocess]\nframe = 8\n", "[preprocess] frame: unknown key"),
@@ -106,6 +106,32 @@ def test_a_missing_file_or_a_folder_is_named(tmp_path):
     for path, fragment in ((tmp_path / "none.toml", "no such file"), (tmp_path, "is a folder")):
         with pytest.raises(ConfigError, match=fragment):
             load_experiment(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"methods": ["ft", "sgd"]}, "methods: 'sgd' is not one of these (allowed: ft, lwf, "),
+        ({"replay_budget": "many"}, "replay_budget: 'many' is not of the right type (allowed: int)"),
+        ({"replay_bugdet": 5}, "replay_bugdet: unknown key (allowed: build, cache, "),
+        ({"model_preset": "huge"}, "model_preset: 'huge' is not one of these (allowed: lite, "),
+        ({"model_overrides": {"widht": 3}}, "[model_overrides] widht: unknown key (allowed: band_edges, "),
+        ({"strategy_overrides": {"lamda_kd": 1}}, "[strategy_overrides] lamda_kd: unknown key (allowed: "),
+        (
+            {"train": {"optimizer": "sgd"}},
+            "[train] optimizer: 'sgd' is not one of these (allowed: adam, adamw)",
+        ),
+    ],
+)
+def test_a_config_json_given_back_is_checked_like_an_experiment_file(tmp_path, change, fragment):
+    path = tmp_path / "config.json"
+    config = BenchmarkConfig(name="a", sequence="seq", methods=["ft"])
+    path.write_text(json.dumps(config.to_dict()))
+    assert read_benchmark_config(path) == config
+    path.write_text(json.dumps({**config.to_dict(), **change}))
+    with pytest.raises(ConfigError) as caught:
+        read_benchmark_config(path)
+    assert str(caught.value).startswith(f"{path}: ") and fragment in str(caught.value)
 
 
 def entry(name: str, label: int = 0, dataset: str = "ff++") -> ManifestEntry:

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from cffd_engine import cli
+from cffd_engine.config import ConfigError, read_update_plan
 from cffd_engine.errors import CFFDError
-from cffd_engine.learning import UpdatePlan
 from tests.engine.continual_fixtures import make_task
 
 
@@ -30,7 +30,7 @@ def test_a_folder_update_reads_its_examples_and_validation_relative_to_the_file(
         "[continual.train]\nepochs = 2\n",
         encoding="utf-8",
     )
-    plan = UpdatePlan.load(update)
+    plan = read_update_plan(update)
     assert plan.name == "dots" and plan.base == "v2" and plan.continual == {"train": {"epochs": 2}}
     task = plan.task_data(48)
     assert task.name == "dots" and task.samples.images.shape == (12, 3, 48, 48)
@@ -41,28 +41,51 @@ def test_a_folder_update_reads_its_examples_and_validation_relative_to_the_file(
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('description = "no name"\n[examples]\nfolder = "x"\n', "name the new forgery type"),
-        ('name = "a"\n', "needs exactly one of folder, sequence, cache"),
-        ('name = "a"\n[examples]\nfolder = "x"\nsequence = "y"\ntask = "t"\n', "needs exactly one of"),
-        ('name = "a"\n[examples]\ncache = "c"\ntask = "t"\n', "cache also needs manifest"),
-        ('name = "a"\nepochs = 3\n[examples]\nfolder = "x"\n', "unknown key(s) ['epochs']"),
-        ('name = "a"\n[examples]\nfolder = "x"\n[continual]\nreplay_budget = -1\n', "[continual]"),
-        ('name = "a"\n[examples\n', "not a readable update file"),
+        ('description = "no name"\n[examples]\nfolder = "x"\n', "name: missing; name the new forgery type"),
+        (
+            'name = "a"\n',
+            "[examples]: needs exactly one of these (found none) (allowed: folder, sequence, cache, forgery)",
+        ),
+        ('name = "a"\n[examples]\nfolder = "x"\nsequence = "y"\ntask = "t"\n', "(found folder, sequence)"),
+        (
+            'name = "a"\n[examples]\ncache = "c"\ntask = "t"\n',
+            "[examples] manifest: missing; cache also needs",
+        ),
+        # A wrong key, a wrong type, an unknown value: the key and what is allowed instead.
+        (
+            'name = "a"\nepochs = 3\n[examples]\nfolder = "x"\n',
+            "epochs: unknown key (allowed: base, continual, ",
+        ),
+        ('name = "a"\n[examples]\nfoldr = "x"\n', "[examples] foldr: unknown key (allowed: cache, folder, "),
+        ("name = 7\n", "name: 7 is not of the right type (allowed: str)"),
+        (
+            'name = "a"\n[examples]\nfolder = "x"\n[continual.strategy]\nname = "sgd"\n',
+            "[continual.strategy] name: 'sgd' is not one of these (allowed: ft, lwf, ewc, er, icarl, cffd)",
+        ),
+        (
+            'name = "a"\n[examples]\nfolder = "x"\n[continual.train]\nepochs = "3"\n',
+            "[continual.train] epochs: '3' is not of the right type (allowed: int)",
+        ),
+        (
+            'name = "a"\n[examples]\nfolder = "x"\n[continual]\nreplay_budget = -1\n',
+            "[continual] replay_budget: ",
+        ),
+        ('name = "a"\n[examples\n', "not an update file in TOML"),
     ],
 )
 def test_a_bad_update_file_is_refused_naming_it(tmp_path, text, message):
     update = tmp_path / "bad.toml"
     update.write_text(text, encoding="utf-8")
-    with pytest.raises(CFFDError, match="bad.toml") as caught:
-        UpdatePlan.load(update)
-    assert message in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        read_update_plan(update)
+    assert str(caught.value).startswith(f"{update}: ") and message in str(caught.value)
 
 
 def test_missing_examples_and_an_empty_store_are_clear_errors(tmp_path, capsys):
     update = tmp_path / "update.toml"
     update.write_text('name = "dots"\n[examples]\nfolder = "nowhere"\n', encoding="utf-8")
     with pytest.raises(CFFDError, match="nowhere"):
-        UpdatePlan.load(update).task_data(32)
+        read_update_plan(update).task_data(32)
     code = cli.main(
         ["learn", "--config", str(update), "--out", str(tmp_path / "w"), "--store", str(tmp_path / "s")]
     )

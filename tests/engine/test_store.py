@@ -11,8 +11,9 @@ import zipfile
 import pytest
 import torch
 
-from cffd_engine.model import RSIANet, preset
+from cffd_engine.model import ModelConfig, RSIANet, create_model
 from cffd_engine.store import (
+    DEFAULT_BUNDLE,
     BundleError,
     BundleManifest,
     ImportedBundle,
@@ -28,7 +29,7 @@ from cffd_engine.store.bundle import WEIGHTS
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return RSIANet(preset("lite", input_size=64)).eval()
+    return create_model("lite", input_size=64).eval()
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,29 @@ def test_round_trip_gives_identical_outputs(tmp_path, model, images):
     manifest = verify_bundle(bundle)
     assert manifest.contents["replay_buffer"] and set(manifest.files) == {WEIGHTS, "replay/index.json"}
     torch.testing.assert_close(logits(load_model(bundle), images), logits(model, images), rtol=0, atol=0)
+
+
+def test_a_model_made_by_name_keeps_its_preset_and_overrides_through_a_bundle(tmp_path):
+    model = create_model("lite", input_size=96).eval()
+    assert model.config.name == "lite" and model.config.input_size == 96
+    assert model.config.to_dict()["overrides"] == {"input_size": 96}
+    bundle = make_bundle(tmp_path / "b", model)
+    manifest = verify_bundle(bundle)
+    assert manifest.model_config["name"] == "lite" and manifest.model_config["overrides"] == {
+        "input_size": 96
+    }
+    loaded = load_model(bundle)
+    assert loaded.config.name == "lite" and loaded.config.overrides == {"input_size": 96}
+    assert "preset 'lite' with input_size=96," in model_card(manifest)
+
+
+def test_a_config_saved_before_overrides_were_recorded_still_loads(tmp_path):
+    with zipfile.ZipFile(DEFAULT_BUNDLE) as shipped:
+        saved = json.loads(shipped.read("manifest.json"))["model_config"]
+    assert "overrides" not in saved  # the shipped default model predates the field
+    config = ModelConfig.from_dict(saved)
+    assert config.name == "lite0" and config.overrides == {}
+    assert ModelConfig.load(config.save(tmp_path / "config.json")) == config
 
 
 def test_one_tampered_byte_in_the_weights_is_detected_and_named(tmp_path, model):

@@ -262,7 +262,9 @@ def test_morph_moves_the_face_part_way_towards_the_donor_and_mixes_its_texture(f
 def test_family_names_and_parsing():
     assert FAMILY_NAMES == ("blend", "swap", "reenact", "texture", "morph")
     # The default model's sequence leaves the fifth family out: it is the forgery it never saw.
-    assert DEFAULT_SEQUENCE == FAMILY_NAMES[:4] and BuildSettings(faces="f", out="o").methods == DEFAULT_SEQUENCE
+    assert (
+        DEFAULT_SEQUENCE == FAMILY_NAMES[:4] and BuildSettings(faces="f", out="o").methods == DEFAULT_SEQUENCE
+    )
     assert all(family.imitates for family in FAMILIES.values())
     assert parse_methods("swap, blend,swap") == ["swap", "blend"]
     with pytest.raises(ValueError, match="unknown forgery family 'gan'"):

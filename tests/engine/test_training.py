@@ -12,6 +12,7 @@ import torch
 
 from cffd_engine import cli
 from cffd_engine.analysis.spectrum import load_reference_spectrum
+from cffd_engine.config import ConfigError
 from cffd_engine.continual import (
     BaseModel,
     ContinualSettings,
@@ -72,20 +73,42 @@ def test_the_default_recipe_reads_and_names_the_four_families():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('name = "x"\ncolour = "red"\n', "unknown key"),
-        ('mode = "both"\n', "mode = 'both'"),
-        ("[continual.train]\nepochs = 0\n", "epochs"),
-        ('[model]\npreset = "huge"\n', "unknown RSIA-Net preset"),
-        ("[data]\nper_tusk = 3\n", "per_tusk"),
-        ("name = \n", "not a readable training recipe"),
+        # A wrong key, a wrong type, an unknown value: the key and what is allowed instead.
+        (
+            'name = "x"\ncolour = "red"\n',
+            "colour: unknown key (allowed: continual, data, description, limits, ",
+        ),
+        ("[data]\nper_tusk = 3\n", "[data] per_tusk: unknown key (allowed: cache_dir, crop_scale, methods, "),
+        ("[model]\nwidht = 3\n", "[model] widht: unknown key (allowed: band_edges, block_size, "),
+        ("mode = 1\n", "mode: 1 is not of the right type (allowed: str)"),
+        ('[model]\ninput_size = "96"\n', "[model] input_size: '96' is not of the right type (allowed: int)"),
+        ('limits = "one"\n', "limits: 'one' is not of the right type (allowed: a list)"),
+        ('mode = "both"\n', "mode: 'both' is not one of these (allowed: joint, sequence)"),
+        ('[model]\npreset = "huge"\n', "[model] preset: 'huge' is not one of these (allowed: lite, lite0, "),
+        (
+            '[model]\nsfia_mode = "x"\n',
+            "[model] sfia_mode: 'x' is not one of these (allowed: cross, channel)",
+        ),
+        ('[continual.train]\noptimizer = "sgd"\n', "[continual.train] optimizer: 'sgd' is not one of these"),
+        ("[continual.train]\nepochs = 0\n", "[continual.train] epochs: epochs and batch_size must be >= 1"),
+        (
+            '[data]\nmethods = ["nosuch"]\n',
+            "[data] methods: unknown forgery family 'nosuch'; choose from blend",
+        ),
+        ("name = \n", "not a training recipe in TOML"),
     ],
 )
-def test_a_bad_recipe_is_refused_naming_the_file(tmp_path, text, message):
+def test_a_bad_recipe_is_refused_naming_the_file_the_key_and_what_is_allowed(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(CFFDError, match=message) as caught:
+    with pytest.raises(ConfigError) as caught:
         Recipe.load(path)
-    assert str(path) in str(caught.value)
+    assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+
+
+def test_a_recorded_recipe_is_named_where_it_was_recorded():
+    with pytest.raises(ConfigError, match=r"^the recipe recorded in v3: mode: 'both' is not one of these"):
+        Recipe.from_text('mode = "both"\n', "the recipe recorded in v3")
 
 
 def test_training_without_the_photos_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):

@@ -143,15 +143,13 @@ def _scores(model, images: np.ndarray, batch_size: int) -> np.ndarray:
 
 def fresh_detector(settings: SeparabilitySettings, size: int):
     """An untrained RSIA-Net of the settings' preset for ``size``-pixel crops, on the settings' backbone weights."""
-    from cffd_engine.model import RSIANet, preset
+    from cffd_engine.model import create_model
 
-    return RSIANet(
-        preset(
-            settings.preset,
-            input_size=size,
-            spatial_weights=settings.spatial_weights,
-            frequency_weights=settings.frequency_weights,
-        )
+    return create_model(
+        settings.preset,
+        input_size=size,
+        spatial_weights=settings.spatial_weights,
+        frequency_weights=settings.frequency_weights,
     )
 
 

@@ -1,4 +1,4 @@
-"""What users write, read in one place: every problem names the file, the key and what is allowed.
+"""Experiment files, read and checked by ``load_experiment``.
 
 An experiment file states a whole continual benchmark in TOML: the datasets and
 their folders, the protocol, the methods and ablations, the seeds, the model and
@@ -32,89 +32,11 @@ paper's protocols ship in ``resources/experiments``::
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import re
-import tomllib
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
-from cffd_engine.errors import CFFDError
-
-
-class ConfigError(CFFDError):
-    """A file a user wrote says something that cannot be used: which file, which key, what is allowed."""
-
-    def __init__(self, source: Path | str, key: str | None, problem: str, allowed: str | None = None):
-        self.source, self.key = str(source), key
-        where = f"{source}: {key}: " if key else f"{source}: "
-        super().__init__(where + problem + (f" (allowed: {allowed})" if allowed else ""))
-
-
-def read_toml(path: Path | str, what: str) -> dict[str, Any]:
-    """The TOML file at ``path`` as a dict; ``what`` says what it should be when it is not readable."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(path, None, f"no such file; give the path of {what}") from exc
-    except IsADirectoryError as exc:
-        raise ConfigError(path, None, f"is a folder; give the path of {what}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, None, f"cannot be read as {what} ({exc})") from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        hint = ""
-        if re.search(r"^\s*\[[^\]\"]*\+", text, re.MULTILINE):
-            hint = '; a table name with "+" needs quotes, e.g. [datasets."ff++"]'
-        raise ConfigError(path, None, f"not {what} in TOML ({exc}){hint}") from exc
-
-
-def _section(data: dict[str, Any], key: str, source: Path) -> dict[str, Any]:
-    value = data.pop(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(source, key, f"must be a table ([{key}]), not {type(value).__name__}")
-    return dict(value)
-
-
-def _unknown(keys, known, source: Path, section: str | None) -> None:
-    unknown = sorted(set(keys) - set(known))
-    if unknown:
-        where = f"[{section}] {unknown[0]}" if section else unknown[0]
-        raise ConfigError(source, where, "unknown key", ", ".join(sorted(known)))
-
-
-def _matches(value: Any, expected: Any) -> bool:
-    origin = typing.get_origin(expected)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, option) for option in typing.get_args(expected))
-    if origin is typing.Literal:
-        return value in typing.get_args(expected)
-    if expected is float:
-        return type(value) in (int, float)
-    if expected in (int, bool, str):
-        return type(value) is expected
-    return True  # lists and tables: the settings check them themselves
-
-
-def check_types(cls, data: dict[str, Any], source: Path, section: str) -> None:
-    """Each value of ``data`` has the type the dataclass ``cls`` declares for it (TOML has no None)."""
-    hints = typing.get_type_hints(cls)
-    for key, value in data.items():
-        expected = hints.get(key)
-        if expected is not None and not _matches(value, expected):
-            allowed = " or ".join(
-                getattr(option, "__name__", repr(option))
-                for option in (typing.get_args(expected) or (expected,))
-                if option is not type(None)
-            )
-            literal = typing.get_origin(expected) is typing.Literal
-            problem = f"{value!r} is not {'one of these' if literal else 'of the right type'}"
-            raise ConfigError(source, f"[{section}] {key}", problem, allowed)
-
+from cffd_engine.config.core import ConfigError, check_keys, read_model, read_settings, read_toml, table
 
 EXPERIMENT_KEYS = {
     "name", "description", "protocol", "methods", "ablations", "seeds", "seed", "replay_budget",
@@ -123,7 +45,7 @@ EXPERIMENT_KEYS = {
 EXPERIMENT_SECTIONS = ("datasets", "preprocess", "model", "train", "strategy")
 
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "resources" / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "resources" / "experiments"
 
 
 def shipped_experiments() -> dict[str, Path]:
@@ -142,8 +64,8 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
 
     path = _experiment_file(Path(path))
     data = read_toml(path, "an experiment file")
-    sections = {name: _section(data, name, path) for name in EXPERIMENT_SECTIONS}
-    _unknown(data, EXPERIMENT_KEYS | set(EXPERIMENT_SECTIONS), path, None)
+    sections = {name: table(data, name, path) for name in EXPERIMENT_SECTIONS}
+    check_keys(data, EXPERIMENT_KEYS | set(EXPERIMENT_SECTIONS), path, None)
     # An experiment's own defaults: the paper's replay budget, every task trained alike.
     config: dict[str, Any] = {"name": str(data.get("name") or path.stem), "replay_budget": 500}
     config["first_task_epochs"] = None
@@ -152,7 +74,7 @@ def load_experiment(path: Path | str, roots: dict[str, str] | None = None):
     _read_scalars(data, path, config)
     config["datasets"] = _read_datasets(sections["datasets"], tasks, roots, path, has_cache="cache" in config)
     config["preprocess"] = _read_preprocess(sections["preprocess"], path)
-    _read_model(sections["model"], path, config)
+    config["model_preset"], config["model_overrides"] = read_model(sections["model"], path)
     _read_training(sections["train"], sections["strategy"], path, config)
     try:
         return BenchmarkConfig.from_dict(config)
@@ -251,7 +173,7 @@ def _read_datasets(
             raise ConfigError(path, f"[datasets.{name}]", 'must be a table with root = "folder"')
         options = dict(options)
         accepted = set(inspect.signature(ADAPTERS[canonical]).parameters) - {"root"}
-        _unknown(options, accepted | {"root"}, path, f"datasets.{name}")
+        check_keys(options, accepted | {"root"}, path, f"datasets.{name}")
         given = (roots or {}).get(canonical)
         root = str(Path(given).expanduser().absolute()) if given else options.get("root")
         if not root or str(root).startswith("/path/to"):
@@ -286,7 +208,7 @@ def _read_preprocess(preprocess: dict, path: Path) -> dict:
     from cffd_engine.continual.benchmark_config import PREPROCESS_KEYS
     from cffd_engine.continual.experiment import preprocess_settings
 
-    _unknown(preprocess, PREPROCESS_KEYS, path, "preprocess")
+    check_keys(preprocess, PREPROCESS_KEYS, path, "preprocess")
     if "cache" in preprocess:
         preprocess["cache"] = _folder(preprocess["cache"], "[preprocess] cache", path)
     try:
@@ -296,30 +218,12 @@ def _read_preprocess(preprocess: dict, path: Path) -> dict:
     return preprocess
 
 
-def _read_model(model: dict, path: Path, config: dict[str, Any]) -> None:
-    from cffd_engine.model import preset
-
-    config["model_preset"] = str(model.pop("preset", "lite"))
-    config["model_overrides"] = model
-    try:
-        preset(config["model_preset"], **model)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(path, "[model]", str(exc)) from exc
-
-
 def _read_training(train: dict, strategy: dict, path: Path, config: dict[str, Any]) -> None:
     """``[train]`` (``TrainSettings`` and ``first_task_epochs``) and ``[strategy]`` (every method's)."""
     from cffd_engine.continual.config import StrategyConfig, TrainSettings
 
     if "first_task_epochs" in train:
         config["first_task_epochs"] = train.pop("first_task_epochs")
-    _unknown(train, {f.name for f in dataclasses.fields(TrainSettings)}, path, "train")
-    check_types(TrainSettings, train, path, "train")
-    _unknown(strategy, {f.name for f in dataclasses.fields(StrategyConfig)} - {"name"}, path, "strategy")
-    check_types(StrategyConfig, strategy, path, "strategy")
+    config["train"] = read_settings(TrainSettings, train, path, "train")
+    read_settings(StrategyConfig, strategy, path, "strategy", ("name",), name="cffd")
     config["strategy_overrides"] = strategy
-    try:
-        config["train"] = TrainSettings.from_dict(train)
-        StrategyConfig.from_dict({**strategy, "name": "cffd"})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(path, None, str(exc)) from exc
