@@ -1,7 +1,7 @@
-"""The PDF of a report, drawn with reportlab from the report's content dict and the results' pictures.
+"""The PDF of a report, drawn with reportlab from the typed ``Report`` whose ``to_dict`` is the JSON twin.
 
-Every figure printed comes from the content dict (the JSON twin), so the two
-cannot disagree; only the pictures (PNG bytes kept on the results) are not in
+Every figure printed comes from that one object, so the PDF and the JSON cannot
+disagree; only the pictures (PNG bytes kept on the results' key frames) are not in
 the JSON, which records their SHA-256 instead.
 """
 
@@ -30,8 +30,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult, Review
+from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult, KeyFrame
 from cffd_engine.report import charts
+from cffd_engine.report.document import Report
 from cffd_engine.report.sections import (
     evidence_rows,
     model_rows,
@@ -187,19 +188,19 @@ def _numbered_canvas(footer: str):
     return NumberedCanvas
 
 
-def _verdict_box(summary: dict, style: Styles) -> Table:
-    words = summary["verdict_words"]
-    if summary["verdict"] == NOT_APPLICABLE:
-        reason = summary["reason"] or ""
+def _verdict_box(result: AnalysisResult, style: Styles) -> Table:
+    words = result.verdict_words
+    if result.verdict == NOT_APPLICABLE:
+        reason = result.not_applicable.reason if result.not_applicable else ""
         detail = reason[:1].upper() + reason[1:]
     else:
         detail = (
-            f"Score {summary['video_probability']:.3f} (mean fake probability of the most suspicious stretch, "
-            f"track {summary['deciding_track']}); threshold {summary['threshold']:.2f}"
+            f"Score {result.video_probability:.3f} (mean fake probability of the most suspicious stretch, "
+            f"track {result.deciding_track}); threshold {result.threshold:.2f}"
         )
     rows = [[Paragraph(text(words), style.verdict)], [Paragraph(text(detail), style.cell)]]
-    if summary.get("review"):
-        review = Review(**summary["review"])
+    review = result.review
+    if review:
         rows.append(
             [
                 Paragraph(
@@ -211,24 +212,25 @@ def _verdict_box(summary: dict, style: Styles) -> Table:
     box = Table(rows, colWidths=[PAGE_WIDTH])
     box.setStyle(
         TableStyle([
-            ("BACKGROUND", (0, 0), (-1, -1), VERDICT_COLOURS.get(summary["verdict"], OK_COLOUR)),
+            ("BACKGROUND", (0, 0), (-1, -1), VERDICT_COLOURS.get(result.verdict, OK_COLOUR)),
             ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#888888")),
         ])
     )  # fmt: skip
     return box
 
 
-def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> list:
-    weights = "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(key["level_weights"]))
-    where = "inside the box" if key["peak_in_box"] else "outside the face box (not evidence of a change)"
+def _key_frame_block(key: KeyFrame, style: Styles) -> list:
+    weights = "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(key.level_weights))
+    where = "inside the box" if key.peak_in_box else "outside the face box (not evidence of a change)"
     caption = (
-        f"<b>Frame {key['frame_index']}</b> at {key['timestamp_s']:.2f} s, track {key['track_id']}: "
-        f"P(fake) <b>{key['fake_probability']:.3f}</b>. Face box (x, y, w, h) "
-        f"{', '.join(f'{v:.0f}' for v in key['box'])}; heat-map peak at ({key['heatmap_peak'][0]:.0f}, "
-        f"{key['heatmap_peak'][1]:.0f}), {where}. FAF level weights: {weights}. Spectrum: "
-        f"{100 * key['spectrum_outside_fraction']:.0f}% of rings outside the real-face band, high-frequency "
-        f"excess {key['spectrum_high_excess_db']:+.1f} dB."
+        f"<b>Frame {key.frame_index}</b> at {key.timestamp_s:.2f} s, track {key.track_id}: "
+        f"P(fake) <b>{key.fake_probability:.3f}</b>. Face box (x, y, w, h) "
+        f"{', '.join(f'{v:.0f}' for v in key.box)}; heat-map peak at ({key.heatmap_peak[0]:.0f}, "
+        f"{key.heatmap_peak[1]:.0f}), {where}. FAF level weights: {weights}. Spectrum: "
+        f"{100 * key.spectrum_outside_fraction:.0f}% of rings outside the real-face band, high-frequency "
+        f"excess {key.spectrum_high_excess_db:+.1f} dB."
     )
+    images = key.images
     side = 3.7 * cm
     frame_width = min(KEY_FRAME_WIDTH, PAGE_WIDTH - 2 * side - 0.6 * cm)
     pictures = [
@@ -249,69 +251,62 @@ def _key_frame_block(key: dict, images: dict[str, bytes], style: Styles) -> list
     return [row, Paragraph(caption, style.small), Spacer(1, 8)]
 
 
-def _result_section(
-    number: str, data: dict, result: AnalysisResult, summary: dict, rule: str, style: Styles
-) -> list:
-    flow = [Paragraph(f"{number} {text(data['evidence']['name'])}", style.h2), _verdict_box(summary, style)]
+def _result_section(number: str, result: AnalysisResult, rule: str, style: Styles) -> list:
+    flow = [Paragraph(f"{number} {text(result.evidence.name)}", style.h2), _verdict_box(result, style)]
     flow.append(Spacer(1, 4))
-    if data["verdict"] == NOT_APPLICABLE and not data["frames_read"]:
+    if result.verdict == NOT_APPLICABLE and not result.frames_read:
         return flow
-    if data["aggregation"] != rule:
-        flow.append(Paragraph(text(data["aggregation"]), style.small))
+    if result.aggregation != rule:
+        flow.append(Paragraph(text(result.aggregation), style.small))
     counts = (
-        f"Frames read: {data['frames_read']}; with a face: {data['frames_with_faces']}; faces judged: "
-        f"{data['faces_scored']}; faces too small: {data['faces_too_small']}; detector: {data['detector'] or '-'}"
-        f"; decoding: {(data.get('decode') or {}).get('problem') or 'complete'}."
+        f"Frames read: {result.frames_read}; with a face: {result.frames_with_faces}; faces judged: "
+        f"{result.faces_scored}; faces too small: {result.faces_too_small}; detector: {result.detector or '-'}"
+        f"; decoding: {(result.decode or {}).get('problem') or 'complete'}."
     )
     flow.append(Paragraph(text(counts), style.small))
-    for warning in data["warnings"]:
+    for warning in result.warnings:
         flow.append(Paragraph(f"<b>Note:</b> {text(warning)}", style.small))
-    if not data["tracks"]:
+    if not result.tracks:
         return flow
     widths = [1.2, 1.1, 2.1, 1.3, 2.3, 1.3, 1.3, 1.4, 3.0, 1.6]
     tracks = _table(
-        track_rows(data), [w * cm for w in widths][:-1] + [PAGE_WIDTH - sum(widths[:-1]) * cm], header=True
+        track_rows(result), [w * cm for w in widths][:-1] + [PAGE_WIDTH - sum(widths[:-1]) * cm], header=True
     )
     flow += _heading_over_table(Paragraph("Face tracks", style.h3), tracks)
     flow.append(Paragraph("Fake probability of every judged face over time", style.h3))
-    flow.append(charts.timeline(data, width=PAGE_WIDTH))
-    reference = data["spectrum_reference"]
-    for index, (track, track_result) in enumerate(zip(data["tracks"], result.tracks, strict=True)):
-        if not track["key_frames"]:
+    flow.append(charts.timeline(result, width=PAGE_WIDTH))
+    reference = result.spectrum_reference
+    for index, track in enumerate(result.tracks):
+        if not track.key_frames:
             continue
-        lead = [Paragraph(f"Key frames of track {track['track_id']}", style.h3)]
-        if index == 0 and data.get("cam_layer"):
+        lead = [Paragraph(f"Key frames of track {track.track_id}", style.h3)]
+        if index == 0 and result.cam_layer:
             lead.append(
-                Paragraph(text(f"Grad-CAM taken at {data['cam_layer']} for the 'fake' class."), style.small)
+                Paragraph(text(f"Grad-CAM taken at {result.cam_layer} for the 'fake' class."), style.small)
             )
-        blocks = [
-            _key_frame_block(key, key_result.images, style)
-            for key, key_result in zip(track["key_frames"], track_result.key_frames, strict=True)
-            if key_result.images
-        ]
+        blocks = [_key_frame_block(key, style) for key in track.key_frames if key.images]
         curves = [
-            (f"frame {k['frame_index']} (P {k['fake_probability']:.2f})", k["spectrum"])
-            for k in track["key_frames"]
+            (f"frame {k.frame_index} (P {k.fake_probability:.2f})", k.spectrum) for k in track.key_frames
         ]
         blocks.append(
             [
-                Paragraph(f"Radial power spectrum of the key-frame faces of track {track['track_id']}", style.h3),
+                Paragraph(f"Radial power spectrum of the key-frame faces of track {track.track_id}", style.h3),
                 charts.spectrum_chart(reference, curves, width=PAGE_WIDTH),
                 Paragraph(
                     text(
                         "Each curve is the face's azimuthally averaged power at each spatial frequency, minus the "
                         "median of real faces; the band holds 90% of real faces (5th to 95th percentile). "
-                        f"Band: {_reference_words(reference)}."
+                        f"Band: {reference.describe()}."
                     ),
                     style.small,
                 ),
                 Paragraph(
                     "How much each feature level weighed in the fused decision (FAF weights, mean over the track; "
                     "L1 fine detail at stride 4 to L4 coarse structure at stride 32): "
-                    + "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(track["mean_level_weights"])),
+                    + "  ".join(f"L{i + 1} {w:.2f}" for i, w in enumerate(track.mean_level_weights)),
                     style.small,
                 ),
-                charts.level_weights(track["mean_level_weights"]),
+                charts.level_weights(track.mean_level_weights),
             ]
         )  # fmt: skip
         # The heading (and its note) on the page of the first picture: a KeepTogether after a heading
@@ -328,61 +323,54 @@ def _heading_over_table(heading: Paragraph, table: Table) -> list:
     return [CondPageBreak(TABLE_START), heading, table]
 
 
-def _reference_words(reference: dict) -> str:
-    if reference.get("fallback"):
-        return f"generic band, as the model ships no reference of its own: {reference['source']}"
-    return f"{reference['count']} real face crops of {reference['crop_size']} px ({reference['source']})"
-
-
 # Pictures as binary streams: reportlab's ASCII85 text encoding runs in pure Python without its
 # optional C accelerator (2.6 s of a 3 s report with nine pictures) and makes the file a quarter larger.
 rl_config.useA85 = 0
 
 
-def render_pdf(content: dict, results: list[AnalysisResult], json_name: str, json_sha256: str) -> bytes:
-    """The report as PDF bytes; ``results`` are those of ``content`` (same order), for their pictures."""
+def render_pdf(report: Report, json_name: str, json_sha256: str) -> bytes:
+    """The report as PDF bytes; its pictures are those its results' key frames carry."""
     style = Styles()
-    case = content["case"]
+    case = report.case
     buffer = io.BytesIO()
     # The case last: a long case name is cut short here (section 1 prints it whole), never the hash.
     footer = clipped(
-        plain(f"CFFD Studio report; JSON twin SHA-256 {json_sha256[:16]}...; case {case['case_id'] or '-'}"),
+        plain(f"CFFD Studio report; JSON twin SHA-256 {json_sha256[:16]}...; case {case.case_id or '-'}"),
         PAGE_WIDTH - 2.5 * cm,  # the page number on the right
     )
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=SIDE_MARGIN, rightMargin=SIDE_MARGIN, topMargin=TOP_MARGIN, bottomMargin=BOTTOM_MARGIN,
-        title=content["title"], author=case["examiner"] or "CFFD Studio", subject=f"case {case['case_id']}",
+        title=report.title, author=case.examiner or "CFFD Studio", subject=f"case {case.case_id}",
     )  # fmt: skip
-    flow: list = [Paragraph(text(content["title"]), style.title)]
+    flow: list = [Paragraph(text(report.title), style.title)]
     flow.append(
         Paragraph(
-            text(
-                f"Report made {case['report_created_utc']} (UTC). Machine-readable twin: {json_name}, SHA-256:"
-            ),
+            text(f"Report made {report.created_utc} (UTC). Machine-readable twin: {json_name}, SHA-256:"),
             style.small,
         )
     )
     flow.append(Paragraph(json_sha256, style.mono))
     flow.append(Spacer(1, 6))
     summary_rows = [["Evidence", "Verdict", "Score", "Deciding track", "Analyst's review"]]
-    for item in content["summary"]:
-        probability = "-" if item["video_probability"] is None else f"{item['video_probability']:.3f}"
-        track = "-" if item["deciding_track"] is None else str(item["deciding_track"])
-        review = item.get("review")
-        reviewed = f"{Review(**review).words} ({review['reviewer']})" if review else "not reviewed"
-        summary_rows.append([item["name"], item["verdict_words"], probability, track, reviewed])
+    for entry in report.entries:
+        result = entry.result
+        probability = "-" if result.video_probability is None else f"{result.video_probability:.3f}"
+        track = "-" if result.deciding_track is None else str(result.deciding_track)
+        review = result.review
+        reviewed = f"{review.words} ({review.reviewer})" if review else "not reviewed"
+        summary_rows.append([entry.name, result.verdict_words, probability, track, reviewed])
     widths = [5.0 * cm, 4.0 * cm, 1.6 * cm, 2.0 * cm]
     flow.append(_table(summary_rows, [*widths, PAGE_WIDTH - sum(widths)], header=True))
-    for check in content["evidence"]:
-        if check["match"] is False or check["problem"]:
-            alarm = f"Warning: {check['name']}: {check['problem']}."
+    for entry in report.entries:
+        if entry.check.alarming:
+            alarm = f"Warning: {entry.check.name}: {entry.check.problem}."
             flow.append(Paragraph(f'<font color="#a00000"><b>{text(alarm)}</b></font>', style.body))
-    for model in content["models"]:
+    for model in report.models:
         flow.append(
             Paragraph(
                 text(
-                    f"Judged by model {model['version'] or model['source']} (preset {model['preset']}, threshold "
-                    f"{model['threshold']:.2f}), weights SHA-256 {model['weights_sha256']}."
+                    f"Judged by model {model.version or model.source} (preset {model.preset}, threshold "
+                    f"{model.threshold:.2f}), weights SHA-256 {model.weights_sha256}."
                 ),
                 style.small,
             )
@@ -390,63 +378,63 @@ def render_pdf(content: dict, results: list[AnalysisResult], json_name: str, jso
 
     flow.append(Paragraph("1 Case", style.h1))
     flow.append(_pairs([
-        ("Case", case["case_id"] or "-"), ("Examiner", case["examiner"] or "-"),
-        ("Organisation", case["organisation"] or "-"), ("Notes", case["notes"] or "-"),
-        ("Analysis started (UTC)", case["analysis_started_utc"] or "-"),
-        ("Analysis finished (UTC)", case["analysis_finished_utc"] or "-"),
-        ("Report made (UTC)", case["report_created_utc"]),
+        ("Case", case.case_id or "-"), ("Examiner", case.examiner or "-"),
+        ("Organisation", case.organisation or "-"), ("Notes", case.notes or "-"),
+        ("Analysis started (UTC)", report.analysis_started_utc or "-"),
+        ("Analysis finished (UTC)", report.analysis_finished_utc or "-"),
+        ("Report made (UTC)", report.created_utc),
     ]))  # fmt: skip
     flow.append(Paragraph("2 Evidence", style.h1))
-    for check, data in zip(content["evidence"], content["results"], strict=True):
-        flow.append(Paragraph(text(check["name"]), style.h3))
-        rows = evidence_rows(check, data)
+    for entry in report.entries:
+        check = entry.check
+        flow.append(Paragraph(text(check.name), style.h3))
+        rows = evidence_rows(check, entry.result)
         table = _pairs(rows, mono_keys=("SHA-256 at intake", "SHA-256 now", "MD5 at intake", "MD5 now"))
-        if check["match"] is False or check["problem"]:
+        if check.alarming:
             table.setStyle(
                 TableStyle([("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), ALARM_COLOUR)])
             )
         flow.append(table)
     flow.append(Paragraph("3 Software and device", style.h1))
-    flow.append(_pairs(software_rows(content["software"])))
+    flow.append(_pairs(software_rows(report.software)))
     flow.append(Paragraph("4 Model", style.h1))
-    for model in content["models"]:
+    for model in report.models:
         flow.append(_pairs(model_rows(model), mono_keys=("Weights SHA-256",)))
         flow.append(Paragraph("Model card", style.h3))
-        flow += _markdown(model["card"], style)
+        flow += _markdown(model.card, style)
     settings_heading = Paragraph("5 Settings", style.h1)
-    if not content["results"]:
+    results = report.results
+    if not results:
         flow.append(settings_heading)
     else:
-        rows = settings_rows(content["results"][0]["settings"])
+        rows = settings_rows(results[0].settings)
         table = _table(rows, [7.5 * cm, 5.5 * cm, PAGE_WIDTH - 13 * cm], header=True, mono_cols=(1,))
         flow += _heading_over_table(settings_heading, table)
-        if any(r["settings"] != content["results"][0]["settings"] for r in content["results"]):
+        if any(r.settings != results[0].settings for r in results):
             flow.append(
                 Paragraph("Files were analysed with different settings: see the JSON twin.", style.small)
             )
     flow.append(CondPageBreak(10 * cm))
     flow.append(Paragraph("6 Results", style.h1))
-    rule = content["results"][0]["aggregation"] if content["results"] else ""
+    rule = results[0].aggregation if results else ""
     flow.append(Paragraph(text(rule), style.body))
-    for index, (data, result, summary) in enumerate(
-        zip(content["results"], results, content["summary"], strict=True)
-    ):
-        flow += _result_section(f"6.{index + 1}", data, result, summary, rule, style)
+    for index, result in enumerate(results):
+        flow += _result_section(f"6.{index + 1}", result, rule, style)
     flow.append(Paragraph("7 Interpretation", style.h1))
-    flow += [Paragraph(text(p), style.body) for p in content["interpretation_general"]]
-    for item in content["interpretation"]:
-        flow.append(Paragraph(text(item["name"]), style.h3))
-        flow += [Paragraph(text(p), style.body) for p in item["paragraphs"]]
+    flow += [Paragraph(text(p), style.body) for p in report.general_interpretation]
+    for entry in report.entries:
+        flow.append(Paragraph(text(entry.name), style.h3))
+        flow += [Paragraph(text(p), style.body) for p in entry.interpretation]
     flow.append(Paragraph("8 Limitations", style.h1))
-    flow += [Paragraph(f"- {text(item)}", style.body) for item in content["limitations"]]
+    flow += [Paragraph(f"- {text(item)}", style.body) for item in report.limitations]
     flow.append(Paragraph("9 Reproduction", style.h1))
     flow.append(Paragraph(
         "Each command below, run with the same model version (check its weights SHA-256 in section 4) on the "
         "file with the SHA-256 in section 2, produces the same result.", style.body))  # fmt: skip
-    for item in content["reproduction"]:
-        flow.append(Paragraph(text(item["name"]), style.h3))
-        flow.append(Paragraph(text(item["command"]), style.mono))
-        for gap in item["not_expressible"]:
+    for entry in report.entries:
+        flow.append(Paragraph(text(entry.name), style.h3))
+        flow.append(Paragraph(text(entry.result.command), style.mono))
+        for gap in entry.not_expressible:
             flow.append(Paragraph(text(f"Also set (no command option): {gap}"), style.small))
     doc.build(flow, canvasmaker=_numbered_canvas(footer))
     return buffer.getvalue()

@@ -206,7 +206,7 @@ def test_every_analysis_setting_has_words_in_the_report():
     from cffd_engine.analysis import AnalysisSettings
     from cffd_engine.report.sections import settings_rows
 
-    rows = settings_rows(AnalysisSettings().to_dict())[1:]
+    rows = settings_rows(AnalysisSettings())[1:]
     assert len(rows) > 20
     assert [name for label, name, _ in rows if label == name] == []  # a setting without words shows its name
 
@@ -303,14 +303,15 @@ def test_every_picture_in_the_pdf_is_a_jpeg(long_report):
     assert len(names) >= 6 and all(name.endswith(".jpg") for name in names), names
 
 
-def test_the_timeline_legend_stays_inside_its_chart_with_many_tracks(report):
+def test_the_timeline_legend_stays_inside_its_chart_with_many_tracks(results):
+    from dataclasses import replace
+
     from reportlab.graphics.shapes import String
 
     from cffd_engine.report import charts
 
-    _, content, _ = report
-    data = content["results"][0]
-    many = dict(data, tracks=[dict(data["tracks"][0], track_id=n) for n in range(40)])
+    face = results[0]
+    many = replace(face, tracks=[replace(face.tracks[0], track_id=n) for n in range(40)])
     drawing = charts.timeline(many)
     labels = [shape for shape in drawing.contents if isinstance(shape, String)]
     assert all(label.y >= 0 for label in labels)
