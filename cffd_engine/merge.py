@@ -23,7 +23,7 @@ CASE_FIELDS = ("case_id", "examiner", "organisation", "notes")
 
 def read_report(path: Path) -> tuple[dict, str]:
     """A shard's JSON report as data, and the SHA-256 of its bytes; CFFDError naming a file that is not one."""
-    from cffd_engine.report.content import FORMAT_VERSION, REPORT_FORMAT
+    from cffd_engine.report.document import FORMAT_VERSION, REPORT_FORMAT
 
     try:
         raw = path.read_bytes()
@@ -46,7 +46,8 @@ def read_report(path: Path) -> tuple[dict, str]:
 
 def merge_reports(paths: list[Path]) -> dict:
     """The joined report's content (see the module docstring); CFFDError naming the shard that does not fit."""
-    from cffd_engine.report.content import CaseInfo, report_content
+    from cffd_engine.report.content import report_content
+    from cffd_engine.report.document import CaseInfo
     from cffd_engine.shards import check_shards
 
     read = [read_report(path) for path in paths]
@@ -59,8 +60,8 @@ def merge_reports(paths: list[Path]) -> dict:
         placed += _placed_results(path, report, placed[0][3] if placed else None)
     placed.sort(key=lambda item: item[0])
     case = CaseInfo(**{name: shards[0][1]["case"][name] for name in CASE_FIELDS})
-    content = report_content([item[1] for item in placed], [item[2] for item in placed], case)
-    content["merged_from"] = [
+    joined = report_content([item[1] for item in placed], [item[2] for item in placed], case)
+    joined.extra["merged_from"] = [
         {
             "file": str(path.absolute()),
             "sha256": digest,
@@ -70,13 +71,14 @@ def merge_reports(paths: list[Path]) -> dict:
         }
         for path, report, digest in shards
     ]
-    return content
+    return joined.to_dict()
 
 
 def _placed_results(path: Path, report: dict, first: tuple[Path, dict] | None) -> list[tuple]:
     """(position in the batch, AnalysisResult, evidence check, (file, data)) of each of a shard's results,
     checked for the same settings and model as ``first`` (the first result of the merge)."""
     from cffd_engine.analysis.result import AnalysisResult
+    from cffd_engine.report.document import EvidenceCheck
 
     results, checks, positions = report.get("results"), report.get("evidence"), report["shard"]["positions"]
     if not (isinstance(results, list) and isinstance(checks, list)) or not (
@@ -93,7 +95,7 @@ def _placed_results(path: Path, report: dict, first: tuple[Path, dict] | None) -
         for part in ("settings", "model"):
             _same(path, part, data.get(part), first[0], first[1].get(part))
         try:
-            result = AnalysisResult.from_dict(data)
+            result, check = AnalysisResult.from_dict(data), EvidenceCheck.from_dict(check)
         except ValueError as exc:
             raise CFFDError(
                 f"{path}: result {index + 1} cannot be read ({exc}); run that shard again"

@@ -54,6 +54,7 @@ from cffd_engine.analysis.verdict import (
 )
 from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import Cancelled, JobControl, TimedOut, ensure_job
+from cffd_engine.media.crops import FaceCrop
 from cffd_engine.media.detectors import LargeFrameSearch, create_face_detector
 from cffd_engine.media.frames import Frame
 from cffd_engine.media.intake import pick_files
@@ -99,6 +100,36 @@ def not_assessed_note(tracks: list) -> str:
         f"{len(tracks)} face track(s) were not assessed and did not count for the video's verdict "
         f"(the track table gives each one's figures): {'; '.join(groups)}"
     )
+
+
+class _JudgedFaces:
+    """``judge_video``'s callback: every judged face's score by track, a sample of face-mesh face scores
+    per track (one in FACE_CHECK_EVERY faces, at most FACE_CHECKS), and the key-frame candidates."""
+
+    def __init__(self, face_score: Callable[[Frame, FaceCrop], float], candidates: KeyFrameCandidates):
+        self.face_score = face_score
+        self.candidates = candidates
+        self.scores: dict[int, list[FrameScore]] = defaultdict(list)
+        self.face_scores: dict[int, list[float]] = defaultdict(list)
+
+    def __call__(self, frame: Frame, faces: list[JudgedFace]) -> None:
+        for face in faces:
+            crop = face.crop
+            seen, checked = len(self.scores[crop.track_id]), self.face_scores[crop.track_id]
+            if seen % FACE_CHECK_EVERY == 0 and len(checked) < FACE_CHECKS:
+                checked.append(self.face_score(frame, crop))
+            self.scores[crop.track_id].append(
+                FrameScore(
+                    frame_index=crop.frame_index,
+                    timestamp_s=round(crop.timestamp_s, 4),
+                    track_id=crop.track_id,
+                    box=[round(float(v), 2) for v in crop.detection.box],
+                    detection_score=round(float(crop.detection.score), 4),
+                    fake_probability=round(face.fake_probability, 6),
+                    level_weights=[round(float(v), 4) for v in face.level_weights],
+                )
+            )
+        self.candidates.add(frame, faces)
 
 
 class Analyzer:
@@ -239,35 +270,33 @@ class Analyzer:
         return result
 
     def _judge(self, path: Path, media: MediaInfo, result: AnalysisResult, job: JobControl) -> None:
+        """Read, detect and score ``path`` into ``result``; then its tracks, its verdict and the explanations."""
         s = self.settings
-        scores: dict[int, list[FrameScore]] = defaultdict(list)
-        face_scores: dict[int, list[float]] = defaultdict(list)
         candidates = KeyFrameCandidates(
-            s.explain_top_k if s.explain else 0,
-            self.reference.crop_size,
-            s.crop_scale,
+            s.explain_top_k if s.explain else 0, self.reference.crop_size, s.crop_scale
         )
+        judged = _JudgedFaces(self._face_score, candidates)
+        self._read_and_judge(path, media, result, judged, job.sub(0.05, 0.9))
+        if not judged.scores:
+            result.not_applicable = self._no_face_reason(result)
+            return
+        if not self._decide(result, judged) or not (s.explain and s.explain_top_k):
+            return
+        started = time.perf_counter()
+        self._explain(result, candidates, job.sub(0.9, 0.99))
+        result.cam_layer = self.explainer.layer_name
+        result.timings["explanations_s"] = round(time.perf_counter() - started, 3)
 
-        def on_judged(frame: Frame, faces: list[JudgedFace]) -> None:
-            for face in faces:
-                crop = face.crop
-                seen, checked = len(scores[crop.track_id]), face_scores[crop.track_id]
-                if seen % FACE_CHECK_EVERY == 0 and len(checked) < FACE_CHECKS:
-                    (mesh,) = self.landmarker.meshes(frame.rgb, faces=[crop.detection])
-                    checked.append(mesh.face_score)
-                scores[crop.track_id].append(
-                    FrameScore(
-                        frame_index=crop.frame_index,
-                        timestamp_s=round(crop.timestamp_s, 4),
-                        track_id=crop.track_id,
-                        box=[round(float(v), 2) for v in crop.detection.box],
-                        detection_score=round(float(crop.detection.score), 4),
-                        fake_probability=round(face.fake_probability, 6),
-                        level_weights=[round(float(v), 4) for v in face.level_weights],
-                    )
-                )
-            candidates.add(frame, faces)
+    def _face_score(self, frame: Frame, crop: FaceCrop) -> float:
+        """The face-mesh network's score that the detected face is one it can judge."""
+        (mesh,) = self.landmarker.meshes(frame.rgb, faces=[crop.detection])
+        return mesh.face_score
 
+    def _read_and_judge(
+        self, path: Path, media: MediaInfo, result: AnalysisResult, judged: _JudgedFaces, job: JobControl
+    ) -> None:
+        """``judge_video`` over ``path``; what it read, how long it took and what to note go on ``result``."""
+        s = self.settings
         gate = SizeGate(self.detector, s.detector.min_face_size)
         self.detector.start_file()
         retried_before = self.detector.found_by_retry
@@ -278,10 +307,10 @@ class Analyzer:
             self.extraction_settings(),
             gate,
             judge,
-            on_judged,
+            judged,
             s.batch_size,
             s.queue_frames,
-            job.sub(0.05, 0.9),
+            job,
             self._abandon_reader,
             media,
         )
@@ -293,7 +322,7 @@ class Analyzer:
         result.detector, result.detector_fallback = extraction.detector, extraction.detector_fallback
         result.frames_read, result.frames_with_faces = extraction.frames_read, extraction.frames_with_faces
         result.faces_too_small = gate.too_small
-        result.faces_scored = sum(len(v) for v in scores.values())
+        result.faces_scored = sum(len(v) for v in judged.scores.values())
         result.warnings += self._warnings(result, extraction.decode)
         found_by_retry = gate.inner.found_by_retry - retried_before
         if found_by_retry:
@@ -302,12 +331,12 @@ class Analyzer:
                 "full-range detector (on the whole frame, else on overlapping tiles) did: small faces in "
                 "large frames"
             )
-        if not scores:
-            result.not_applicable = self._no_face_reason(result)
-            return
-        threshold = self.info.threshold
+
+    def _decide(self, result: AnalysisResult, judged: _JudgedFaces) -> bool:
+        """Summarise and assess each track, then the video's verdict; False (and why) when no track counts."""
+        s, threshold, scores = self.settings, self.info.threshold, judged.scores
         result.tracks = assess_tracks(
-            [summarise_track(tid, scores[tid], threshold, s, face_scores[tid]) for tid in scores],
+            [summarise_track(tid, scores[tid], threshold, s, judged.face_scores[tid]) for tid in scores],
             s.min_track_faces,
         )
         left_out = [t for t in result.tracks if not t.counts_for_video]
@@ -321,14 +350,10 @@ class Analyzer:
                 f"({left_out[0].not_assessed.removeprefix('not assessed: ')}). Check the frames: the detector "
                 "may have taken something else for a face",
             )
-            return
+            return False
         result.verdict, probability, result.deciding_track = decided
         result.video_probability = round(probability, 6)
-        if s.explain and s.explain_top_k:
-            started = time.perf_counter()
-            self._explain(result, candidates, job.sub(0.9, 0.99))
-            result.cam_layer = self.explainer.layer_name
-            result.timings["explanations_s"] = round(time.perf_counter() - started, 3)
+        return True
 
     def _explain(self, result: AnalysisResult, candidates: KeyFrameCandidates, job: JobControl) -> None:
         assessed = [track for track in result.tracks if track.counts_for_video]

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -179,79 +180,98 @@ def judge_video(
     after ``_READER_GRACE_S``, and ``on_abandoned()`` is told, since the detector it holds
     must not be used again.
     """
-    items: queue.Queue = queue.Queue(maxsize=queue_frames)
-    stop = threading.Event()
+    frames = _FrameQueue(queue_frames)
+    read = partial(
+        extract_faces, path, extraction_settings, detector=detector, job=job, keep_crops=False, info=info
+    )
+    producer = threading.Thread(target=_read, args=(read, frames), name="cffd-analysis-reader", daemon=True)
+    producer.start()
+    try:
+        return _judge_as_read(frames, judge, on_judged, batch_size, queue_frames, job)
+    finally:
+        frames.stop.set()
+        producer.join(_READER_GRACE_S)
+        if producer.is_alive() and on_abandoned is not None:
+            on_abandoned()
 
-    def put(item) -> None:
-        while not stop.is_set():
+
+class _FrameQueue:
+    """The bounded queue from the reader thread to this one; ``stop`` set tells the reader to end."""
+
+    def __init__(self, size: int):
+        self.items: queue.Queue = queue.Queue(maxsize=size)
+        self.stop = threading.Event()
+
+    def put(self, item) -> None:
+        """Wait for room, checking ``stop`` every ``_POLL_S``; ``_Stopped`` once it is set."""
+        while not self.stop.is_set():
             try:
-                items.put(item, timeout=_POLL_S)
+                self.items.put(item, timeout=_POLL_S)
                 return
             except queue.Full:
                 continue
         raise _Stopped
 
-    def on_frame(frame: Frame, crops: list[FaceCrop]) -> None:
+    def on_frame(self, frame: Frame, crops: list[FaceCrop]) -> None:
+        """``extract_faces``'s callback: frames with faces are queued; any frame stops a stopped reader."""
         if crops:
-            put((frame, crops))
-        elif stop.is_set():
+            self.put((frame, crops))
+        elif self.stop.is_set():
             raise _Stopped
 
-    def produce() -> None:
+
+def _read(read: Callable[..., FaceExtraction], frames: _FrameQueue) -> None:
+    """The reader thread: ``read`` fills the queue; its end, or what it raised, is queued last."""
+    try:
+        frames.put(_Finished(read(on_frame=frames.on_frame)))
+    except _Stopped:
+        pass
+    except BaseException as exc:  # handed to the consumer, which raises it in the caller's thread
         try:
-            extraction = extract_faces(
-                path,
-                extraction_settings,
-                detector=detector,
-                job=job,
-                on_frame=on_frame,
-                keep_crops=False,
-                info=info,
-            )
-            put(_Finished(extraction))
+            frames.put(_Failed(exc))
         except _Stopped:
             pass
-        except BaseException as exc:  # handed to the consumer, which raises it in the caller's thread
-            try:
-                put(_Failed(exc))
-            except _Stopped:
-                pass
 
+
+def _judge_as_read(
+    frames: _FrameQueue,
+    judge: BatchJudge,
+    on_judged: JudgedCallback,
+    batch_size: int,
+    queue_frames: int,
+    job: JobControl,
+) -> FaceExtraction:
+    """This thread's side: take frames off the queue and judge their faces in batches until the reader ends."""
     pending: list[tuple[Frame, list[FaceCrop]]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        judged = iter(judge([crop for _, crops in pending for crop in crops]))
-        for frame, crops in pending:
-            on_judged(frame, [next(judged) for _ in crops])
-        pending.clear()
-
-    producer = threading.Thread(target=produce, name="cffd-analysis-reader", daemon=True)
-    producer.start()
-    try:
-        waiting = 0
-        while True:
-            try:
-                item = items.get(timeout=_POLL_S)
-            except queue.Empty:
-                job.check()
-                continue
-            if isinstance(item, _Failed):
-                raise item.error
-            if isinstance(item, _Finished):
-                flush()
-                return item.extraction
-            pending.append(item)
-            waiting += len(item[1])
-            # The reader is at most ``queue_frames`` frames ahead: waiting for more than that
-            # leaves the model idle while the reader refills the queue.
-            if waiting >= batch_size or len(pending) >= queue_frames:
-                flush()
-                waiting = 0
+    waiting = 0
+    while True:
+        try:
+            item = frames.items.get(timeout=_POLL_S)
+        except queue.Empty:
             job.check()
-    finally:
-        stop.set()
-        producer.join(_READER_GRACE_S)
-        if producer.is_alive() and on_abandoned is not None:
-            on_abandoned()
+            continue
+        if isinstance(item, _Failed):
+            raise item.error
+        if isinstance(item, _Finished):
+            _judge_pending(pending, judge, on_judged)
+            return item.extraction
+        pending.append(item)
+        waiting += len(item[1])
+        # The reader is at most ``queue_frames`` frames ahead: waiting for more than that
+        # leaves the model idle while the reader refills the queue.
+        if waiting >= batch_size or len(pending) >= queue_frames:
+            _judge_pending(pending, judge, on_judged)
+            waiting = 0
+        job.check()
+
+
+def _judge_pending(
+    pending: list[tuple[Frame, list[FaceCrop]]], judge: BatchJudge, on_judged: JudgedCallback
+) -> None:
+    """Judge the faces of the waiting frames together, hand each frame its faces in order, and empty ``pending``."""
+    if not pending:
+        return
+    judged = iter(judge([crop for _, crops in pending for crop in crops]))
+    for frame, crops in pending:
+        on_judged(frame, [next(judged) for _ in crops])
+    pending.clear()

@@ -34,78 +34,53 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``cffd analyze`` (each result's reproduction command uses the same names)."""
+    """The options of ``cffd analyze``, in groups (each result's reproduction command uses the same names)."""
     default = AnalysisSettings()
     parser.add_argument("inputs", nargs="+", type=Path, help="video or image files, or folders of them")
-    parser.add_argument(
+    _output_options(parser.add_argument_group("reports and model"))
+    _frame_options(parser.add_argument_group("frames read"), default)
+    _running_options(parser.add_argument_group("running"), default)
+    _judging_options(parser.add_argument_group("judging and explaining"), default)
+    _detector_options(parser.add_argument_group("face detector"), DetectorSettings())
+    _case_options(parser.add_argument_group("case"))
+
+
+def _output_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--report", type=file_to_write, help="write a PDF report here (its JSON twin goes beside it)"
     )
-    parser.add_argument("--json", type=file_to_write, help="write the JSON report here")
-    parser.add_argument(
+    group.add_argument("--json", type=file_to_write, help="write the JSON report here")
+    group.add_argument(
         "--model", help="model version in the store (e.g. v3) or a bundle folder (default: active)"
     )
-    parser.add_argument("--store", type=Path, help="model store folder (default: the user data folder)")
-    frames = parser.add_mutually_exclusive_group()
+    group.add_argument("--store", type=Path, help="model store folder (default: the user data folder)")
+
+
+def _frame_options(group: argparse._ArgumentGroup, default: AnalysisSettings) -> None:
+    frames = group.add_mutually_exclusive_group()
     frames.add_argument(
         "--stride", type=positive_int, default=default.stride, help="judge every N-th frame (default 1)"
     )
     frames.add_argument(
         "--frames", type=positive_int, help="judge N frames evenly spaced over the video instead"
     )
-    parser.add_argument("--max-frames", type=positive_int, help="judge at most this many frames")
-    parser.add_argument("--device", type=device, default=default.device, help=f"{DEVICE_HELP} (default auto)")
-    parser.add_argument(
+    group.add_argument("--max-frames", type=positive_int, help="judge at most this many frames")
+
+
+def _running_options(group: argparse._ArgumentGroup, default: AnalysisSettings) -> None:
+    group.add_argument("--device", type=device, default=default.device, help=f"{DEVICE_HELP} (default auto)")
+    group.add_argument(
         "--precision",
         default=default.precision,
         choices=PRECISIONS,
         help="auto: bfloat16 on a CPU with bfloat16 instructions (faster), else float32; float32: always",
     )
-    parser.add_argument(
+    group.add_argument(
         "--batch-size", type=positive_int, default=default.batch_size, help="faces per inference batch"
     )
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for inference (default: all cores)")
-    parser.add_argument("--leave-core-free", action="store_true", help="use one CPU thread fewer")
-    parser.add_argument(
-        "--crop-scale", type=positive_float, default=default.crop_scale, help="face crop / box side"
-    )
-    parser.add_argument(
-        "--max-faces", type=positive_int, default=default.max_faces_per_frame, help="faces per frame"
-    )
-    parser.add_argument(
-        "--min-track-faces",
-        type=positive_int,
-        default=default.min_track_faces,
-        help="faces a track needs to decide",
-    )
-    parser.add_argument(
-        "--window", type=non_negative_float, default=default.window_s, help="scoring stretch in seconds"
-    )
-    parser.add_argument(
-        "--window-faces",
-        type=positive_int,
-        default=default.window_min_faces,
-        help="scoring stretch, at least N faces",
-    )
-    parser.add_argument(
-        "--top-k", type=non_negative_int, default=default.explain_top_k, help="key frames per track"
-    )
-    parser.add_argument("--cam-level", type=int, choices=[1, 2, 3, 4], help="Grad-CAM level (default: auto)")
-    parser.add_argument(
-        "--no-explain", action="store_true", help="no Grad-CAM, spectra or key-frame pictures"
-    )
-    detector = DetectorSettings()
-    parser.add_argument("--detector", default=detector.model, choices=DETECTOR_CHOICES, help="face detector")
-    parser.add_argument(
-        "--min-confidence", type=fraction, default=detector.min_confidence, help="detector threshold"
-    )
-    parser.add_argument(
-        "--min-face-size",
-        type=non_negative_int,
-        default=detector.min_face_size,
-        help="smallest face judged, in pixels",
-    )
-    parser.add_argument("--no-fallback", action="store_true", help="fail rather than use the Haar detector")
-    parser.add_argument(
+    group.add_argument("--threads", type=positive_int, help="CPU threads for inference (default: all cores)")
+    group.add_argument("--leave-core-free", action="store_true", help="use one CPU thread fewer")
+    group.add_argument(
         "--time-limit",
         type=non_negative_float,
         default=default.time_limit_s,
@@ -113,12 +88,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per minute of video (a minute at least): a file that takes longer is reported as timed out "
         "and the batch goes on; 0: no limit",
     )
-    parser.add_argument("--case-id", default="", help="case number, printed in the report")
-    parser.add_argument("--examiner", default="", help="who examined, printed in the report")
-    parser.add_argument("--organisation", default="", help="printed in the report")
-    parser.add_argument("--notes", default="", help="printed in the report")
-    parser.add_argument("--shard", metavar="K/N", help=SHARD_HELP + " (the JSON report records the shard)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    group.add_argument("--shard", metavar="K/N", help=SHARD_HELP + " (the JSON report records the shard)")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _judging_options(group: argparse._ArgumentGroup, default: AnalysisSettings) -> None:
+    group.add_argument(
+        "--crop-scale", type=positive_float, default=default.crop_scale, help="face crop / box side"
+    )
+    group.add_argument(
+        "--max-faces", type=positive_int, default=default.max_faces_per_frame, help="faces per frame"
+    )
+    group.add_argument(
+        "--min-track-faces",
+        type=positive_int,
+        default=default.min_track_faces,
+        help="faces a track needs to decide",
+    )
+    group.add_argument(
+        "--window", type=non_negative_float, default=default.window_s, help="scoring stretch in seconds"
+    )
+    group.add_argument(
+        "--window-faces",
+        type=positive_int,
+        default=default.window_min_faces,
+        help="scoring stretch, at least N faces",
+    )
+    group.add_argument(
+        "--top-k", type=non_negative_int, default=default.explain_top_k, help="key frames per track"
+    )
+    group.add_argument("--cam-level", type=int, choices=[1, 2, 3, 4], help="Grad-CAM level (default: auto)")
+    group.add_argument("--no-explain", action="store_true", help="no Grad-CAM, spectra or key-frame pictures")
+
+
+def _detector_options(group: argparse._ArgumentGroup, detector: DetectorSettings) -> None:
+    group.add_argument("--detector", default=detector.model, choices=DETECTOR_CHOICES, help="face detector")
+    group.add_argument(
+        "--min-confidence", type=fraction, default=detector.min_confidence, help="detector threshold"
+    )
+    group.add_argument(
+        "--min-face-size",
+        type=non_negative_int,
+        default=detector.min_face_size,
+        help="smallest face judged, in pixels",
+    )
+    group.add_argument("--no-fallback", action="store_true", help="fail rather than use the Haar detector")
+
+
+def _case_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--case-id", default="", help="case number, printed in the report")
+    group.add_argument("--examiner", default="", help="who examined, printed in the report")
+    group.add_argument("--organisation", default="", help="printed in the report")
+    group.add_argument("--notes", default="", help="printed in the report")
 
 
 def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:

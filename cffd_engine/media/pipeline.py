@@ -39,6 +39,12 @@ class FaceExtractionSettings:
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
 
+    def frame_reader(self, path: Path | str, job: JobControl, info: MediaInfo | None = None) -> FrameReader:
+        """The frames of ``path`` these settings pick, read as they are asked for."""
+        return FrameReader(
+            path, stride=self.stride, count=self.frames, max_frames=self.max_frames, job=job, info=info
+        )
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -117,14 +123,7 @@ def extract_faces(
     """
     settings = settings or FaceExtractionSettings()
     job = ensure_job(job)
-    reader = FrameReader(
-        path,
-        stride=settings.stride,
-        count=settings.frames,
-        max_frames=settings.max_frames,
-        job=job,
-        info=info,
-    )
+    reader = settings.frame_reader(path, job, info)
     own_detector = detector is None
     detector = detector or create_face_detector(settings.detector)
     own_landmarker = settings.landmarks and landmarker is None
@@ -136,25 +135,8 @@ def extract_faces(
             landmarker = FaceLandmarker(max_faces=1, detector=detector)
         for frame in reader:
             frames_read += 1
-            faces = detector.detect(frame.rgb)[: settings.max_faces_per_frame]
-            frames_with_faces += bool(faces)
-            track_ids = tracker.update(frame.index, frame.timestamp_s, faces)
-            frame_crops = []
-            for face, track_id in zip(faces, track_ids, strict=True):
-                crop = crop_face(
-                    frame.rgb,
-                    face,
-                    size=settings.crop_size,
-                    scale=settings.crop_scale,
-                    align=settings.align,
-                    frame_index=frame.index,
-                    timestamp_s=frame.timestamp_s,
-                    track_id=track_id,
-                )
-                if settings.landmarks and landmarker is not None:
-                    found = landmarker.landmarks(frame.rgb, faces=[face])
-                    crop.landmarks = found[0] if found else None
-                frame_crops.append(crop)
+            frame_crops = _faces_of_frame(frame, detector, tracker, settings, landmarker)
+            frames_with_faces += bool(frame_crops)
             if on_frame is not None:
                 on_frame(frame, frame_crops)
             if keep_crops:
@@ -179,6 +161,36 @@ def extract_faces(
         crops=[crop for crop in crops if crop.track_id in kept],
         settings=settings,
     )
+
+
+def _faces_of_frame(
+    frame: Frame,
+    detector: FaceDetector,
+    tracker: FaceTracker,
+    settings: FaceExtractionSettings,
+    landmarker: FaceLandmarker | None,
+) -> list[FaceCrop]:
+    """The faces of ``frame`` (at most ``max_faces_per_frame``) linked to their tracks and cropped, one crop
+    per face, with landmarks when the settings ask for them."""
+    faces = detector.detect(frame.rgb)[: settings.max_faces_per_frame]
+    track_ids = tracker.update(frame.index, frame.timestamp_s, faces)
+    crops = []
+    for face, track_id in zip(faces, track_ids, strict=True):
+        crop = crop_face(
+            frame.rgb,
+            face,
+            size=settings.crop_size,
+            scale=settings.crop_scale,
+            align=settings.align,
+            frame_index=frame.index,
+            timestamp_s=frame.timestamp_s,
+            track_id=track_id,
+        )
+        if settings.landmarks and landmarker is not None:
+            found = landmarker.landmarks(frame.rgb, faces=[face])
+            crop.landmarks = found[0] if found else None
+        crops.append(crop)
+    return crops
 
 
 def main_track(extraction: FaceExtraction) -> FaceTrack | None:

@@ -1,7 +1,8 @@
 """Forensic reports: a PDF (reportlab) and its JSON twin with the same content, written atomically.
 
 ``write_report(results, pdf_path, json_path, case)`` re-hashes the evidence,
-writes the JSON, then the PDF that prints the JSON's SHA-256.
+builds one typed ``Report``, writes it as the JSON, then draws it as the PDF that
+prints the JSON's SHA-256.
 
 Names are imported on first use, so the window's verdict card (which words a result with
 ``report.content``) does not load reportlab.
@@ -12,7 +13,8 @@ from __future__ import annotations
 from cffd_engine.lazy import lazy_names
 
 _WHERE = {
-    "CaseInfo": "content",
+    "CaseInfo": "document",
+    "Report": "document",
     "build_report": "content",
     "interpretation": "content",
     "limitations": "content",

@@ -1,13 +1,16 @@
 """Vector charts for the PDF (reportlab graphics): the probability timeline, spectra against the band, level weights.
 
 Drawn with plain shapes so every axis, label and colour is ours to check;
-they take the numbers of the JSON (dicts of ``AnalysisResult.to_dict``).
+they take the same typed results the JSON twin is written from (``AnalysisResult``, ``ReferenceSpectrum``).
 """
 
 from __future__ import annotations
 
 from reportlab.graphics.shapes import Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
+
+from cffd_engine.analysis.result import AnalysisResult
+from cffd_engine.analysis.spectrum import ReferenceSpectrum
 
 TRACK_COLOURS = (
     colors.HexColor("#1f77b4"),
@@ -102,15 +105,15 @@ def _ticks(low: float, high: float, count: int = 6) -> list[float]:
     return ticks
 
 
-def timeline(result: dict, width: float = 480, height: float = 170) -> Drawing:
+def timeline(result: AnalysisResult, width: float = 480, height: float = 170) -> Drawing:
     """P(fake) of every judged face over time, one line per track, the threshold dashed, key frames ringed."""
     drawing = Drawing(width, height)
-    tracks = result["tracks"]
-    times = [s["timestamp_s"] for t in tracks for s in t["scores"]]
-    end = max(max(times, default=0.0), (result.get("media") or {}).get("duration_s") or 0.0, 1e-3)
+    tracks = result.tracks
+    times = [s.timestamp_s for t in tracks for s in t.scores]
+    end = max(max(times, default=0.0), (result.media or {}).get("duration_s") or 0.0, 1e-3)
     axes = _Axes(drawing, (40, 32, width - 50 - 90, height - 42), (0.0, end), (0.0, 1.0))
     axes.frame(_ticks(0, end), [0, 0.25, 0.5, 0.75, 1.0], "time in the video (s)", "P(fake)", yfmt="{:.2f}")
-    threshold = result["threshold"]
+    threshold = result.threshold
     drawing.add(
         Line(axes.x0, axes.py(threshold), axes.x0 + axes.w, axes.py(threshold), strokeColor=colors.black,
              strokeWidth=0.8, strokeDashArray=[3, 2])
@@ -123,18 +126,18 @@ def timeline(result: dict, width: float = 480, height: float = 170) -> Drawing:
     for index, track in enumerate(tracks):
         colour = track_colour(index)
         # The stretch that scored the track, shaded in its colour.
-        left, right = axes.px(track["window_start_s"]), axes.px(track["window_end_s"])
+        left, right = axes.px(track.window_start_s), axes.px(track.window_end_s)
         shade = colors.Color(colour.red, colour.green, colour.blue, alpha=0.12)
         drawing.add(Rect(left, axes.y0, max(right - left, 1.0), axes.h, fillColor=shade, strokeColor=None))
-        xs = [s["timestamp_s"] for s in track["scores"]]
-        ys = [s["fake_probability"] for s in track["scores"]]
+        xs = [s.timestamp_s for s in track.scores]
+        ys = [s.fake_probability for s in track.scores]
         axes.polyline(xs, ys, colour, 0.9)
         axes.dots(xs, ys, colour)
-        for key in track["key_frames"]:
-            x, y = axes.px(key["timestamp_s"]), axes.py(key["fake_probability"])
+        for key in track.key_frames:
+            x, y = axes.px(key.timestamp_s), axes.py(key.fake_probability)
             drawing.add(Rect(x - 3, y - 3, 6, 6, fillColor=None, strokeColor=colour, strokeWidth=1.0))
         if index < named:
-            label = f"track {track['track_id']} (score {track['score']:.3f})"
+            label = f"track {track.track_id} (score {track.score:.3f})"
             drawing.add(
                 Line(width - 85, legend_y + 3, width - 73, legend_y + 3, strokeColor=colour, strokeWidth=1.5)
             )
@@ -162,7 +165,10 @@ def timeline(result: dict, width: float = 480, height: float = 170) -> Drawing:
 
 
 def spectrum_chart(
-    reference: dict, curves: list[tuple[str, list[float]]], width: float = 480, height: float = 170
+    reference: ReferenceSpectrum,
+    curves: list[tuple[str, list[float]]],
+    width: float = 480,
+    height: float = 170,
 ) -> Drawing:
     """Radial power of the given faces minus the real-face median (dB), against the 5th-95th percentile band.
 
@@ -170,10 +176,10 @@ def spectrum_chart(
     that falls by 60: on the raw scale every curve looks the same.
     """
     drawing = Drawing(width, height)
-    freqs = reference["frequencies"]
-    median = reference["p50"]
-    low_band = [a - m for a, m in zip(reference["p05"], median, strict=True)]
-    high_band = [a - m for a, m in zip(reference["p95"], median, strict=True)]
+    freqs = reference.frequencies
+    median = reference.p50
+    low_band = [a - m for a, m in zip(reference.p05, median, strict=True)]
+    high_band = [a - m for a, m in zip(reference.p95, median, strict=True)]
     shifted = [(label, [v - m for v, m in zip(curve, median, strict=True)]) for label, curve in curves]
     values = [v for _, c in shifted for v in c] + low_band + high_band
     low, high = min(values) - 1, max(values) + 1
@@ -187,7 +193,7 @@ def spectrum_chart(
     axes.polyline([0.0, 0.5], [0.0, 0.0], colors.HexColor("#506070"), 0.8, [3, 2])
     legend_y = axes.y0 + axes.h - 8
     drawing.add(Rect(width - 105, legend_y, 12, 6, fillColor=colors.HexColor("#cfd8e3"), strokeColor=None))
-    band_label = "generic real-face band" if reference.get("fallback") else "real faces, 5-95 %"
+    band_label = "generic real-face band" if reference.fallback else "real faces, 5-95 %"
     drawing.add(String(width - 90, legend_y, band_label, fontName=FONT, fontSize=6.5))
     for index, (label, curve) in enumerate(shifted):
         colour = track_colour(index + 1)

@@ -1,4 +1,4 @@
-"""What a report says, as one JSON-ready dict: the PDF is drawn from it and the JSON twin is it.
+"""What a report says: ``build_report`` makes the typed ``Report`` that the PDF is drawn from and the JSON twin is.
 
 ``build_report`` re-hashes every evidence file (SHA-256 and MD5 again, at
 report time) and compares with the hashes taken at intake; it adds the
@@ -8,59 +8,37 @@ limitations and the commands that reproduce each result.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cffd_engine.analysis.result import LIKELY_MANIPULATED, NOT_APPLICABLE, AnalysisResult, utc_now
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.media.video import file_hashes
+from cffd_engine.report.document import CaseInfo, EvidenceCheck, Report, ReportEntry, Software
 from cffd_engine.store.card import heatmap_words
 
-REPORT_FORMAT = "cffd-forensic-report"
-FORMAT_VERSION = 1
-TITLE = "Face manipulation analysis: forensic report"
 
-
-@dataclass
-class CaseInfo:
-    """Who asked, who examined, and why: printed first in every report."""
-
-    case_id: str = ""
-    examiner: str = ""
-    organisation: str = ""
-    notes: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def evidence_check(result: AnalysisResult, job: JobControl | None = None) -> dict:
+def evidence_check(result: AnalysisResult, job: JobControl | None = None) -> EvidenceCheck:
     """The file's hashes now, next to those taken at intake, and whether they match."""
     evidence = result.evidence
-    check = {
-        "name": evidence.name,
-        "path": evidence.path,
-        "size_bytes": evidence.size_bytes,
-        "sha256_intake": evidence.sha256,
-        "md5_intake": evidence.md5,
-        "hashed_intake_utc": evidence.hashed_utc,
-        "sha256_now": None,
-        "md5_now": None,
-        "hashed_now_utc": None,
-        "match": None,
-        "problem": None,
-    }
+    check = EvidenceCheck(
+        name=evidence.name,
+        path=evidence.path,
+        size_bytes=evidence.size_bytes,
+        sha256_intake=evidence.sha256,
+        md5_intake=evidence.md5,
+        hashed_intake_utc=evidence.hashed_utc,
+    )
     try:
         now = file_hashes(evidence.path, job)
     except CFFDError as exc:
-        check["problem"] = f"cannot be hashed again: {exc}"
+        check.problem = f"cannot be hashed again: {exc}"
         return check
-    check.update(sha256_now=now["sha256"], md5_now=now["md5"], hashed_now_utc=utc_now())
+    check.sha256_now, check.md5_now, check.hashed_now_utc = now["sha256"], now["md5"], utc_now()
     if evidence.sha256 is not None:
-        check["match"] = now["sha256"] == evidence.sha256 and now["md5"] == evidence.md5
-        if not check["match"]:
-            check["problem"] = "the file changed since it was analysed: this report does not describe it"
+        check.match = now["sha256"] == evidence.sha256 and now["md5"] == evidence.md5
+        if not check.match:
+            check.problem = "the file changed since it was analysed: this report does not describe it"
     return check
 
 
@@ -176,8 +154,8 @@ def limitations(results: list[AnalysisResult]) -> list[str]:
 
 def build_report(
     results: list[AnalysisResult], case: CaseInfo | None = None, job: JobControl | None = None
-) -> dict:
-    """The report's whole content (JSON-ready); re-hashes the evidence files (progress on ``job``)."""
+) -> Report:
+    """The whole report; re-hashes the evidence files (progress on ``job``)."""
     job = ensure_job(job)
     checks = []
     for index, result in enumerate(results):
@@ -186,53 +164,27 @@ def build_report(
     return report_content(results, checks, case)
 
 
-def report_content(results: list[AnalysisResult], checks: list[dict], case: CaseInfo | None = None) -> dict:
-    """The report's content from the results and their ``evidence_check`` (same order); hashes nothing.
+def report_content(
+    results: list[AnalysisResult], checks: list[EvidenceCheck], case: CaseInfo | None = None
+) -> Report:
+    """The report from the results and their ``evidence_check`` (same order); hashes nothing.
 
     ``cffd merge`` calls it with the checks the shards made, so a merged report is built
     by the same code as one made in a single run.
     """
     from cffd_engine.analysis.environment import environment  # torch: not loaded by the window's start
 
-    case = case or CaseInfo()
-    models = {}
-    for result in results:
-        models.setdefault(result.model.weights_sha256, result.model.to_dict())
-    return {
-        "format": REPORT_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "title": TITLE,
-        "case": {
-            **case.to_dict(),
-            "report_created_utc": utc_now(),
-            "analysis_started_utc": min((r.started_utc for r in results), default=None),
-            "analysis_finished_utc": max((r.finished_utc for r in results), default=None),
-        },
-        "summary": [
-            {
-                "name": r.evidence.name,
-                "verdict": r.verdict,
-                "verdict_words": r.verdict_words,
-                "video_probability": r.video_probability,
-                "deciding_track": r.deciding_track,
-                "threshold": r.threshold,
-                "reason": r.not_applicable.reason if r.not_applicable else None,
-                "review": asdict(r.review) if r.review else None,
-            }
-            for r in results
+    return Report(
+        case=case or CaseInfo(),
+        created_utc=utc_now(),
+        software=Software(report=environment(), analysis=[r.environment for r in results]),
+        entries=[
+            ReportEntry(result, check, interpretation(result), result.settings.cli_gaps())
+            for result, check in zip(results, checks, strict=True)
         ],
-        "evidence": checks,
-        "software": {"report": environment(), "analysis": [r.environment for r in results]},
-        "models": list(models.values()),
-        "results": [r.to_dict() for r in results],
-        "interpretation_general": list(GENERAL_INTERPRETATION),
-        "interpretation": [{"name": r.evidence.name, "paragraphs": interpretation(r)} for r in results],
-        "limitations": limitations(results),
-        "reproduction": [
-            {"name": r.evidence.name, "command": r.command, "not_expressible": r.settings.cli_gaps()}
-            for r in results
-        ],
-    }
+        general_interpretation=list(GENERAL_INTERPRETATION),
+        limitations=limitations(results),
+    )
 
 
 def default_json_path(pdf_path: Path) -> Path:

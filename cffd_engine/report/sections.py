@@ -1,9 +1,11 @@
-"""Rows of the report's tables, from the content dict: (label, value) pairs and table rows, as text."""
+"""Rows of the report's tables, from the typed ``Report``'s parts: (label, value) pairs and table rows, as text."""
 
 from __future__ import annotations
 
-from cffd_engine.analysis.result import VERDICT_WORDS, TrackResult
+from cffd_engine.analysis.result import VERDICT_WORDS, AnalysisResult, ModelInfo
+from cffd_engine.analysis.settings import AnalysisSettings
 from cffd_engine.analysis.verdict import assessment_label
+from cffd_engine.report.document import EvidenceCheck, Software
 
 
 def _size(size: int | None) -> str:
@@ -12,15 +14,13 @@ def _size(size: int | None) -> str:
     return f"{size:,} bytes ({size / 2**20:.1f} MiB)"
 
 
-def evidence_rows(check: dict, result: dict) -> list[tuple[str, object]]:
+def evidence_rows(check: EvidenceCheck, result: AnalysisResult) -> list[tuple[str, object]]:
     """The evidence file: where, what (container, codec, format), its hashes at intake and now, and the match."""
-    media = result.get("media") or {}
-    match = {True: "yes: the file is unchanged since intake", False: "NO", None: "not checked"}[
-        check["match"]
-    ]
+    media = result.media or {}  # as the probe recorded it: keys differ with the container
+    match = {True: "yes: the file is unchanged since intake", False: "NO", None: "not checked"}[check.match]
     rows = [
-        ("File", check["path"]),
-        ("Size", _size(check["size_bytes"])),
+        ("File", check.path),
+        ("Size", _size(check.size_bytes)),
     ]
     if media:
         rows += [
@@ -35,21 +35,24 @@ def evidence_rows(check: dict, result: dict) -> list[tuple[str, object]]:
             ("Encoder (tag)", media.get("encoder") or "-"),
         ]
     rows += [
-        ("SHA-256 at intake", check["sha256_intake"] or "-"),
-        ("MD5 at intake", check["md5_intake"] or "-"),
-        ("Hashed at intake (UTC)", check["hashed_intake_utc"] or "-"),
-        ("SHA-256 now", check["sha256_now"] or "-"),
-        ("MD5 now", check["md5_now"] or "-"),
-        ("Hashed now (UTC)", check["hashed_now_utc"] or "-"),
-        ("Hashes match", match + (f" ({check['problem']})" if check["problem"] else "")),
+        ("SHA-256 at intake", check.sha256_intake or "-"),
+        ("MD5 at intake", check.md5_intake or "-"),
+        ("Hashed at intake (UTC)", check.hashed_intake_utc or "-"),
+        ("SHA-256 now", check.sha256_now or "-"),
+        ("MD5 now", check.md5_now or "-"),
+        ("Hashed now (UTC)", check.hashed_now_utc or "-"),
+        ("Hashes match", match + (f" ({check.problem})" if check.problem else "")),
     ]
     return rows
 
 
-def software_rows(software: dict) -> list[tuple[str, object]]:
-    """Application, libraries, OS and device of the analysis; the report's own when they differ."""
-    report = software["report"]
-    analyses = software["analysis"] or [report]
+def software_rows(software: Software) -> list[tuple[str, object]]:
+    """Application, libraries, OS and device of the analysis; the report's own when they differ.
+
+    Each is an ``environment()`` record as saved with its result: older results lack newer keys.
+    """
+    report = software.report
+    analyses = software.analysis or [report]
     first = analyses[0]
     rows = [
         ("Application", f"{first['application']} engine {first['engine_version']}"),
@@ -78,24 +81,23 @@ def software_rows(software: dict) -> list[tuple[str, object]]:
     return rows
 
 
-def model_rows(model: dict) -> list[tuple[str, object]]:
+def model_rows(model: ModelInfo) -> list[tuple[str, object]]:
     """Identity of the model (version, bundle, weights hash), its architecture and its decision rule."""
-    reference = model.get("reference")
     return [
-        ("Version", model["version"] or "(bundle outside a store)"),
-        ("Named as", model["source"]),
-        ("Bundle", model["bundle_path"]),
-        ("Weights SHA-256", model["weights_sha256"]),
-        ("Architecture", f"RSIA-Net, preset '{model['preset']}', {model['input_size']} px face crops"),
-        ("Created", f"{model['created']} by engine {model['engine_version']}"),
-        ("Tasks learned", ", ".join(model["tasks"]) or "none recorded"),
+        ("Version", model.version or "(bundle outside a store)"),
+        ("Named as", model.source),
+        ("Bundle", model.bundle_path),
+        ("Weights SHA-256", model.weights_sha256),
+        ("Architecture", f"RSIA-Net, preset '{model.preset}', {model.input_size} px face crops"),
+        ("Created", f"{model.created} by engine {model.engine_version}"),
+        ("Tasks learned", ", ".join(model.tasks) or "none recorded"),
         (
             "Decision threshold",
-            f"{model['threshold']:.2f} (calibration: {model['calibration'].get('method', 'none')})",
+            f"{model.threshold:.2f} (calibration: {model.calibration.get('method', 'none')})",
         ),
         (
             "Real-face spectrum band",
-            "shipped with the model" if reference else "not shipped: generic band used",
+            "shipped with the model" if model.reference else "not shipped: generic band used",
         ),
     ]
 
@@ -138,14 +140,14 @@ SETTING_LABELS = {
 }
 
 
-def settings_rows(settings: dict) -> list[list[str]]:
+def settings_rows(settings: AnalysisSettings) -> list[list[str]]:
     """Header and one row per setting: what it means, its name in the JSON, its value."""
     out: list = []
-    _flatten("", settings, out)
+    _flatten("", settings.to_dict(), out)  # the table names each setting as the JSON twin does
     return [["Setting", "Name in the JSON", "Value"]] + [[SETTING_LABELS.get(k, k), k, v] for k, v in out]
 
 
-def track_rows(result: dict) -> list[list[str]]:
+def track_rows(result: AnalysisResult) -> list[list[str]]:
     """Header and one row per face track: length, time span, probabilities, verdict."""
     rows = [
         [
@@ -161,13 +163,13 @@ def track_rows(result: dict) -> list[list[str]]:
             "Counts",
         ]
     ]
-    for track in result["tracks"]:
+    for track in result.tracks:
         rows.append([
-            str(track["track_id"]), str(track["faces"]), f"{track['start_s']:.2f} - {track['end_s']:.2f}",
-            f"{track['score']:.3f}", f"{track['window_start_s']:.2f} - {track['window_end_s']:.2f}",
-            f"{track['mean_probability']:.3f}", f"{track['max_probability']:.3f}",
-            f"{100 * track['fraction_above_threshold']:.0f}%",
-            VERDICT_WORDS.get(track["verdict"], track["verdict"]),
-            assessment_label(TrackResult.from_dict(track)),
+            str(track.track_id), str(track.faces), f"{track.start_s:.2f} - {track.end_s:.2f}",
+            f"{track.score:.3f}", f"{track.window_start_s:.2f} - {track.window_end_s:.2f}",
+            f"{track.mean_probability:.3f}", f"{track.max_probability:.3f}",
+            f"{100 * track.fraction_above_threshold:.0f}%",
+            VERDICT_WORDS.get(track.verdict, track.verdict),
+            assessment_label(track),
         ])  # fmt: skip
     return rows

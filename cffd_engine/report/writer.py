@@ -1,4 +1,7 @@
-"""Writing a report: the JSON twin's bytes fix its SHA-256, which the PDF prints; then both are written."""
+"""Writing a report: the JSON twin's bytes fix its SHA-256, which the PDF prints; then both are written.
+
+Both come from one ``Report``: the JSON twin is ``report.to_dict()``, the PDF is drawn from the report.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from pathlib import Path
 from cffd_engine.analysis.result import AnalysisResult
 from cffd_engine.fileio import atomic_write_files
 from cffd_engine.jobs import JobControl, ensure_job
-from cffd_engine.report.content import CaseInfo, build_report, default_json_path
+from cffd_engine.report.content import build_report, default_json_path
+from cffd_engine.report.document import CaseInfo
 from cffd_engine.report.pdf import render_pdf
 
 
@@ -47,11 +51,12 @@ def write_report(
     job = ensure_job(job)
     pdf_path = Path(pdf_path) if pdf_path is not None else None
     json_path = Path(json_path) if json_path is not None else default_json_path(pdf_path)
-    content = build_report(results, case, job.sub(0.0, 0.6)) | (extra or {})
-    data = report_json_bytes(content)
+    report = build_report(results, case, job.sub(0.0, 0.6))
+    report.extra.update(extra or {})
+    data = report_json_bytes(report.to_dict())
     digest = hashlib.sha256(data).hexdigest()
     # Both files are made in memory first, so a failure leaves neither a new JSON beside an old PDF nor the reverse.
-    pdf = render_pdf(content, results, json_path.name, digest) if pdf_path is not None else None
+    pdf = render_pdf(report, json_path.name, digest) if pdf_path is not None else None
     job.report(0.9, "writing")
     job.check()
     # Both are on disk before either is renamed: a full disk leaves the earlier pair as it was.

@@ -105,6 +105,18 @@ def overrides_words(config: dict[str, Any]) -> str:
 
 def model_card(manifest: BundleManifest) -> str:
     """A Markdown model card: identity, training data in order, evaluation, decision rule, limits."""
+    lines = _identity_lines(manifest)
+    lines += ["", "## What it was trained on, in order"]
+    lines += [f"{index}. {line}" for index, line in enumerate(task_lines(manifest), start=1)] or [
+        "Nothing recorded."
+    ]
+    lines += ["", "## How well it does", *_evaluation_lines(manifest)]
+    lines += ["", "## Known limits", *_limit_lines(manifest)]
+    return "\n".join(lines) + "\n"
+
+
+def _identity_lines(manifest: BundleManifest) -> list[str]:
+    """The card's title, description and what the model is: architecture, origin and how it decides."""
     # Imported here: the analysis modules pull in timm and OpenCV, which opening the store must not.
     from cffd_engine.analysis.explain import cam_level_for
     from cffd_engine.analysis.settings import AnalysisSettings
@@ -116,7 +128,7 @@ def model_card(manifest: BundleManifest) -> str:
         if spatial == frequency
         else f"{spatial} (photo) and {frequency} (bands) backbones"
     )
-    lines = [
+    return [
         f"# Model {manifest.version or '(not in a store)'}",
         "",
         manifest.description or "An RSIA-Net face-forgery detector.",
@@ -135,13 +147,12 @@ def model_card(manifest: BundleManifest) -> str:
             )
             or "not checked against known manipulations for this model."
         ),
-        "",
-        "## What it was trained on, in order",
     ]
-    lines += [f"{index}. {line}" for index, line in enumerate(task_lines(manifest), start=1)] or [
-        "Nothing recorded."
-    ]
-    lines += ["", "## How well it does"]
+
+
+def _evaluation_lines(manifest: BundleManifest) -> list[str]:
+    """Accuracy on each task's held-out faces after the last update, and on its test faces where measured."""
+    lines = []
     names = manifest.metrics.get("task_names") or [t.get("name", "?") for t in manifest.tasks]
     matrix = manifest.metrics.get("accuracy") or []
     if matrix and names:
@@ -163,8 +174,12 @@ def model_card(manifest: BundleManifest) -> str:
             + f" ({figures.get('count', '?')} faces)"
             for name, figures in test.items()
         ]
-    lines += ["", "## Known limits"]
-    lines += [f"- {limit}" for limit in manifest.limits] or ["- None recorded."]
+    return lines
+
+
+def _limit_lines(manifest: BundleManifest) -> list[str]:
+    """The model's recorded limits, and whether this copy can learn a new forgery method."""
+    lines = [f"- {limit}" for limit in manifest.limits] or ["- None recorded."]
     if not manifest.learnable:
         lines.append(
             "- This copy carries no replay buffer: it can analyse evidence but cannot be updated "
@@ -176,4 +191,4 @@ def model_card(manifest: BundleManifest) -> str:
                 else "."
             )
         )
-    return "\n".join(lines) + "\n"
+    return lines

@@ -206,7 +206,7 @@ def test_every_analysis_setting_has_words_in_the_report():
     from cffd_engine.analysis import AnalysisSettings
     from cffd_engine.report.sections import settings_rows
 
-    rows = settings_rows(AnalysisSettings().to_dict())[1:]
+    rows = settings_rows(AnalysisSettings())[1:]
     assert len(rows) > 20
     assert [name for label, name, _ in rows if label == name] == []  # a setting without words shows its name
 
@@ -236,7 +236,7 @@ def long_report(results, tmp_path_factory):
 def test_nothing_runs_into_the_margins_on_any_page(long_report):
     import pypdfium2
 
-    from cffd_engine.report.pdf import BOTTOM_MARGIN, FOOTER_ZONE, SIDE_MARGIN, TOP_MARGIN
+    from cffd_engine.report.layout import BOTTOM_MARGIN, FOOTER_ZONE, SIDE_MARGIN, TOP_MARGIN
 
     document = pypdfium2.PdfDocument(long_report)
     assert len(document) >= 4
@@ -259,7 +259,7 @@ def test_nothing_runs_into_the_margins_on_any_page(long_report):
 def test_every_heading_has_two_lines_under_it_on_its_page(long_report):
     """No heading is left at the foot of a page with what it heads on the next (the page's last heading
     has at least two lines of text under it, above the footer)."""
-    from cffd_engine.report.pdf import FOOTER_ZONE, Styles
+    from cffd_engine.report.layout import FOOTER_ZONE, Styles
 
     style = Styles()
     heading_sizes = {style.h1.fontSize, style.h2.fontSize, style.h3.fontSize}
@@ -285,17 +285,17 @@ def test_pictures_are_embedded_at_print_resolution_as_jpeg():
     from PIL import Image as PILImage
     from reportlab.lib.units import cm
 
-    from cffd_engine.report.pdf import PRINT_DPI, _picture
+    from cffd_engine.report.layout import PRINT_DPI, print_picture
 
     frame = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), np.uint8)
     png = io.BytesIO()
     PILImage.fromarray(frame).save(png, "PNG")
-    image = _picture(png.getvalue(), 8 * cm)  # 8 cm at PRINT_DPI: 787 pixels wide
+    image = print_picture(png.getvalue(), 8 * cm)  # 8 cm at PRINT_DPI: 787 pixels wide
     assert (image.imageWidth, image.imageHeight) == (round(8 / 2.54 * PRINT_DPI), 443)
     assert (image.drawWidth, image.drawHeight) == (8 * cm, pytest.approx(8 * cm * 443 / 787))
     small = io.BytesIO()
     PILImage.fromarray(frame[:100, :120]).save(small, "PNG")
-    assert _picture(small.getvalue(), 8 * cm).imageWidth == 120  # never enlarged
+    assert print_picture(small.getvalue(), 8 * cm).imageWidth == 120  # never enlarged
 
 
 def test_every_picture_in_the_pdf_is_a_jpeg(long_report):
@@ -303,14 +303,15 @@ def test_every_picture_in_the_pdf_is_a_jpeg(long_report):
     assert len(names) >= 6 and all(name.endswith(".jpg") for name in names), names
 
 
-def test_the_timeline_legend_stays_inside_its_chart_with_many_tracks(report):
+def test_the_timeline_legend_stays_inside_its_chart_with_many_tracks(results):
+    from dataclasses import replace
+
     from reportlab.graphics.shapes import String
 
     from cffd_engine.report import charts
 
-    _, content, _ = report
-    data = content["results"][0]
-    many = dict(data, tracks=[dict(data["tracks"][0], track_id=n) for n in range(40)])
+    face = results[0]
+    many = replace(face, tracks=[replace(face.tracks[0], track_id=n) for n in range(40)])
     drawing = charts.timeline(many)
     labels = [shape for shape in drawing.contents if isinstance(shape, String)]
     assert all(label.y >= 0 for label in labels)

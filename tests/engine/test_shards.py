@@ -243,6 +243,12 @@ def test_merge_refuses_shards_that_do_not_belong_together(analysed, tmp_path):
         changed.write_text(json.dumps(data), encoding="utf-8")
         code, _, err = run_cffd(["merge", shard[0], changed, shard[2], "--json", tmp_path / "all.json"])
         assert code == 2 and f"{changed}: {field} differs from" in err, err
+    data = load(shard[1])
+    data["evidence"][0] = "not an evidence check"
+    damaged = tmp_path / "damaged evidence.json"
+    damaged.write_text(json.dumps(data), encoding="utf-8")
+    code, _, err = run_cffd(["merge", shard[0], damaged, shard[2], "--json", tmp_path / "all.json"])
+    assert code == 2 and f"{damaged}: result 1 cannot be read (an evidence check is a mapping" in err, err
     code, _, err = run_cffd(["merge", *shard, "--json", shard[0]])
     assert code == 2 and "is one of the shards" in err
     code, _, err = run_cffd(["merge", out / "single.json", "--json", tmp_path / "all.json"])
