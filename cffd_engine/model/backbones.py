@@ -19,7 +19,7 @@ from cffd_engine.errors import AssetError
 
 LEVEL_STRIDES = (4, 8, 16, 32)
 MIN_CAM_CELLS = 8  # a coarser Grad-CAM map cannot say where in the face the evidence lies
-IMAGENET = "imagenet"  # a weights value: the verified ImageNet asset of the backbone (assets.py)
+IMAGENET = "imagenet"  # a weights value: the verified ImageNet asset of the backbone (assets)
 
 
 def cam_level_for(input_size: int) -> int:
