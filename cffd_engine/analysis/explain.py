@@ -4,8 +4,9 @@
 that runs batched inference, nor any trainer's) and one Grad-CAM object for
 all the faces it explains. Heatmaps answer "which pixels pushed the score
 towards fake" at the chosen level of the spatial backbone (level 3, stride 16,
-by default the deepest level whose map has at least ``MIN_CAM_CELLS`` cells
-a side: a coarser map cannot say where in the face the evidence lies).
+by default the deepest level whose map has at least 8 cells a side, as
+``model.backbones.cam_level_for`` picks it: a coarser map cannot say where in
+the face the evidence lies).
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import torch
 from cffd_engine.media.crops import CropGeometry
 from cffd_engine.media.video import jpeg_picture
 from cffd_engine.model import FAKE, RSIANet
-from cffd_engine.model.backbones import LEVEL_STRIDES
+from cffd_engine.model.backbones import LEVEL_STRIDES, cam_level_for
 
 HEATMAP_GRID = 16
 MAX_FRAME_SIDE = 960
-MIN_CAM_CELLS = 8
 PEAK_SHARE = 0.05
 
 
@@ -33,16 +33,8 @@ def to_tensor(crops: np.ndarray) -> torch.Tensor:
 
 
 def default_cam_level(model: RSIANet) -> int:
-    """The deepest spatial level (1..4) whose feature map is at least ``MIN_CAM_CELLS`` wide at the input size."""
+    """The deepest spatial level (1..4) whose feature map is fine enough at the input size (``cam_level_for``)."""
     return cam_level_for(model.config.input_size)
-
-
-def cam_level_for(input_size: int) -> int:
-    """``default_cam_level`` for a model whose input is ``input_size`` pixels a side."""
-    fine_enough = [
-        level for level, stride in enumerate(LEVEL_STRIDES, 1) if input_size / stride >= MIN_CAM_CELLS
-    ]
-    return max(fine_enough, default=1)
 
 
 def level_module(model: RSIANet, level: int) -> tuple[str, torch.nn.Module]:

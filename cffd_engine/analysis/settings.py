@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from cffd_engine.media.crops import DEFAULT_SCALE
 from cffd_engine.media.detectors import DETECTOR_MODELS, DetectorSettings
 from cffd_engine.media.tracking import TrackerSettings
+from cffd_engine.video_rule import WINDOW_S
 
 # "auto": bfloat16 where the CPU computes it natively (see ``model.device.inference_dtype``).
 PRECISIONS = ("auto", "float32")
@@ -48,7 +49,7 @@ class AnalysisSettings:
     crop_scale: float = DEFAULT_SCALE
     max_faces_per_frame: int = 8
     min_track_faces: int = 3
-    window_s: float = 1.0
+    window_s: float = WINDOW_S
     window_min_faces: int = 5
     explain: bool = True
     explain_top_k: int = 3

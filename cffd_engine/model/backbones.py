@@ -18,7 +18,20 @@ from torch import Tensor, nn
 from cffd_engine.errors import AssetError
 
 LEVEL_STRIDES = (4, 8, 16, 32)
-IMAGENET = "imagenet"  # a weights value: the verified ImageNet asset of the backbone (assets.py)
+MIN_CAM_CELLS = 8  # a coarser Grad-CAM map cannot say where in the face the evidence lies
+IMAGENET = "imagenet"  # a weights value: the verified ImageNet asset of the backbone (assets)
+
+
+def cam_level_for(input_size: int) -> int:
+    """The deepest level (1..4) whose feature map is at least ``MIN_CAM_CELLS`` wide at ``input_size`` pixels.
+
+    The level Grad-CAM reads by default; here, beside the strides it follows from, so the store's
+    model card can state it without importing the analysis.
+    """
+    fine_enough = [
+        level for level, stride in enumerate(LEVEL_STRIDES, 1) if input_size / stride >= MIN_CAM_CELLS
+    ]
+    return max(fine_enough, default=1)
 
 
 def read_weight_file(path: Path | str) -> dict[str, Tensor]:

@@ -86,7 +86,7 @@ def interpretation(result: AnalysisResult) -> list[str]:
                 else "."
             )
         )
-        from cffd_engine.analysis.explain import cam_level_for  # here: it pulls in timm
+        from cffd_engine.model.backbones import cam_level_for  # here: it pulls in timm
 
         level = result.settings.cam_level or cam_level_for(result.model.input_size)
         checked = heatmap_words(result.model.heatmap_check, level)

@@ -5,20 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cffd_engine.store.bundle import BundleManifest
-
-
-def video_rule(window_s: float) -> str:
-    """How a video's verdict is formed from its faces (the analysis's default stretch ``window_s``), and why."""
-    return (
-        "each face track is scored by its most suspicious stretch, the highest mean fake probability over "
-        f"{window_s:g} s of consecutive judged faces (the analysis's default), and the video by "
-        "its most suspicious assessed track. The rule was chosen by measurement for the default model "
-        "(docs/detector-2026-12-03.md) among the mean, the median, top-k means and longer stretches, on videos "
-        "made from real footage by `cffd synth video` and their untouched twins: on the stage clip's videos and "
-        "the demo it ranked manipulated above untouched with a video AUC of 0.98 (a top-10% mean: 0.88) and kept "
-        "the genuine clip furthest below the threshold; a top-10% mean caught more at the face threshold but "
-        "raised the genuine clip to within 0.02 of it."
-    )
+from cffd_engine.video_rule import video_rule
 
 
 def heatmap_words(check: dict | None, level: int) -> str | None:
@@ -117,9 +104,8 @@ def model_card(manifest: BundleManifest) -> str:
 
 def _identity_lines(manifest: BundleManifest) -> list[str]:
     """The card's title, description and what the model is: architecture, origin and how it decides."""
-    # Imported here: the analysis modules pull in timm and OpenCV, which opening the store must not.
-    from cffd_engine.analysis.explain import cam_level_for
-    from cffd_engine.analysis.settings import AnalysisSettings
+    # Imported here: the model package pulls in torch and timm, which opening the store must not.
+    from cffd_engine.model.backbones import cam_level_for
 
     config = manifest.model_config
     spatial, frequency = config.get("spatial_backbone", "?"), config.get("frequency_backbone", "?")
@@ -139,7 +125,7 @@ def _identity_lines(manifest: BundleManifest) -> list[str]:
         + (f", updated from {manifest.parent_version}" if manifest.parent_version else ""),
         f"- Decision: a face is called manipulated when its fake probability is at least {manifest.threshold:.2f}. "
         + decision_words(manifest.decision, manifest.metrics.get("test_decision")),
-        f"- Video verdict: {video_rule(AnalysisSettings().window_s)}",
+        f"- Video verdict: {video_rule()}",
         "- Heat maps: "
         + (
             heatmap_words(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cffd_engine import assets, backbone_weights, cli
+from cffd_engine.assets import conversion
 from cffd_engine.errors import AssetError
 from cffd_engine.fileio import atomic_write_bytes
 
@@ -152,7 +153,7 @@ def test_conversion_renames_by_position_and_gives_the_pinned_bytes_every_time(ca
     weights = backbone_weights.imagenet_state_dict("efficientnet_lite0")
     names = list(_timm_state("tf_efficientnet_lite0"))
     pth = _pth_bytes([weights[name] for name in names])
-    first, second = backbone_weights.convert(asset, pth), backbone_weights.convert(asset, pth)
+    first, second = conversion.convert(asset, pth), conversion.convert(asset, pth)
     assert first == second
     assert hashlib.sha256(first).hexdigest() == asset.sha256
 
@@ -164,7 +165,7 @@ def test_a_pth_with_a_wrong_shape_is_refused():
     tensors = [torch.zeros(t.shape, dtype=t.dtype) for t in state.values()]
     tensors[7] = torch.zeros(tensors[7].numel() + 1)
     with pytest.raises(AssetError, match=r"efficientnet-lite0-57934424\.pth: port\.7 is .*expects"):
-        backbone_weights.convert(assets.ASSETS["imagenet_efficientnet_lite0"], _pth_bytes(tensors))
+        conversion.convert(assets.ASSETS["imagenet_efficientnet_lite0"], _pth_bytes(tensors))
 
 
 def _fake_lite0_wheel(tmp_path, pth: bytes):

@@ -175,7 +175,7 @@ def test_the_limits_say_how_a_calibrated_threshold_was_chosen(results):
 def test_the_heat_map_note_says_where_peaks_lie_and_what_the_check_found(results):
     from dataclasses import replace
 
-    from cffd_engine.analysis.explain import cam_level_for
+    from cffd_engine.model.backbones import cam_level_for
     from cffd_engine.report.content import interpretation
 
     result = results[0]

