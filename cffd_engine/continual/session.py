@@ -28,7 +28,7 @@ from cffd_engine.continual.evaluate import Evaluation, evaluate, evaluation_of, 
 from cffd_engine.continual.report import UpdateReport
 from cffd_engine.continual.samples import FAKE, REAL, SampleSet
 from cffd_engine.continual.selection import HybridSelection
-from cffd_engine.continual.strategies import build_strategy
+from cffd_engine.continual.strategies import Strategy, build_strategy
 from cffd_engine.continual.trainer import Trainer, TrainerCallback, TrainSummary
 from cffd_engine.continual.validation import ValidationSets, hold_out
 from cffd_engine.errors import CFFDError
@@ -259,27 +259,15 @@ def _learn_task(
         job.sub(0.05, 0.9),
     )
     decision, after = _calibrate(student, validation, base.manifest.decision, batch, job.sub(0.9, 0.95))
-    buffer = base.buffer.copy()
-    buffer.budget = settings.replay_budget
-    selection = strategy.selection() or HybridSelection(settings.strategy.hard_fraction)
-    buffer.select_and_add(task.name, train, student, selection, settings.selection_seed, job)
+    buffer = _updated_buffer(base.buffer, task.name, train, student, strategy, settings, job)
     names = validation.tasks
     report = _report(
         task, names, before, after, validation, settings, summary, base.manifest.version, warnings
     )
-    metrics = dict(base.manifest.metrics)
-    metrics["task_names"] = names
-    metrics["accuracy"] = [*metrics.get("accuracy", []), report.accuracy_after]
-    metrics["auc"] = [*metrics.get("auc", []), report.auc_after]
-    metrics["validation_counts"] = report.validation_counts
-    metrics["updates"] = [
-        *metrics.get("updates", []),
-        {k: v for k, v in report.to_dict().items() if k != "loss_history"},
-    ]
     manifest = BundleManifest(
         model_config=student.config.to_dict(),
         tasks=[*base.manifest.tasks, _task_record(task, train, held_out)],
-        metrics=metrics,
+        metrics=_extended_metrics(base.manifest.metrics, names, report),
         decision=decision,
         parent_version=base.manifest.version,
         description=base.manifest.description,
@@ -290,6 +278,50 @@ def _learn_task(
     candidate = _write_candidate(store, student, manifest, buffer, validation, report)
     job.report(1.0, "candidate ready")
     return candidate
+
+
+def _updated_buffer(
+    previous: ReplayBuffer,
+    name: str,
+    train: SampleSet,
+    model: nn.Module,
+    strategy: Strategy,
+    settings: ContinualSettings,
+    job: JobControl,
+) -> ReplayBuffer:
+    """A copy of the replay buffer, under the settings' budget, with the new task's share chosen from ``train``."""
+    buffer = previous.copy()
+    buffer.budget = settings.replay_budget
+    selection = strategy.selection() or HybridSelection(settings.strategy.hard_fraction)
+    buffer.select_and_add(name, train, model, selection, settings.selection_seed, job)
+    return buffer
+
+
+def _update_record(report: UpdateReport) -> dict:
+    """What the manifest keeps of an update's report: all of it but the loss history."""
+    return {k: v for k, v in report.to_dict().items() if k != "loss_history"}
+
+
+def _extended_metrics(previous: dict, names: list[str], report: UpdateReport) -> dict:
+    """The parent's metrics with the new task's column: accuracies, AUCs, validation counts, the update."""
+    metrics = dict(previous)
+    metrics["task_names"] = names
+    metrics["accuracy"] = [*metrics.get("accuracy", []), report.accuracy_after]
+    metrics["auc"] = [*metrics.get("auc", []), report.auc_after]
+    metrics["validation_counts"] = report.validation_counts
+    metrics["updates"] = [*metrics.get("updates", []), _update_record(report)]
+    return metrics
+
+
+def _first_metrics(names: list[str], report: UpdateReport) -> dict:
+    """The metrics of a first training: one row of accuracies and AUCs, one update."""
+    return {
+        "task_names": names,
+        "accuracy": [report.accuracy_after],
+        "auc": [report.auc_after],
+        "validation_counts": report.validation_counts,
+        "updates": [_update_record(report)],
+    }
 
 
 def _evaluation_note(validation: ValidationSets) -> str:
@@ -342,16 +374,7 @@ def _train_first_task(
         store.check_writable()  # before the training, not after it
     model = RSIANet(model) if isinstance(model, ModelConfig) else model
     size = model.config.input_size
-    validation = ValidationSets(size)
-    trains, warnings, records = [], [], []
-    for task in tasks:
-        train, held_out, task_warnings = _prepare(task, size, settings, validation.tasks)
-        if train.counts()["real"] == 0:
-            raise CFFDError(f"the first task '{task.name}' needs genuine faces as well as manipulated ones")
-        validation.add(task.name, held_out)
-        trains.append(train)
-        warnings += task_warnings
-        records.append(_task_record(task, train, held_out))
+    trains, validation, warnings, records = _prepare_first_tasks(tasks, size, settings)
     name = " + ".join(task.name for task in tasks)
     joint = SampleSet.concat(trains)
     _, summary = _fit(model, settings, 0, joint, None, name, work_dir, callbacks, job.sub(0.0, 0.9))
@@ -364,9 +387,6 @@ def _train_first_task(
         job.sub(0.9, 0.95),
     )
     buffer = first_buffer([t.name for t in tasks], trains, model, settings, job.sub(0.95, 0.97))
-    if len(tasks) > 1:
-        for task, record in zip(tasks, records, strict=True):
-            record["trained_jointly_with"] = [t.name for t in tasks if t is not task]
     names = validation.tasks
     report = _report(
         TaskData(name, SampleSet.empty(size)),
@@ -382,13 +402,7 @@ def _train_first_task(
     manifest = BundleManifest(
         model_config=model.config.to_dict(),
         tasks=records,
-        metrics={
-            "task_names": names,
-            "accuracy": [report.accuracy_after],
-            "auc": [report.auc_after],
-            "validation_counts": report.validation_counts,
-            "updates": [{k: v for k, v in report.to_dict().items() if k != "loss_history"}],
-        },
+        metrics=_first_metrics(names, report),
         decision=decision,
         description=description,
         evaluation=_evaluation_note(validation),
@@ -398,6 +412,29 @@ def _train_first_task(
     candidate = _write_candidate(store, model, manifest, buffer, validation, report)
     job.report(1.0, "model ready")
     return candidate
+
+
+def _prepare_first_tasks(
+    tasks: list[TaskData], size: int, settings: ContinualSettings
+) -> tuple[list[SampleSet], ValidationSets, list[str], list[dict]]:
+    """(training faces per task, validation faces, warnings, manifest records) of a first training.
+
+    Each task must have genuine faces; the records of tasks trained together name each other.
+    """
+    validation = ValidationSets(size)
+    trains, warnings, records = [], [], []
+    for task in tasks:
+        train, held_out, task_warnings = _prepare(task, size, settings, validation.tasks)
+        if train.counts()["real"] == 0:
+            raise CFFDError(f"the first task '{task.name}' needs genuine faces as well as manipulated ones")
+        validation.add(task.name, held_out)
+        trains.append(train)
+        warnings += task_warnings
+        records.append(_task_record(task, train, held_out))
+    if len(tasks) > 1:
+        for task, record in zip(tasks, records, strict=True):
+            record["trained_jointly_with"] = [t.name for t in tasks if t is not task]
+    return trains, validation, warnings, records
 
 
 def first_buffer(

@@ -36,6 +36,21 @@ class _StepClock(TrainerCallback):
         self.times.append(time.perf_counter())
 
 
+def _random_crops(count: int, size: int) -> SampleSet:
+    """``count`` random ``size`` x ``size`` crops, alternately genuine and fake; the same ones every run."""
+    generator = torch.Generator().manual_seed(0)
+    return SampleSet(
+        torch.randint(0, 256, (count, 3, size, size), generator=generator, dtype=torch.uint8),
+        torch.arange(count) % 2,
+        ["throughput"] * count,
+        [f"crop-{i:06d}" for i in range(count)],
+    )
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+
+
 def measure(
     preset_name: str,
     steps: int,
@@ -50,16 +65,9 @@ def measure(
     world = distributed.world()
     config = preset(preset_name)
     global_batch = batch_size * world.size
-    generator = torch.Generator().manual_seed(0)
     epochs = math.ceil((warm_up + steps) / MAX_POOL_BATCHES)
     count = math.ceil((warm_up + steps) / epochs) * global_batch  # the epochs end after the last timed step
-    shape = (count, 3, config.input_size, config.input_size)
-    samples = SampleSet(
-        torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8),
-        torch.arange(count) % 2,
-        ["throughput"] * count,
-        [f"crop-{i:06d}" for i in range(count)],
-    )
+    samples = _random_crops(count, config.input_size)
     settings = TrainSettings(
         epochs=epochs,
         batch_size=global_batch,
@@ -93,9 +101,7 @@ def measure(
         "seconds": round(seconds, 3),
         "images_per_second": round(timed_steps * global_batch / seconds, 1),
         "ms_per_step": round(1000 * seconds / timed_steps, 2),
-        "device": torch.cuda.get_device_name(resolved)
-        if resolved.type == "cuda"
-        else platform.processor() or "cpu",
+        "device": _device_name(resolved),
         "mixed_precision": bool(mixed_precision and resolved.type == "cuda"),
         "torch": torch.__version__,
     }

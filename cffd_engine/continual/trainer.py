@@ -109,6 +109,50 @@ def _seed(*parts: int) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
+@dataclass
+class _TaskRun:
+    """What every epoch and step of one task's training shares."""
+
+    network: nn.Module  # what the forward pass calls: the model, or the model inside DDP
+    strategy: Strategy
+    modules: dict[str, nn.Module]  # the strategy's own trainable heads
+    optimizer: torch.optim.Optimizer
+    data: SampleSet  # the task's samples, then the replayed ones
+    is_replay: Tensor  # on the host, one flag per sample of ``data``
+    task_index: int
+    task_name: str
+    device: torch.device
+
+    @property
+    def model(self) -> nn.Module:
+        """The model itself, outside DDP."""
+        return getattr(self.network, "module", self.network)
+
+
+def _training_data(
+    strategy: Strategy, train: SampleSet, memory: SampleSet | None
+) -> tuple[SampleSet, Tensor]:
+    """The samples a task trains on (its own, then the buffer's if the strategy replays); which are replays."""
+    replayed = memory if (strategy.uses_replay and memory is not None and len(memory)) else None
+    data = SampleSet.concat([train, replayed]) if replayed is not None else train
+    is_replay = torch.zeros(len(data), dtype=torch.bool)
+    is_replay[len(train) :] = True
+    return data, is_replay
+
+
+def _log_rank_weights(model: nn.Module, summary: TrainSummary, total: int) -> None:
+    """Under torchrun, each process says what it trained on and the digest of the weights it ended with."""
+    world = distributed.world()
+    if world.active and summary.history:
+        print(
+            f"rank {world.rank} of {world.size}: trained '{summary.task}' on "
+            f"{int(summary.history[-1]['samples'])} of {total} samples per epoch, "
+            f"weights sha256 {distributed.weights_digest(model)}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 class Trainer:
     """Trains one task with a strategy; see the module docstring for the guarantees."""
 
@@ -146,41 +190,24 @@ class Trainer:
             torch.manual_seed(_seed(s.seed, task_index, -1))
             fingerprint = self._fingerprint(model, strategy, train, memory, task_index, task_name)
             strategy.before_task(model, task_index, train, memory)
-            replayed = memory if (strategy.uses_replay and memory is not None and len(memory)) else None
-            data = SampleSet.concat([train, replayed]) if replayed is not None else train
-            is_replay = torch.zeros(len(data), dtype=torch.bool)
-            is_replay[len(train) :] = True
+            data, is_replay = _training_data(strategy, train, memory)
             modules = strategy.trainable_modules()
             for module in modules.values():
                 distributed.broadcast_parameters(module)
-            parameters = [p for p in model.parameters() if p.requires_grad]
-            parameters += [p for m in modules.values() for p in m.parameters()]
-            optimizer_class = torch.optim.AdamW if s.optimizer == "adamw" else torch.optim.Adam
-            optimizer = optimizer_class(parameters, lr=s.learning_rate, weight_decay=s.weight_decay)
-            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, s.lr_step_epochs, s.lr_gamma)
+            optimizer, scheduler = self._optimizer(model, modules)
             summary = TrainSummary(task_name, s.epochs, 0, len(train), len(data) - len(train), 0.0)
             folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
             start = 0
             if folder is not None:
                 start = self._resume(folder, fingerprint, model, modules, optimizer, scheduler, summary)
             summary.resumed_from_epoch = start
-            network = self._network(model, device)
+            run = _TaskRun(
+                self._network(model, device), strategy, modules, optimizer, data, is_replay,
+                task_index, task_name, device,
+            )  # fmt: skip
             begun = time.perf_counter()
             for epoch in range(start, s.epochs):
-                summary.history.append(
-                    self._epoch(
-                        network,
-                        strategy,
-                        modules,
-                        optimizer,
-                        data,
-                        is_replay,
-                        task_index,
-                        epoch,
-                        task_name,
-                        device,
-                    )
-                )
+                summary.history.append(self._epoch(run, epoch))
                 scheduler.step()
                 if folder is not None and distributed.world().is_main:
                     self._save(folder, fingerprint, epoch + 1, model, modules, optimizer, scheduler, summary)
@@ -189,18 +216,21 @@ class Trainer:
             distributed.broadcast_parameters(model)
             summary.steps = sum(int(h.get("steps", 0)) for h in summary.history)
             summary.seconds = time.perf_counter() - begun
-            world = distributed.world()
-            if world.active and summary.history:
-                print(
-                    f"rank {world.rank} of {world.size}: trained '{task_name}' on "
-                    f"{int(summary.history[-1]['samples'])} of {len(data)} samples per epoch, "
-                    f"weights sha256 {distributed.weights_digest(model)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            _log_rank_weights(model, summary, len(data))
             model.eval()
             strategy.after_task(model, train, self.job)
         return summary
+
+    def _optimizer(
+        self, model: nn.Module, modules: dict[str, nn.Module]
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+        """Adam or AdamW over the model's trainable weights and the strategy's heads, with its step decay."""
+        s = self.settings
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        parameters += [p for m in modules.values() for p in m.parameters()]
+        optimizer_class = torch.optim.AdamW if s.optimizer == "adamw" else torch.optim.Adam
+        optimizer = optimizer_class(parameters, lr=s.learning_rate, weight_decay=s.weight_decay)
+        return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, s.lr_step_epochs, s.lr_gamma)
 
     @staticmethod
     def _network(model: nn.Module, device: torch.device) -> nn.Module:
@@ -229,77 +259,94 @@ class Trainer:
             batches = [batch.tensor_split(world.size)[world.rank] for batch in batches]
         return batches
 
-    def _epoch(
-        self, network, strategy, modules, optimizer, data, is_replay, task_index, epoch, task_name, device
-    ) -> dict[str, float]:
+    def _epoch(self, run: _TaskRun, epoch: int) -> dict[str, float]:
+        """One pass over the task's batches; the mean of each loss term, and the steps and samples."""
         s = self.settings
-        model = getattr(network, "module", network)  # the model itself, outside DDP
-        generator = torch.Generator().manual_seed(_seed(s.seed, task_index, epoch))
-        torch.manual_seed(_seed(s.seed, task_index, epoch, 1))
-        batches = self._batches(data, generator)
+        generator = torch.Generator().manual_seed(_seed(s.seed, run.task_index, epoch))
+        torch.manual_seed(_seed(s.seed, run.task_index, epoch, 1))
+        batches = self._batches(run.data, generator)
         if not batches:
-            raise ValueError(f"task {task_name!r} has no training samples")
-        flips = torch.rand(len(data), generator=generator) < 0.5
-        use_amp = device.type == "cuda" and s.mixed_precision
+            raise ValueError(f"task {run.task_name!r} has no training samples")
+        flips = torch.rand(len(run.data), generator=generator) < 0.5
+        use_amp = run.device.type == "cuda" and s.mixed_precision
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported())
-        model.train()
-        for module in modules.values():
+        run.model.train()
+        for module in run.modules.values():
             module.train()
         sums: dict[str, float] = {}
-        head_parameters = [p for m in modules.values() for p in m.parameters()]
+        head_parameters = [p for m in run.modules.values() for p in m.parameters()]
         world_size = distributed.world().size
         seen, begun = 0, time.perf_counter()
         for step, index in enumerate(batches, 1):
             self.job.check()
-            images = data.float_images(index, device)
-            if s.horizontal_flip:
-                flip = flips[index].to(device, non_blocking=True)
-                images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-            batch = Batch(images, data.labels[index].to(device, non_blocking=True), is_replay[index])
-            mask = strategy.teacher_mask(batch)  # on the host, like everything that picks rows here
-            with autocast_for(device) if use_amp else torch.autocast(device.type, enabled=False):
-                out = network(batch.images)
-                teacher_out = None
-                if mask is not None and bool(mask.any()):
-                    with torch.no_grad():
-                        teacher_out = strategy.teacher(take_rows(batch.images, mask))
-                terms = strategy.losses(out, batch, teacher_out, mask, model)
-            loss = sum(terms.values())
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            distributed.average_gradients(head_parameters)  # the model's own are averaged by DDP
-            if s.grad_clip is not None:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(
-                    [p for g in optimizer.param_groups for p in g["params"]], s.grad_clip
-                )
-            scaler.step(optimizer)
-            scaler.update()
+            values = self._step(run, index, flips, use_amp, scaler, head_parameters)
             seen += len(index) * world_size
-            # One transfer for all the terms: each float() of a device tensor makes the host wait.
-            numbers = torch.stack([value.detach().float() for value in (*terms.values(), loss)]).tolist()
-            values = dict(zip([*terms, "total"], numbers, strict=True))
-            values = distributed.mean_over_ranks(values)
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value
             progress = Progress(
-                task_name, epoch + 1, s.epochs, step, len(batches), values,
-                seen / max(1e-9, time.perf_counter() - begun), optimizer.param_groups[0]["lr"],
+                run.task_name, epoch + 1, s.epochs, step, len(batches), values,
+                seen / max(1e-9, time.perf_counter() - begun), run.optimizer.param_groups[0]["lr"],
             )  # fmt: skip
-            for callback in self.callbacks:
-                callback.on_step(progress)
-            losses = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
-            self.job.report(
-                progress.fraction,
-                f"epoch {epoch + 1}/{s.epochs}, step {step}/{len(batches)}: {losses}",
-                event=progress,
-            )
+            self._report_step(progress)
         means = {name: total / max(1, len(batches)) for name, total in sums.items()}
         means["steps"] = float(len(batches))
         means["samples"] = float(sum(len(index) for index in batches))  # this process's share
         for callback in self.callbacks:
             callback.on_epoch_end(progress)
         return means
+
+    def _step(
+        self,
+        run: _TaskRun,
+        index: Tensor,
+        flips: Tensor,
+        use_amp: bool,
+        scaler: torch.amp.GradScaler,
+        head_parameters: list[nn.Parameter],
+    ) -> dict[str, float]:
+        """One optimiser step on the samples at ``index``; its loss terms and total, averaged over the processes.
+
+        Nothing here reads a device tensor back but the one transfer of the loss values at the end.
+        """
+        s, device, strategy, optimizer = self.settings, run.device, run.strategy, run.optimizer
+        images = run.data.float_images(index, device)
+        if s.horizontal_flip:
+            flip = flips[index].to(device, non_blocking=True)
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        batch = Batch(images, run.data.labels[index].to(device, non_blocking=True), run.is_replay[index])
+        mask = strategy.teacher_mask(batch)  # on the host, like everything that picks rows here
+        with autocast_for(device) if use_amp else torch.autocast(device.type, enabled=False):
+            out = run.network(batch.images)
+            teacher_out = None
+            if mask is not None and bool(mask.any()):
+                with torch.no_grad():
+                    teacher_out = strategy.teacher(take_rows(batch.images, mask))
+            terms = strategy.losses(out, batch, teacher_out, mask, run.model)
+        loss = sum(terms.values())
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        distributed.average_gradients(head_parameters)  # the model's own are averaged by DDP
+        if s.grad_clip is not None:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in optimizer.param_groups for p in g["params"]], s.grad_clip
+            )
+        scaler.step(optimizer)
+        scaler.update()
+        # One transfer for all the terms: each float() of a device tensor makes the host wait.
+        numbers = torch.stack([value.detach().float() for value in (*terms.values(), loss)]).tolist()
+        return distributed.mean_over_ranks(dict(zip([*terms, "total"], numbers, strict=True)))
+
+    def _report_step(self, progress: Progress) -> None:
+        """Tell the callbacks and the job where the training is, with the step's losses."""
+        for callback in self.callbacks:
+            callback.on_step(progress)
+        losses = ", ".join(f"{k} {v:.3f}" for k, v in progress.losses.items())
+        self.job.report(
+            progress.fraction,
+            f"epoch {progress.epoch}/{progress.epochs}, step {progress.step}/{progress.steps}: {losses}",
+            event=progress,
+        )
 
     # Checkpoints ---------------------------------------------------------------------------------
 

@@ -92,6 +92,13 @@ def count_packets(path: Path) -> int:
         return 0
 
 
+def _timestamp(av_frame: av.VideoFrame, start: int | None, index: int, fps: float) -> float:
+    """When a decoded frame is shown, in seconds from the stream's start; by its index when it has no time."""
+    if av_frame.pts is not None and av_frame.time_base is not None:
+        return float((av_frame.pts - (start or 0)) * av_frame.time_base)
+    return index / fps
+
+
 class FrameReader:
     """Iterates the frames of one video or image; ``status`` tells how far it got.
 
@@ -187,11 +194,7 @@ class FrameReader:
                     status.frames_decoded += 1
                     if start is None and av_frame.pts is not None:
                         start = av_frame.pts
-                    timestamp = (
-                        float((av_frame.pts - (start or 0)) * av_frame.time_base)
-                        if av_frame.pts is not None and av_frame.time_base is not None
-                        else index / fps
-                    )
+                    timestamp = _timestamp(av_frame, start, index, fps)
                     status.last_index, status.last_timestamp_s = index, timestamp
                     keep = index in wanted if wanted is not None else index % self.stride == 0
                     if keep:
@@ -211,6 +214,11 @@ class FrameReader:
                     break
             else:
                 self._check_length()
+        self._conclude()
+
+    def _conclude(self) -> None:
+        """After reading: no decodable frame at all is an error; skipped packets are noted, an incomplete read logged."""
+        status = self.status
         if status.frames_decoded == 0:
             raise _damaged(self.path, "it contains no decodable frame")
         if status.damaged_packets and status.complete:

@@ -236,45 +236,62 @@ def run_model_benchmark(
         infer = _run_worker(spec, "infer", threads, repeats, train_batch, channels_last, passive_wait)
         job.check()
         train = _run_worker(spec, "train", threads, repeats, train_batch, channels_last, passive_wait)
-        label = f"rsianet-{spec.name}" if spec.kind == "rsianet" else spec.name
-        figures = ModelFigures(
-            model=label,
-            kind=spec.kind,
-            input_size=infer["input_size"],
-            params_m=round(infer["params_m"], 3),
-            gflops_per_face=round(infer["gflops_per_face"], 3),
-            infer_ms_per_face_b1=round(infer["infer_ms_per_face_b1"], 2),
-            infer_ms_per_face_b32=round(infer["infer_ms_per_face_b32"], 2),
-            train_ms_per_face=round(train["train_ms_per_face"], 1),
-            train_batch=train_batch,
-            peak_rss_infer_mb=round(infer["peak_rss_mb"], 1),
-            peak_rss_train_mb=round(train["peak_rss_mb"], 1),
-            rss_delta_infer_mb=round(infer["rss_delta_mb"], 1),
-            rss_delta_train_mb=round(train["rss_delta_mb"], 1),
-        )
-        results.append(asdict(figures))
+        results.append(asdict(_figures(spec, infer, train, train_batch)))
     job.report(1.0, "benchmark done")
     report = {
-        "environment": {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "cpu": _cpu_name(),
-            "cpu_count": os.cpu_count(),
-            "threads": threads,
-            "channels_last": channels_last,
-            "omp_wait_policy": omp_wait_policy(passive_wait),
-            "repeats": repeats,
-            "load_average_before": [round(v, 2) for v in load_before],
-            "load_average_after": [round(v, 2) for v in os.getloadavg()],
-            "flops_note": "torch.utils.flop_counter: one multiply-add counts as 2 FLOPs",
-        },
+        "environment": _environment(
+            torch.__version__, threads, channels_last, passive_wait, repeats, load_before
+        ),
         "results": results,
         "lite_check": _lite_check(results),
     }
     if out_json is not None:
         Path(out_json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _figures(spec: ModelSpec, infer: dict, train: dict, train_batch: int) -> ModelFigures:
+    """One model's figures from its two workers' measurements, rounded for the report."""
+    return ModelFigures(
+        model=f"rsianet-{spec.name}" if spec.kind == "rsianet" else spec.name,
+        kind=spec.kind,
+        input_size=infer["input_size"],
+        params_m=round(infer["params_m"], 3),
+        gflops_per_face=round(infer["gflops_per_face"], 3),
+        infer_ms_per_face_b1=round(infer["infer_ms_per_face_b1"], 2),
+        infer_ms_per_face_b32=round(infer["infer_ms_per_face_b32"], 2),
+        train_ms_per_face=round(train["train_ms_per_face"], 1),
+        train_batch=train_batch,
+        peak_rss_infer_mb=round(infer["peak_rss_mb"], 1),
+        peak_rss_train_mb=round(train["peak_rss_mb"], 1),
+        rss_delta_infer_mb=round(infer["rss_delta_mb"], 1),
+        rss_delta_train_mb=round(train["rss_delta_mb"], 1),
+    )
+
+
+def _environment(
+    torch_version: str,
+    threads: int,
+    channels_last: bool,
+    passive_wait: bool,
+    repeats: int,
+    load_before: tuple[float, ...],
+) -> dict:
+    """Where and how the figures were measured; the load average is read again now, after the runs."""
+    return {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": platform.python_version(),
+        "torch": torch_version,
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "channels_last": channels_last,
+        "omp_wait_policy": omp_wait_policy(passive_wait),
+        "repeats": repeats,
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "flops_note": "torch.utils.flop_counter: one multiply-add counts as 2 FLOPs",
+    }
 
 
 def _cpu_name() -> str:

@@ -38,7 +38,7 @@ import numpy as np
 from cffd_engine.data.cache import CROPS_DIR, CacheIndex, CropRow, VideoRow, video_key, write_png
 from cffd_engine.data.manifest import FAKE, REAL, Manifest, ManifestEntry
 from cffd_engine.data.synth import geometry as geo
-from cffd_engine.data.synth.base import Compression, Face
+from cffd_engine.data.synth.base import Compression, Face, Family
 from cffd_engine.data.synth.families import DEFAULT_SEQUENCE, get_family
 from cffd_engine.data.synth.pool import LandmarkCache, list_faces
 from cffd_engine.data.synth.swap import donor_cost, face_sharpness
@@ -204,20 +204,41 @@ def _task_photos(
     return found, position, skipped
 
 
-def _choose_donor(
-    target: Face,
-    split: str,
-    donors: list[Face],
-    splits: list[str],
-    sharpness: list[float],
-    rng: np.random.Generator,
-) -> Face:
+@dataclass
+class _DonorPool:
+    """The photos a swap task may take donors from: faces (landmarks and path only), their splits and sharpness."""
+
+    faces: list[Face]
+    splits: list[str]
+    sharpness: list[float]
+
+
+def _donor_pool(
+    settings: BuildSettings, order: list[Path], start: int, cache: LandmarkCache, job: JobControl
+) -> tuple[_DonorPool, int, int]:
+    """A swap task's donors: the next photos of ``order`` from ``start``; where the next task starts; photos skipped.
+
+    Donors come from photos no task uses as real, each split its own: no identity crosses splits.
+    """
+    count = DONOR_POOL_FACTOR * settings.per_task
+    pool, start, skipped = _task_photos(order, start, count, cache, settings.workers, job, settings)
+    # Only landmarks and sharpness are needed to choose: the pixels are read again by the worker.
+    sharpness = [face_sharpness(Face(read_image(path), points)) for path, points in pool]
+    faces = [Face(np.zeros((1, 1, 3), np.uint8), points, str(path)) for path, points in pool]
+    splits = [
+        split_of(i, len(faces), settings.val_fraction, settings.test_fraction) for i in range(len(faces))
+    ]
+    return _DonorPool(faces, splits, sharpness), start, skipped
+
+
+def _choose_donor(target: Face, split: str, donors: _DonorPool, rng: np.random.Generator) -> Face:
     """A donor for ``target`` among random candidates of the donor pool's same split: the lowest ``donor_cost``."""
-    pool = [i for i, s in enumerate(splits) if s == split] or list(range(len(donors)))
+    faces, sharpness = donors.faces, donors.sharpness
+    pool = [i for i, s in enumerate(donors.splits) if s == split] or list(range(len(faces)))
     candidates = rng.choice(pool, min(DONOR_CANDIDATES, len(pool)), replace=False)
     mine = face_sharpness(target)
-    best = min(candidates, key=lambda i: donor_cost(target, donors[i], (mine, sharpness[i])))
-    return donors[int(best)]
+    best = min(candidates, key=lambda i: donor_cost(target, faces[i], (mine, sharpness[i])))
+    return faces[int(best)]
 
 
 def _make_pair(spec: dict) -> dict:
@@ -312,60 +333,79 @@ def build_task_sequence(settings: BuildSettings, job: JobControl | None = None) 
     start, skipped_total = 0, 0
     for task_index, family in enumerate(families):
         sub = job.sub(0.3 * task_index / len(families), 0.3 * (task_index + 1) / len(families))
-        photos, start, skipped = _task_photos(
-            order, start, settings.per_task, cache, settings.workers, sub, settings
-        )
+        task_specs, start, skipped = _task_specs(settings, out, task_index, family, order, start, cache, sub)
+        specs += task_specs
         skipped_total += skipped
-        splits = [
-            split_of(i, len(photos), settings.val_fraction, settings.test_fraction)
-            for i in range(len(photos))
-        ]
-        donors: list[Face] = []
-        if family.needs_donor:
-            # Donors come from photos no task uses as real, each split its own: no identity crosses splits.
-            count = DONOR_POOL_FACTOR * settings.per_task
-            pool, start, skipped = _task_photos(order, start, count, cache, settings.workers, sub, settings)
-            skipped_total += skipped
-            # Only landmarks and sharpness are needed to choose: the pixels are read again by the worker.
-            donor_sharpness = [face_sharpness(Face(read_image(path), points)) for path, points in pool]
-            donors = [Face(np.zeros((1, 1, 3), np.uint8), points, str(path)) for path, points in pool]
-            donor_splits = [
-                split_of(i, len(donors), settings.val_fraction, settings.test_fraction)
-                for i in range(len(donors))
-            ]
-        for index, (photo, points) in enumerate(photos):
-            seed = [settings.seed, task_index, index]
-            donor = None
-            if family.needs_donor:
-                target = Face(read_image(photo), points, photo.name)
-                rng = np.random.default_rng([*seed, 1])
-                donor = _choose_donor(target, splits[index], donors, donor_splits, donor_sharpness, rng)
-            specs.append(
-                {
-                    "out": str(out),
-                    "task": family.name,
-                    "id": f"{family.name}-{index:05d}",
-                    "seed": seed,
-                    "photo": str(photo),
-                    "source": photo.name,
-                    "landmarks": points,
-                    "split": splits[index],
-                    "donor": donor.name if donor else None,
-                    "donor_name": Path(donor.name).name if donor else None,
-                    "donor_landmarks": donor.landmarks if donor else None,
-                    "size": settings.size,
-                    "crop_scale": settings.crop_scale,
-                    "quality": settings.quality,
-                    "p_resize": settings.p_resize,
-                    "video_like": settings.video_like,
-                }
-            )
     records = _run_specs(specs, settings.workers, job.sub(0.3, 0.97))
     landmarks = {spec["id"]: spec["landmarks"] for spec in specs}
     sequence = _write_manifests(settings, families, records, skipped_total)
     _write_cache_index(settings, sequence, records, landmarks)
     job.report(1.0, "task sequence written")
     return sequence
+
+
+def _task_specs(
+    settings: BuildSettings,
+    out: Path,
+    task_index: int,
+    family: Family,
+    order: list[Path],
+    start: int,
+    cache: LandmarkCache,
+    job: JobControl,
+) -> tuple[list[dict], int, int]:
+    """The pairs one task forges (its photos from ``start`` of ``order``); where the next task starts; photos skipped."""
+    photos, start, skipped = _task_photos(
+        order, start, settings.per_task, cache, settings.workers, job, settings
+    )
+    splits = [
+        split_of(i, len(photos), settings.val_fraction, settings.test_fraction) for i in range(len(photos))
+    ]
+    if family.needs_donor:
+        donors, start, donors_skipped = _donor_pool(settings, order, start, cache, job)
+        skipped += donors_skipped
+    specs = []
+    for index, (photo, points) in enumerate(photos):
+        seed = [settings.seed, task_index, index]
+        donor = None
+        if family.needs_donor:
+            target = Face(read_image(photo), points, photo.name)
+            rng = np.random.default_rng([*seed, 1])
+            donor = _choose_donor(target, splits[index], donors, rng)
+        specs.append(_pair_spec(settings, out, family.name, index, seed, photo, points, splits[index], donor))
+    return specs, start, skipped
+
+
+def _pair_spec(
+    settings: BuildSettings,
+    out: Path,
+    task: str,
+    index: int,
+    seed: list[int],
+    photo: Path,
+    points: np.ndarray,
+    split: str,
+    donor: Face | None,
+) -> dict:
+    """What a worker needs to forge one photo (``_make_pair``): plain values only, to cross processes."""
+    return {
+        "out": str(out),
+        "task": task,
+        "id": f"{task}-{index:05d}",
+        "seed": seed,
+        "photo": str(photo),
+        "source": photo.name,
+        "landmarks": points,
+        "split": split,
+        "donor": donor.name if donor else None,
+        "donor_name": Path(donor.name).name if donor else None,
+        "donor_landmarks": donor.landmarks if donor else None,
+        "size": settings.size,
+        "crop_scale": settings.crop_scale,
+        "quality": settings.quality,
+        "p_resize": settings.p_resize,
+        "video_like": settings.video_like,
+    }
 
 
 def _run_specs(specs: list[dict], workers: int, job: JobControl) -> list[dict]:

@@ -165,6 +165,27 @@ def forge_frames(
         yield rgb, forgery.image, True
 
 
+def _face_track(
+    source: Path | str, start_s: float, end_s: float, ramp_s: float, job: JobControl
+) -> tuple[list[float], list[np.ndarray | None], Face | None]:
+    """Each frame's time and face landmarks, and the first face in the range (the forgery is drawn for it).
+
+    Landmarks are None outside ``start_s - ramp_s`` to ``end_s`` and where no face is found.
+    """
+    from cffd_engine.media.faces import FaceLandmarker
+    from cffd_engine.media.frames import iter_frames
+
+    times, landmarks, first = [], [], None
+    with FaceLandmarker(max_faces=1) as landmarker:
+        for frame in iter_frames(source, job=job):
+            faces = landmarker.landmarks(frame.rgb) if start_s - ramp_s <= frame.timestamp_s <= end_s else []
+            if faces and first is None and start_s <= frame.timestamp_s:
+                first = Face(frame.rgb, faces[0])
+            times.append(frame.timestamp_s)
+            landmarks.append(faces[0] if faces else None)
+    return times, landmarks, first
+
+
 def manipulate_video(
     source: Path | str,
     out: Path | str,
@@ -179,7 +200,6 @@ def manipulate_video(
     job: JobControl | None = None,
 ) -> VideoForgery:
     """Write ``out`` (the forgery), its pristine twin (``<out stem>_pristine.mp4`` by default) and ``<out>.json``."""
-    from cffd_engine.media.faces import FaceLandmarker
     from cffd_engine.media.frames import iter_frames
     from cffd_engine.media.video import probe
 
@@ -197,14 +217,7 @@ def manipulate_video(
         )
     out = Path(out)
     pristine = Path(pristine) if pristine else out.with_name(f"{out.stem}_pristine.mp4")
-    times, landmarks, first = [], [], None
-    with FaceLandmarker(max_faces=1) as landmarker:
-        for frame in iter_frames(source, job=job.sub(0.0, 0.4)):
-            faces = landmarker.landmarks(frame.rgb) if start_s - ramp_s <= frame.timestamp_s <= end_s else []
-            if faces and first is None and start_s <= frame.timestamp_s:
-                first = Face(frame.rgb, faces[0])
-            times.append(frame.timestamp_s)
-            landmarks.append(faces[0] if faces else None)
+    times, landmarks, first = _face_track(source, start_s, end_s, ramp_s, job.sub(0.0, 0.4))
     if first is None:
         raise ValueError(f"{source}: no face found between {start_s}s and {end_s}s; nothing to manipulate")
     landmarks = smooth_tracks(landmarks)
