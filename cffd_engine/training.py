@@ -37,6 +37,35 @@ REPORT_FILE = "training_report.json"
 WORK_DIR = "work"  # checkpoints of a run in progress, removed when it ends
 
 
+def faces_folder(recipe: Recipe) -> Path:
+    """The photos to forge from; a clear error when they are not on this machine."""
+    from cffd_engine.data.synth.pool import shared_faces_candidates
+
+    candidates = [Path(recipe.faces).expanduser()] if recipe.faces else shared_faces_candidates()
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise CFFDError(
+        f"the face photos for recipe '{recipe.name}' are not on this machine (looked in "
+        f"{', '.join(str(c) for c in candidates)}); set CFFD_SHARED_DATA to the folder that holds "
+        "faces/utkface, or set [data] faces in the recipe"
+    )
+
+
+def load_tasks(recipe: Recipe, faces: Path, folder: Path, size: int, job: JobControl) -> list:
+    """The recipe's synthetic tasks (``TaskSplits``) at ``size`` px, built into ``folder`` unless already there."""
+    from cffd_engine import distributed
+    from cffd_engine.continual.protocols import load_synthetic_sequence
+    from cffd_engine.data.synth import BuildSettings, build_task_sequence
+
+    if distributed.world().is_main and not (folder / "sequence.json").is_file():
+        job.report(0.0, f"making the synthetic forgeries from {faces}")
+        build = {"size": size, **recipe.build}
+        build_task_sequence(BuildSettings(faces=faces, out=folder, **build), job.sub(0.0, 0.9))
+    distributed.barrier()  # under torchrun the others read what rank 0 built (a shared file system)
+    return load_synthetic_sequence(folder, size, job=job.sub(0.9, 1.0))
+
+
 @dataclass
 class TrainingResult:
     """What a training run made: the committed version, its bundle and the per-family test figures."""
@@ -66,13 +95,13 @@ def train(
     from cffd_engine.store import ModelStore
 
     job = ensure_job(job)
-    faces = recipe.faces_folder()
+    faces = faces_folder(recipe)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     config = preset(recipe.preset, **recipe.model_overrides)
     settings = ContinualSettings.from_dict(recipe.continual)
-    tasks = recipe.load_tasks(faces, out / "data", config.input_size, job.sub(0.0, 0.22))
+    tasks = load_tasks(recipe, faces, out / "data", config.input_size, job.sub(0.0, 0.22))
     store = store if store is not None else ModelStore(out / "store")
     work = out / WORK_DIR
     described = _described_tasks(tasks, faces)
@@ -348,7 +377,7 @@ def training_photos_present(manifest) -> bool:
     if not text:
         return False
     try:
-        recipe_from_text(text, "the recorded recipe").faces_folder()
+        faces_folder(recipe_from_text(text, "the recorded recipe"))
     except CFFDError:
         return False
     return True
@@ -380,11 +409,11 @@ def restore_training_faces(
     if own_faces:
         recipe = own_faces_recipe(recipe, own_face_images(Path(faces), job.sub(0.0, 0.2)))
         job = job.sub(0.2, 1.0)
-    faces = recipe.faces_folder()
+    faces = faces_folder(recipe)
     model = load_model(store.path(version), manifest, verify=False)
     settings = ContinualSettings.from_dict(recipe.continual)
     cache = _rebuild_folder(manifest.contents["recipe"], recipe, faces, own_faces)
-    tasks = recipe.load_tasks(faces, cache, model.config.input_size, job.sub(0.0, 0.65))
+    tasks = load_tasks(recipe, faces, cache, model.config.input_size, job.sub(0.0, 0.65))
     names = [task.name for task in tasks]
     if names != manifest.metrics.get("task_names"):
         raise CFFDError(f"{version}: the recipe makes tasks {names}, the model learned {manifest.tasks}")

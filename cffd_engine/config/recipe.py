@@ -18,8 +18,6 @@ from cffd_engine.config.core import (
     read_text,
     table,
 )
-from cffd_engine.errors import CFFDError
-from cffd_engine.jobs import JobControl
 
 WHAT = "a training recipe"
 MODES = ("joint", "sequence")
@@ -51,33 +49,6 @@ class Recipe:
     def from_text(cls, text: str, source: Path | str, default_name: str = "model") -> Recipe:
         """A recipe from its TOML text; ``source`` names it in errors."""
         return recipe_from_text(text, source, default_name)
-
-    def faces_folder(self) -> Path:
-        """The photos to forge from; a clear error when they are not on this machine."""
-        from cffd_engine.data.synth.pool import shared_faces_candidates
-
-        candidates = [Path(self.faces).expanduser()] if self.faces else shared_faces_candidates()
-        for folder in candidates:
-            if folder.is_dir():
-                return folder
-        raise CFFDError(
-            f"the face photos for recipe '{self.name}' are not on this machine (looked in "
-            f"{', '.join(str(c) for c in candidates)}); set CFFD_SHARED_DATA to the folder that holds "
-            "faces/utkface, or set [data] faces in the recipe"
-        )
-
-    def load_tasks(self, faces: Path, folder: Path, size: int, job: JobControl) -> list:
-        """The recipe's synthetic tasks (``TaskSplits``) at ``size`` px, built into ``folder`` unless already there."""
-        from cffd_engine import distributed
-        from cffd_engine.continual.protocols import load_synthetic_sequence
-        from cffd_engine.data.synth import BuildSettings, build_task_sequence
-
-        if distributed.world().is_main and not (folder / "sequence.json").is_file():
-            job.report(0.0, f"making the synthetic forgeries from {faces}")
-            build = {"size": size, **self.build}
-            build_task_sequence(BuildSettings(faces=faces, out=folder, **build), job.sub(0.0, 0.9))
-        distributed.barrier()  # under torchrun the others read what rank 0 built (a shared file system)
-        return load_synthetic_sequence(folder, size, job=job.sub(0.9, 1.0))
 
 
 def read_recipe(path: Path | str) -> Recipe:

@@ -38,18 +38,23 @@ class Batch:
     replay: Tensor  # bool (N,), on the CPU
 
 
+def _row_index(rows: Tensor, device: torch.device) -> Tensor | None:
+    """The positions where the host-side bool ``rows`` is true, on ``device``; None when all are."""
+    if bool(rows.all()):
+        return None
+    return rows.nonzero().squeeze(1).to(device, non_blocking=True)
+
+
 def take_rows(tensor: Tensor, rows: Tensor) -> Tensor:
     """The rows of ``tensor`` where the host-side bool ``rows`` is true (all of it when all are)."""
-    if bool(rows.all()):
-        return tensor
-    index = rows.nonzero().squeeze(1).to(tensor.device, non_blocking=True)
-    return tensor.index_select(0, index)
+    index = _row_index(rows, tensor.device)
+    return tensor if index is None else tensor.index_select(0, index)
 
 
 def _subset(out: RSIAOutput, rows: Tensor) -> RSIAOutput:
-    if bool(rows.all()):
+    index = _row_index(rows, out.logits.device)
+    if index is None:
         return out
-    index = rows.nonzero().squeeze(1).to(out.logits.device, non_blocking=True)
     cut = lambda tensor: tensor.index_select(0, index)  # noqa: E731
     return RSIAOutput(
         cut(out.logits),
