@@ -336,9 +336,9 @@ def own_faces_needed(manifest) -> int:
     return faces_needed(recipe, MIN_OWN_FACES_PER_TASK)
 
 
-def own_faces_recipe(recipe: Recipe, folder: Path) -> Recipe:
-    """``recipe`` sized to the face images in ``folder`` (the analyst's own genuine faces); CFFDError saying
-    how many more are needed when they are too few."""
+def own_faces_recipe(recipe: Recipe, folder: Path, chosen: Path | None = None) -> Recipe:
+    """``recipe`` sized to the face images in ``folder`` (the analyst's own genuine faces, taken from the
+    folder ``chosen``, which may hold videos); CFFDError saying how many more are needed when they are too few."""
     from cffd_engine.data.synth.pool import list_faces
 
     try:
@@ -349,8 +349,13 @@ def own_faces_recipe(recipe: Recipe, folder: Path) -> Recipe:
     # A few images may show no face the landmarker can fit: keep a twentieth in hand.
     per_task = int(0.95 * count) // faces_needed(recipe, 1)
     if per_task < MIN_OWN_FACES_PER_TASK:
+        found = (
+            f"{count} face image(s)"
+            if chosen in (None, folder)
+            else f"{count} face(s) in its pictures and videos"
+        )
         raise CFFDError(
-            f"{folder}: {count} face image(s); rebuilding the training faces needs at least {need} "
+            f"{chosen or folder}: {found}; rebuilding the training faces needs at least {need} "
             f"({MIN_OWN_FACES_PER_TASK} per task, and donor faces for the face swap): add {max(1, need - count)} "
             "more genuine face images (one face each), or more genuine footage (two faces are taken from each "
             "second of video)"
@@ -407,7 +412,7 @@ def restore_training_faces(
     version, manifest, recipe = _restorable(store, version)
     own_faces = faces is not None
     if own_faces:
-        recipe = own_faces_recipe(recipe, own_face_images(Path(faces), job.sub(0.0, 0.2)))
+        recipe = own_faces_recipe(recipe, own_face_images(Path(faces), job.sub(0.0, 0.2)), Path(faces))
         job = job.sub(0.2, 1.0)
     faces = faces_folder(recipe)
     model = load_model(store.path(version), manifest, verify=False)

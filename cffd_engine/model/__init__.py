@@ -1,6 +1,11 @@
 """RSIA-Net: frequency transform, SFIA/RSIA/FAF blocks and the detector built from a config."""
 
-from cffd_engine.model.device import autocast_for, leave_triton_out_without_cuda, select_device
+from cffd_engine.model.device import (
+    autocast_for,
+    leave_triton_out_without_cuda,
+    release_cuda_libraries_without_cuda,
+    select_device,
+)
 
 leave_triton_out_without_cuda()  # before timm, which brings torchvision and through it torch._dynamo
 
@@ -15,6 +20,8 @@ from cffd_engine.model.rsianet import (  # noqa: E402
     create_model,
     recalibrate_batch_norm,
 )
+
+release_cuda_libraries_without_cuda()  # now that torch, torchvision and timm have loaded theirs
 
 __all__ = [
     "FAKE",

@@ -171,6 +171,18 @@ def test_landmark_cache_is_reused_and_remembers_photos_without_a_face(faces, tmp
     assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(found, again, strict=True))
 
 
+def test_a_folder_of_links_to_photos_elsewhere_is_read_through_the_links(faces, tmp_path):
+    linked = tmp_path / "links"
+    linked.mkdir()
+    photos = list_faces(faces)[:3]
+    for path in photos:
+        (linked / f"mine-{path.name}").symlink_to(path)
+    through_links = LandmarkCache(linked, tmp_path / "cache").get(list_faces(linked))
+    direct = LandmarkCache(faces, tmp_path / "cache").get(photos)
+    assert len(through_links) == 3 and all(points is not None for points in through_links)
+    assert all(np.array_equal(a, b) for a, b in zip(through_links, direct, strict=True))
+
+
 def test_utkface_names():
     assert utk_attributes("26_1_2_20170116184735190.jpg.chip.jpg") == Attributes(26, 1, 2)
     assert utk_attributes("/x/y/39_1_20170116174525125.jpg.chip.jpg").race is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -261,9 +262,10 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
 
 
 def test_own_genuine_footage_gives_face_images_two_a_second_and_is_read_once(tmp_path, monkeypatch):
+    from cffd_engine.config.recipe import read_recipe
     from cffd_engine.data.synth.pool import list_faces
     from cffd_engine.media.crops import DEFAULT_SIZE
-    from cffd_engine.training import own_face_images
+    from cffd_engine.training import own_face_images, own_faces_recipe
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     pictures = sm.write_face_folder(tmp_path / "footage", 2)
@@ -272,6 +274,13 @@ def test_own_genuine_footage_gives_face_images_two_a_second_and_is_read_once(tmp
 
     faces = own_face_images(tmp_path / "footage")
     assert faces != pictures and (faces / "complete").is_file()
+    # Too few: the message names the folder the analyst chose, not the cache the faces went to.
+    recipe = read_recipe(Path(__file__).resolve().parents[2] / "resources" / "default-model.toml")
+    footage = re.escape(str(tmp_path / "footage"))
+    with pytest.raises(
+        CFFDError, match=rf"^{footage}: \d face\(s\) in its pictures and videos; .* add \d+ more"
+    ):
+        own_faces_recipe(recipe, faces, tmp_path / "footage")
     names = sorted(path.name for path in list_faces(faces))
     from_video = [name for name in names if name.startswith("video-")]
     # 50 frames at 25 fps, two a second: every 12th or 13th frame, frames 0, 12/13, 24/26, 36/39 (48).

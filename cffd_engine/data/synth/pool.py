@@ -95,7 +95,9 @@ class LandmarkCache:
                     self._known[name] = None if np.isnan(points).any() else points
 
     def key(self, path: Path) -> str:
-        return Path(path).resolve().relative_to(self.folder).as_posix()
+        """The photo's path inside the folder; a photo that is a link to a file elsewhere keeps its own name."""
+        path = Path(path)
+        return (path.parent.resolve() / path.name).relative_to(self.folder).as_posix()
 
     def get(
         self, paths: Sequence[Path], workers: int = 1, job: JobControl | None = None

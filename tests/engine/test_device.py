@@ -1,0 +1,77 @@
+"""The engine's device set-up: what it leaves out of memory on a machine without a GPU."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from cffd_engine.model import device as device_module
+
+PAGE = 4096
+TOUCHED_PAGES = 2048  # 8 MiB
+
+
+def cuda_library_mappings() -> list[tuple[int, int, str]]:
+    """(start, end, path) of the readable, read-only mappings of CUDA's libraries in this process."""
+    mappings = []
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) < 6 or not fields[1].startswith("r") or "w" in fields[1]:
+                continue
+            path = fields[5].strip()
+            if device_module._is_cuda_library(path):
+                start, end = (int(address, 16) for address in fields[0].split("-"))
+                mappings.append((start, end, path))
+    return mappings
+
+
+def resident_kib(start: int, field: str = "Private_Clean") -> int:
+    """How much of the mapping that begins at ``start`` is resident (by default: and mapped by this
+    process alone, the pages it can hand back), from /proc/self/smaps."""
+    inside = False
+    with open("/proc/self/smaps", encoding="utf-8") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and ":" not in fields[0]:
+                inside = int(fields[0].split("-")[0], 16) == start
+            elif inside and fields[0] == f"{field}:":
+                return int(fields[1])
+    raise AssertionError(f"no mapping at {start:#x}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc and madvise")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the CUDA libraries are kept")
+def test_cuda_libraries_pages_are_handed_back_and_torch_still_computes():
+    mappings = cuda_library_mappings()
+    if not mappings:
+        pytest.skip("this torch build loads no CUDA libraries")
+    start, end, path = max(mappings, key=lambda m: m[1] - m[0])
+    length = min(end - start, TOUCHED_PAGES * PAGE)
+    # Read one byte of each page, as CUDA's start-up does, so that they are resident again. Pages that
+    # another process maps too (another torch running now) stay: the kernel hands back only our own.
+    touched = sum(ctypes.string_at(address, 1)[0] for address in range(start, start + length, PAGE))
+    assert touched >= 0
+    before = resident_kib(start)
+    assert before >= length // 1024 // 2, f"{path}: only {before} KiB resident after reading {length} bytes"
+
+    assert device_module.release_cuda_libraries_without_cuda() >= 1
+    after = resident_kib(start)
+    assert after <= before // 4, f"{path}: {before} KiB resident before, {after} KiB after"
+
+    a, b = np.random.default_rng(0).standard_normal((2, 64, 64)).astype(np.float32)
+    np.testing.assert_allclose(
+        (torch.from_numpy(a) @ torch.from_numpy(b)).numpy(), a @ b, rtol=1e-4, atol=1e-4
+    )
+
+
+def test_with_a_gpu_or_off_linux_nothing_is_released(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_module.release_cuda_libraries_without_cuda() == 0
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert device_module.release_cuda_libraries_without_cuda() == 0
