@@ -39,7 +39,7 @@ from cffd_engine.continual.strategies import (
     build_strategy,
 )
 from cffd_engine.continual.trainer import Progress, Trainer, TrainerCallback, TrainSummary
-from cffd_engine.continual.validation import ValidationSets, hold_out
+from cffd_engine.continual.validation import ValidationSets, hold_out, source_of
 
 __all__ = [
     "CFFD",
@@ -80,6 +80,7 @@ __all__ = [
     "evaluate",
     "from_arrays",
     "hold_out",
+    "source_of",
     "first_buffer",
     "learn_task",
     "load_images",

@@ -17,29 +17,46 @@ DEFAULT_VALIDATION_SIZE = 100
 VALIDATION_KIND = "validation_sets"
 
 
+# A forgery and its untouched twin come from one source: `cffd synth video` names them X and X_pristine,
+# the demo X_manipulated and X_pristine.
+TWIN_SUFFIXES = ("_pristine", "_manipulated")
+
+
+def source_of(group: str) -> str:
+    """The source a group (a file's path) was made from: its name without a twin's suffix."""
+    stem = Path(group).stem
+    for suffix in TWIN_SUFFIXES:
+        stem = stem.removesuffix(suffix)
+    return str(Path(group).with_name(stem)) if group else group
+
+
 def hold_out(
     samples: SampleSet, size: int = DEFAULT_VALIDATION_SIZE, seed: int = 0
 ) -> tuple[SampleSet, SampleSet]:
     """Split ``samples`` into (rest, held_out) with about ``size`` held out, balanced real/fake.
 
     Crops of one video (same non-empty group) stay on one side, so no face is both
-    trained on and validated on. A class with few samples gives at most half of them.
+    trained on and validated on; a forgery and its genuine twin (``source_of``) go to the
+    same side, so that who is in a video cannot stand in for whether it was manipulated.
+    A class with few samples gives at most half of them.
     """
-    generator = torch.Generator().manual_seed(seed)
+    units: dict[int, dict[str, list[int]]] = {REAL: {}, FAKE: {}}
+    for i, label in enumerate(samples.labels.tolist()):
+        if label in units:
+            units[label].setdefault(samples.groups[i] or f"#{i}", []).append(i)
+    sources = sorted({source_of(group) for by_group in units.values() for group in by_group})
+    order = torch.randperm(len(sources), generator=torch.Generator().manual_seed(seed)).tolist()
     held: list[int] = []
     for label in (REAL, FAKE):
-        members = torch.nonzero(samples.labels == label).flatten().tolist()
-        units: dict[str, list[int]] = {}
-        for i in members:
-            units.setdefault(samples.groups[i] or f"#{i}", []).append(i)
-        keys = list(units)
-        order = torch.randperm(len(keys), generator=generator).tolist()
-        want = min(size // 2, len(members) // 2)
+        by_source: dict[str, list[int]] = {}
+        for group, members in units[label].items():
+            by_source.setdefault(source_of(group), []).extend(members)
+        want = min(size // 2, sum(len(members) for members in by_source.values()) // 2)
         taken: list[int] = []
         for position in order:
             if len(taken) >= want:
                 break
-            taken += units[keys[position]]
+            taken += by_source.get(sources[position], [])
         held += taken
     held_set = set(held)
     rest = [i for i in range(len(samples)) if i not in held_set]

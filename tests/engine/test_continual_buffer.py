@@ -17,6 +17,7 @@ from cffd_engine.continual import (
     SampleSet,
     ValidationSets,
     hold_out,
+    source_of,
 )
 from cffd_engine.continual.buffer import stored_counts, stored_genuine_faces
 from cffd_engine.continual.samples import FAKE, REAL
@@ -200,6 +201,21 @@ def test_hold_out_is_balanced_disjoint_and_keeps_videos_together():
     task.labels = torch.tensor([(i // 3) % 2 for i in range(60)])
     rest, held = hold_out(task, size=12, seed=0)
     assert not set(rest.groups) & set(held.groups)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_forgery_and_its_genuine_twin_are_held_out_together(seed):
+    """Two sources, each a forgery and its untouched twin (as `cffd synth video` and the demo name them):
+    held out apart, a model could learn who is in the video and the figures would say the opposite."""
+    files = ["/cases/a_morph.mp4", "/cases/a_morph_pristine.mp4", "/other/b.mp4", "/other/b_pristine.mp4"]
+    task = make_task("t", 40)
+    task.groups = [files[i // 10] for i in range(40)]
+    task.labels = torch.tensor([1 - (i // 10) % 2 for i in range(40)])  # the forgeries fake, the twins real
+    rest, held = hold_out(task, size=20, seed=seed)
+    assert held.counts() == {"real": 10, "fake": 10}
+    assert {source_of(group) for group in held.groups} in ({"/cases/a_morph"}, {"/other/b"})
+    assert not {source_of(group) for group in rest.groups} & {source_of(group) for group in held.groups}
+    assert source_of("/x/demo_manipulated.mp4") == source_of("/x/demo_pristine.mp4") == "/x/demo"
 
 
 def test_validation_sets_round_trip_per_task(tmp_path):
