@@ -22,6 +22,11 @@ MIN_CAM_CELLS = 8  # a coarser Grad-CAM map cannot say where in the face the evi
 IMAGENET = "imagenet"  # a weights value: the verified ImageNet asset of the backbone (assets)
 
 
+def is_backbone(name: object) -> bool:
+    """Whether timm can build a backbone of this name (checked when a bundle is imported, nothing is built)."""
+    return isinstance(name, str) and timm.is_model(name)
+
+
 def cam_level_for(input_size: int) -> int:
     """The deepest level (1..4) whose feature map is at least ``MIN_CAM_CELLS`` wide at ``input_size`` pixels.
 

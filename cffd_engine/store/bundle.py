@@ -305,16 +305,17 @@ def check_model_config(manifest: BundleManifest, source: Path | str):
     Cheap (nothing is built): the store runs it on import, so a model it cannot load is refused
     before it becomes a version. Raises BundleError naming ``source``.
     """
-    import timm
-
+    # Through the model package, which keeps torch from loading triton on a machine without a GPU
+    # before timm is first imported (timm brings torchvision, and it torch._dynamo).
     from cffd_engine.model import ModelConfig
+    from cffd_engine.model.backbones import is_backbone
 
     try:
         config = ModelConfig.from_dict(manifest.model_config)
     except (TypeError, ValueError) as exc:
         raise BundleError(f"{source}: the model configuration is invalid ({exc})") from exc
     for name in (config.spatial_backbone, config.frequency_backbone):
-        if not isinstance(name, str) or not timm.is_model(name):
+        if not is_backbone(name):
             raise BundleError(
                 f"{source}: the model configuration asks for the backbone {name!r}, which this CFFD Studio "
                 "does not have; update CFFD Studio, or ask the model's authors which version made it"

@@ -75,3 +75,25 @@ def test_with_a_gpu_or_off_linux_nothing_is_released(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(sys, "platform", "win32")
     assert device_module.release_cuda_libraries_without_cuda() == 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU triton stays available")
+def test_importing_a_bundle_first_thing_loads_no_triton(tmp_path):
+    """The window's first act is to install the shipped default: that import must not bring in triton (a GPU
+    compiler, 70 MB resident) through timm, torchvision and torch._dynamo before the engine can keep it out."""
+    import importlib.metadata
+    import subprocess
+
+    try:
+        importlib.metadata.distribution("triton")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("triton is not installed here")
+    code = (
+        "import sys\n"
+        "from cffd_engine.store import DEFAULT_BUNDLE, ModelStore\n"
+        f"ModelStore({str(tmp_path / 'store')!r}).import_bundle(DEFAULT_BUNDLE)\n"
+        "print('timm' in sys.modules, sys.modules.get('triton') is not None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["True", "False"]
