@@ -35,7 +35,9 @@ def change_words(before: float | None, after: float | None, new_task: bool) -> t
         return ("new" if new_task else "-"), None
     points = 100 * (after - before)
     if new_task:
-        return f"{points:+.0f} points learned", "#1b7f3b" if points > 0 else None
+        if points > 0:
+            return f"{points:+.0f} points learned", "#1b7f3b"
+        return f"{-points:.0f} points lower: not learned", "#b3261e"
     if before - after >= NOTICEABLE_DROP:
         return f"{-points:.0f} points forgotten", "#b3261e"
     if points < 0:

@@ -58,6 +58,15 @@ def start_update(qtbot, wizard, finish: bool = True):
     return finished.args[0]
 
 
+def test_the_change_on_each_forgery_type_is_put_in_words():
+    from app.wizard.results_page import change_words
+
+    assert change_words(0.38, 0.46, new_task=True) == ("+8 points learned", "#1b7f3b")
+    assert change_words(0.67, 0.44, new_task=True) == ("23 points lower: not learned", "#b3261e")
+    assert change_words(0.72, 0.50, new_task=False) == ("22 points forgotten", "#b3261e")
+    assert change_words(None, 0.5, new_task=True) == ("new", None)
+
+
 def staging_is_empty(store) -> bool:
     return list(store.staging_dir.iterdir()) == []
 
