@@ -23,11 +23,12 @@ TWIN_SUFFIXES = ("_pristine", "_manipulated")
 
 
 def source_of(group: str) -> str:
-    """The source a group (a file's path) was made from: its name without a twin's suffix."""
+    """The source a group (a file's path) was made from: its file name without a twin's suffix; a forgery
+    and its twin are often in different folders (the examples and the genuine examples)."""
     stem = Path(group).stem
     for suffix in TWIN_SUFFIXES:
         stem = stem.removesuffix(suffix)
-    return str(Path(group).with_name(stem)) if group else group
+    return stem
 
 
 def hold_out(

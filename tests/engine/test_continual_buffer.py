@@ -207,15 +207,15 @@ def test_hold_out_is_balanced_disjoint_and_keeps_videos_together():
 def test_a_forgery_and_its_genuine_twin_are_held_out_together(seed):
     """Two sources, each a forgery and its untouched twin (as `cffd synth video` and the demo name them):
     held out apart, a model could learn who is in the video and the figures would say the opposite."""
-    files = ["/cases/a_morph.mp4", "/cases/a_morph_pristine.mp4", "/other/b.mp4", "/other/b_pristine.mp4"]
+    files = ["/fake/a_morph.mp4", "/genuine/a_morph_pristine.mp4", "/fake/b.mp4", "/genuine/b_pristine.mp4"]
     task = make_task("t", 40)
     task.groups = [files[i // 10] for i in range(40)]
     task.labels = torch.tensor([1 - (i // 10) % 2 for i in range(40)])  # the forgeries fake, the twins real
     rest, held = hold_out(task, size=20, seed=seed)
     assert held.counts() == {"real": 10, "fake": 10}
-    assert {source_of(group) for group in held.groups} in ({"/cases/a_morph"}, {"/other/b"})
+    assert {source_of(group) for group in held.groups} in ({"a_morph"}, {"b"})
     assert not {source_of(group) for group in rest.groups} & {source_of(group) for group in held.groups}
-    assert source_of("/x/demo_manipulated.mp4") == source_of("/x/demo_pristine.mp4") == "/x/demo"
+    assert source_of("/x/demo_manipulated.mp4") == source_of("/y/demo_pristine.mp4") == "demo"
 
 
 def test_validation_sets_round_trip_per_task(tmp_path):
