@@ -6,7 +6,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from cffd_engine.calibration import FALSE_ALARM_GOAL
+
 NOTICEABLE_DROP = 0.05  # accuracy points (as a fraction) worth a sentence in the summary
+RANKING_KEPT = 0.03  # an AUC that fell no more than this has kept its ranking
 
 
 def _pct(value: float | None) -> str:
@@ -100,12 +103,25 @@ class UpdateReport:
                 lines.append(
                     f"It forgot most on '{worst[1]}': {100 * worst[0]:.0f} points lower than before."
                 )
+                lines += self._ranking_kept(worst[1])
             elif drops:
                 lines.append(
                     "No earlier forgery type lost more than 5 points: nothing noticeable was forgotten."
                 )
         lines += self.warnings
         return " ".join(lines)
+
+    def _ranking_kept(self, task: str) -> list[str]:
+        """A sentence when ``task``'s accuracy fell but its ranking (AUC) did not: the threshold moved."""
+        row = self.task_names.index(task)
+        before, after = self.auc_before[row], self.auc_after[row]
+        if before is None or after is None or before - after > RANKING_KEPT:
+            return []
+        return [
+            f"Its ranking of '{task}' faces barely changed (AUC {before:.2f} -> {after:.2f}): the fall comes from "
+            f"the threshold, fitted again so that at most {FALSE_ALARM_GOAL:.0%} of the genuine faces kept aside, "
+            "the new ones included, are called manipulated."
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -235,3 +235,33 @@ def test_a_read_only_store_is_refused_before_any_training(store_with_v1):
         with pytest.raises(BundleError, match="read-only"):
             attempt()
     assert Steps.count == 0 and store.versions() == store_with_v1.versions()
+
+
+def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranking():
+    from cffd_engine.continual.report import UpdateReport
+
+    def report(auc_after_swap: float) -> str:
+        return UpdateReport(
+            new_task="morph",
+            task_names=["blend", "swap", "morph"],
+            accuracy_before=[0.72, 0.72, 0.55],
+            accuracy_after=[0.61, 0.50, 0.48],
+            auc_before=[0.90, 0.83, 0.57],
+            auc_after=[0.83, auc_after_swap, 0.35],
+            validation_counts=[18, 18, 64],
+            strategy="cffd",
+            settings={},
+            train_samples=64,
+            replay_samples=168,
+            epochs=3,
+            steps=24,
+            seconds=94.0,
+        ).summary_text()
+
+    kept = report(0.82)
+    assert "It forgot most on 'swap': 22 points lower than before." in kept
+    assert (
+        "ranking of 'swap' faces barely changed (AUC 0.83 -> 0.82): the fall comes from the threshold" in kept
+    )
+    assert "at most 5% of the genuine faces kept aside" in kept
+    assert "ranking" not in report(0.70)  # the ranking fell too: forgotten, nothing to add
