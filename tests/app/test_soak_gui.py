@@ -58,6 +58,8 @@ def test_a_finished_job_is_freed_with_what_its_work_holds(qtbot):
     job = group.start(lambda control: "done")
     with qtbot.waitSignal(job.finished, timeout=10_000):
         pass
+    # The worker thread holds the job until its run() returns, a moment after it signalled.
+    assert wait_for_all(10_000)
     gone = weakref.ref(job)
     del job
     gc.collect()
