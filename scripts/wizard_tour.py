@@ -75,12 +75,12 @@ def main() -> None:
     intro = wizard.intro_page
     if args.too_few is not None:
         intro.rebuild_from(args.too_few)
-        wait(lambda: intro._job is None, 900, "the rebuild from too few faces")
+        wait(lambda: not intro.rebuilding, 900, "the rebuild from too few faces")
         shot(wizard, "02_intro_too_few")
     intro.rebuild_from(args.own_faces)
     spin(3)
     shot(wizard, "03_intro_rebuilding")
-    wait(lambda: intro._job is None, 1800, "the rebuild")
+    wait(lambda: not intro.rebuilding, 1800, "the rebuild")
     shot(wizard, "04_intro_rebuilt")
     if not intro.isComplete():
         raise SystemExit("the rebuild did not make a model that can learn: see 04_intro_rebuilt.png")

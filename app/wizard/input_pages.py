@@ -81,8 +81,12 @@ class IntroPage(QWizardPage):
         layout.addWidget(self.progress_label)
         layout.addStretch(1)
 
+    @property
+    def rebuilding(self) -> bool:
+        return self._job is not None
+
     def _show_rebuild(self) -> None:
-        running = self._job is not None
+        running = self.rebuilding
         self.rebuild_button.setVisible(self._wizard.can_rebuild_base())
         self.rebuild_button.setEnabled(not running)
         self.cancel_button.setVisible(running)

@@ -30,6 +30,22 @@ def _is_cuda_library(path: str) -> bool:
     return f"{os.sep}nvidia{os.sep}" in path or name.startswith(("libtorch_cuda", "libc10_cuda", "libcudnn"))
 
 
+def cuda_library_mappings() -> list[tuple[int, int, str, str]]:
+    """(start, end, permissions, path) of this process's read-only mappings of CUDA's libraries (Linux; else none)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            lines = maps.readlines()
+    except OSError:
+        return []
+    mappings = []
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and "w" not in fields[1] and _is_cuda_library(path := fields[5].strip()):
+            start, end = (int(address, 16) for address in fields[0].split("-"))
+            mappings.append((start, end, fields[1], path))
+    return mappings
+
+
 def release_cuda_libraries_without_cuda() -> int:
     """Without a CUDA GPU, hand the pages of CUDA's libraries back to the system; returns how many
     mappings were released.
@@ -47,20 +63,11 @@ def release_cuda_libraries_without_cuda() -> int:
 
     try:
         madvise = ctypes.CDLL("libc.so.6", use_errno=True).madvise
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            lines = maps.readlines()
     except OSError:
         return 0
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    released = 0
-    for line in lines:
-        fields = line.split(maxsplit=5)
-        if len(fields) < 6 or "w" in fields[1] or not _is_cuda_library(fields[5].strip()):
-            continue
-        start, end = (int(address, 16) for address in fields[0].split("-"))
-        if madvise(start, end - start, getattr(mmap, "MADV_PAGEOUT", 21)) == 0:
-            released += 1
-    return released
+    pageout = getattr(mmap, "MADV_PAGEOUT", 21)
+    return sum(madvise(start, end - start, pageout) == 0 for start, end, _, _ in cuda_library_mappings())
 
 
 def select_device(preference: str = "auto") -> torch.device:

@@ -15,31 +15,16 @@ PAGE = 4096
 TOUCHED_PAGES = 2048  # 8 MiB
 
 
-def cuda_library_mappings() -> list[tuple[int, int, str]]:
-    """(start, end, path) of the readable, read-only mappings of CUDA's libraries in this process."""
-    mappings = []
-    with open("/proc/self/maps", encoding="utf-8") as maps:
-        for line in maps:
-            fields = line.split(maxsplit=5)
-            if len(fields) < 6 or not fields[1].startswith("r") or "w" in fields[1]:
-                continue
-            path = fields[5].strip()
-            if device_module._is_cuda_library(path):
-                start, end = (int(address, 16) for address in fields[0].split("-"))
-                mappings.append((start, end, path))
-    return mappings
-
-
-def resident_kib(start: int, field: str = "Private_Clean") -> int:
-    """How much of the mapping that begins at ``start`` is resident (by default: and mapped by this
-    process alone, the pages it can hand back), from /proc/self/smaps."""
+def resident_kib(start: int) -> int:
+    """How much of the mapping that begins at ``start`` is resident and mapped by this process alone
+    (the pages it can hand back), from /proc/self/smaps."""
     inside = False
     with open("/proc/self/smaps", encoding="utf-8") as smaps:
         for line in smaps:
             fields = line.split()
             if "-" in fields[0] and ":" not in fields[0]:
                 inside = int(fields[0].split("-")[0], 16) == start
-            elif inside and fields[0] == f"{field}:":
+            elif inside and fields[0] == "Private_Clean:":
                 return int(fields[1])
     raise AssertionError(f"no mapping at {start:#x}")
 
@@ -47,10 +32,10 @@ def resident_kib(start: int, field: str = "Private_Clean") -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc and madvise")
 @pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the CUDA libraries are kept")
 def test_cuda_libraries_pages_are_handed_back_and_torch_still_computes():
-    mappings = cuda_library_mappings()
+    mappings = [m for m in device_module.cuda_library_mappings() if m[2].startswith("r")]  # readable
     if not mappings:
         pytest.skip("this torch build loads no CUDA libraries")
-    start, end, path = max(mappings, key=lambda m: m[1] - m[0])
+    start, end, _, path = max(mappings, key=lambda m: m[1] - m[0])
     length = min(end - start, TOUCHED_PAGES * PAGE)
     # Read one byte of each page, as CUDA's start-up does, so that they are resident again. Pages that
     # another process maps too (another torch running now) stay: the kernel hands back only our own.
