@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.evidence_queue import EVIDENCE_FILTER
+from app.progress_panel import ProgressPanel
 from app.theme import ERROR_STYLE, NOTE_STYLE
 from cffd_engine.analysis.review_queue import GENUINE, MANIPULATED
 from cffd_engine.continual.examples import FACES_PER_VIDEO
@@ -64,20 +65,20 @@ class IntroPage(QWizardPage):
             "so that it can rehearse them while it learns (makes a new model version)"
         )
         self.rebuild_button.clicked.connect(self._choose_own_faces)
-        self.cancel_button = QPushButton("Cancel rebuilding")
-        self.cancel_button.clicked.connect(self._cancel_rebuild)
+        self.progress = ProgressPanel()
+        self.progress.cancel_requested.connect(self._cancel_rebuild)
         self.progress_label = QLabel()
         self.progress_label.setWordWrap(True)
         self.progress_label.setStyleSheet(NOTE_STYLE)
         self._job = None
         buttons = QHBoxLayout()
         buttons.addWidget(self.rebuild_button)
-        buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(text)
         layout.addWidget(self.model_label)
         layout.addLayout(buttons)
+        layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
         layout.addStretch(1)
 
@@ -89,7 +90,6 @@ class IntroPage(QWizardPage):
         running = self.rebuilding
         self.rebuild_button.setVisible(self._wizard.can_rebuild_base())
         self.rebuild_button.setEnabled(not running)
-        self.cancel_button.setVisible(running)
 
     def _choose_own_faces(self) -> None:
         folder = QFileDialog.getExistingDirectory(
@@ -103,14 +103,12 @@ class IntroPage(QWizardPage):
         from cffd_engine.training import restore_training_faces
 
         store, version = self._wizard.store, self._wizard.base_version
-        self.progress_label.setStyleSheet(NOTE_STYLE)
-        self.progress_label.setText(f"Rebuilding the faces {version} keeps in memory from {folder}...")
+        self.progress_label.clear()
+        self.progress.begin(f"Rebuilding the faces {version} keeps in memory from {folder}")
         self._job = self._wizard.jobs.start(
             lambda control: restore_training_faces(store, version, control, faces=folder)
         )
-        self._job.progress.connect(
-            lambda fraction, message: self.progress_label.setText(f"{100 * fraction:.0f}%: {message}")
-        )
+        self._job.progress.connect(self.progress.update_progress)
         self._job.finished.connect(self._rebuilt)
         self._job.failed.connect(self._rebuild_failed)
         self._job.cancelled.connect(lambda: self._rebuild_failed("Cancelled: nothing was changed."))
@@ -122,6 +120,8 @@ class IntroPage(QWizardPage):
 
     def _rebuilt(self, version: str) -> None:
         self._job = None
+        self.progress.end()
+        self.progress_label.setStyleSheet(NOTE_STYLE)
         self._wizard.use_base(version)
         self.progress_label.setText(f"Rebuilt as {version}: the update starts from it.")
         self.initializePage()
@@ -129,6 +129,7 @@ class IntroPage(QWizardPage):
 
     def _rebuild_failed(self, message: str) -> None:
         self._job = None
+        self.progress.end()
         self.progress_label.setStyleSheet(ERROR_STYLE)
         self.progress_label.setText(message)
         self._show_rebuild()

@@ -100,6 +100,7 @@ class TrainingPage(QWizardPage):
         self.message.hide()
         self.again_button.hide()
         self.plot.plotItem.clear()
+        self.plot.hide()  # until the first step: empty axes say nothing
         self._curves, self._series = {}, {}
         self.stage.setText("Preparing the examples...")
         self.progress.begin(f"Teaching the model '{name}'")
@@ -136,6 +137,7 @@ class TrainingPage(QWizardPage):
     def _losses(self, progress: Progress) -> None:
         step = (progress.epoch - 1) * progress.steps + progress.step
         self.stage.setText(f"Pass {progress.epoch} of {progress.epochs} over the examples")
+        self.plot.show()
         for name, loss in progress.losses.items():
             xs, ys = self._series.setdefault(name, ([], []))
             xs.append(step)

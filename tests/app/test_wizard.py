@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.workers import wait_for_all
@@ -131,7 +133,9 @@ def test_cancelling_mid_training_leaves_the_active_model_unchanged(qtbot, make_w
     start_update(qtbot, wizard, finish=False)
     training = wizard.training_page
     assert wizard.currentPage() is training and training.running
+    assert not training.plot.isVisibleTo(wizard)  # no empty axes before the first step
     qtbot.waitUntil(lambda: training.stage.text().startswith("Pass 1 of 200"), timeout=60_000)
+    assert training.plot.isVisibleTo(wizard)
     with qtbot.waitSignal(wizard.training_cancelled, timeout=60_000):
         training.progress.cancel_button.click()
     assert "Nothing was changed: the model in use is still v1" in training.message.text()
@@ -213,3 +217,28 @@ def test_on_a_fresh_install_the_wizard_rebuilds_the_models_memory_from_the_analy
     assert wizard.base_version == "v2" == empty_store.active_version() and page.isComplete()
     assert "Rebuilt as v2" in page.progress_label.text() and not page.rebuild_button.isVisibleTo(wizard)
     assert empty_store.verify("v2").learnable
+
+
+def test_the_rebuild_shows_a_bar_and_the_time_left_and_its_cancel_leaves_the_store_as_it_was(
+    qtbot, make_window, empty_store, tmp_path
+):
+    from cffd_engine.store import DEFAULT_BUNDLE
+
+    empty_store.activate(empty_store.import_bundle(DEFAULT_BUNDLE).version)
+    wizard = make_window(empty_store).open_learn_wizard()
+    page = wizard.intro_page
+    assert not page.progress.isVisibleTo(wizard)
+
+    page.rebuild_from(sm.write_face_folder(tmp_path / "mine", 160))
+    assert page.progress.isVisibleTo(wizard) and page.progress.cancel_button.isEnabled()
+    assert not page.rebuild_button.isEnabled()
+    qtbot.waitUntil(lambda: page.progress.bar.value() > 0, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: re.search(r"(a few seconds|about .+) left", page.progress.detail.text()), timeout=60_000
+    )
+
+    page.progress.cancel_button.click()
+    qtbot.waitUntil(lambda: not page.rebuilding, timeout=60_000)
+    assert page.progress_label.text() == "Cancelled: nothing was changed."
+    assert not page.progress.isVisibleTo(wizard) and page.rebuild_button.isEnabled()
+    assert empty_store.versions() == ["v1"] and not page.isComplete()
