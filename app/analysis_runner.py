@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.workers import Job, WorkControl, pool
+from cffd_engine.allocator import hand_large_blocks_back
 from cffd_engine.analysis import AnalysisSettings
 from cffd_engine.store import ModelStore
 
@@ -50,6 +51,7 @@ class AnalysisRunner(QObject):
 
     def __init__(self, store: ModelStore, settings: AnalysisSettings, parent: QObject | None = None):
         super().__init__(parent)
+        hand_large_blocks_back()  # the window's memory goal before the command's speed
         self.store = store
         self.settings = settings
         self._pending: deque[tuple[int, Path]] = deque()

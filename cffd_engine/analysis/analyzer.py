@@ -26,7 +26,6 @@ from cffd_engine.analysis.pipeline import (
     JudgedFace,
     SizeGate,
     judge_video,
-    return_frames_to_the_system,
 )
 from cffd_engine.analysis.result import (
     FACES_TOO_SMALL,
@@ -146,7 +145,6 @@ class Analyzer:
         self.model = model.prepare_for_inference(self.device)
         self.threads = inference_threads(settings)
         self.reference = model_info.reference or fallback_reference()
-        return_frames_to_the_system()
         self._detector = None
         self._landmarker = None
         self._explainer: Explainer | None = None

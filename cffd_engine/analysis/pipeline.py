@@ -10,9 +10,7 @@ the other.
 
 from __future__ import annotations
 
-import ctypes
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,24 +34,6 @@ from cffd_engine.model.device import inference_autocast
 _POLL_S = 0.1
 # How long a stopped reader thread gets to notice and end; one stuck in native code past it is left behind.
 _READER_GRACE_S = 10.0
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
-_FRAME_SIZED = 1 << 20
-
-
-def return_frames_to_the_system() -> None:
-    """Have glibc hand every block of 1 MiB or more straight back to the system when it is freed.
-
-    Decoded frames (megabytes each) are made in the reader thread and freed in this one.
-    By default glibc raises its mmap threshold after the first such free and then keeps
-    frame-sized blocks in per-thread heaps: measured on a 720p clip, that held 470 MB after
-    the analysis and added 280 MB to its peak. Process-wide, once; Linux with glibc only.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, _FRAME_SIZED)
-    except (OSError, AttributeError):
-        pass  # another C library (musl): nothing to tune
 
 
 @dataclass

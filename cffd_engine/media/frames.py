@@ -9,6 +9,7 @@ one-frame input (index 0, time 0). Frames are RGB uint8, turned upright.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,6 +100,40 @@ def _timestamp(av_frame: av.VideoFrame, start: int | None, index: int, fps: floa
     return index / fps
 
 
+# Frames kept for reuse at most: past it, more frames held at once are plain copies.
+FRAME_POOL_SIZE = 64
+
+
+class FramePool:
+    """Frame-sized arrays that are refilled once nobody holds them any more.
+
+    Decoding allocates a few megabytes per frame, and frames are freed in another thread (the
+    model's). Left to glibc, those blocks either fragment its heaps (4.7 GB on a one-minute
+    crowd clip) or, with a low mmap threshold, every large allocation (the model's activations
+    too) is a fresh mapping that faults in page by page: inference 1.5x slower. Reusing the
+    frames' arrays avoids both. An array is refilled only when the pool's own references are
+    the only ones left (a frame, a view or a crop of it held anywhere keeps it), so a frame
+    someone holds is never overwritten; the pool grows to the most frames held at once.
+    """
+
+    def __init__(self, size: int = FRAME_POOL_SIZE):
+        self.size = size
+        self._arrays: list[np.ndarray] = []
+        for array in [np.empty(0)]:  # the count an array only a list holds shows in the loop below
+            self._unheld = sys.getrefcount(array)
+
+    def copy(self, image: np.ndarray) -> np.ndarray:
+        """``image``'s pixels in a pooled array that nobody else holds."""
+        for array in self._arrays:
+            if array.shape == image.shape and sys.getrefcount(array) == self._unheld:
+                np.copyto(array, image)
+                return array
+        array = np.array(image, copy=True, order="C")
+        if len(self._arrays) < self.size:
+            self._arrays.append(array)
+        return array
+
+
 class FrameReader:
     """Iterates the frames of one video or image; ``status`` tells how far it got.
 
@@ -175,6 +210,7 @@ class FrameReader:
             fps = self.info.fps or 25.0
             start = stream.start_time if stream.start_time is not None else None
             index = -1
+            pool = FramePool()
             errors_in_row = 0
             done = False
             for packet in container.demux(stream):
@@ -198,8 +234,11 @@ class FrameReader:
                     status.last_index, status.last_timestamp_s = index, timestamp
                     keep = index in wanted if wanted is not None else index % self.stride == 0
                     if keep:
-                        rgb = _upright(
-                            av_frame.to_ndarray(format="rgb24"), int(getattr(av_frame, "rotation", 0) or 0)
+                        rgb = pool.copy(
+                            _upright(
+                                av_frame.to_ndarray(format="rgb24"),
+                                int(getattr(av_frame, "rotation", 0) or 0),
+                            )
                         )
                         status.frames_returned += 1
                         yield Frame(index=index, timestamp_s=timestamp, rgb=rgb)

@@ -6,7 +6,7 @@ import pytest
 
 from cffd_engine.errors import EvidenceError
 from cffd_engine.jobs import Cancelled, JobControl
-from cffd_engine.media.frames import iter_frames, plan_indices, read_frames
+from cffd_engine.media.frames import FramePool, iter_frames, plan_indices, read_frames
 from tests import synthetic_media
 
 
@@ -117,3 +117,42 @@ def test_progress_is_reported_and_cancel_stops_reading(portrait_video):
             if frame.index == 3:
                 job.cancel()
     assert reader.status.frames_returned == 4
+
+
+def test_frames_held_keep_their_pixels_and_frames_let_go_are_refilled(h264_video):
+    """Decoded frames are pooled: a frame (or a crop of it) anyone holds is never overwritten."""
+    copied_at_once = [frame.rgb.copy() for frame in iter_frames(h264_video)]
+    assert any(
+        np.any(a != b) for a, b in zip(copied_at_once[:-1], copied_at_once[1:], strict=True)
+    )  # it moves
+
+    held = [frame.rgb for frame in iter_frames(h264_video)]
+    assert len({array.ctypes.data for array in held}) == 40
+    for array, expected in zip(held, copied_at_once, strict=True):
+        np.testing.assert_array_equal(array, expected)
+
+    crop_of_first = None
+    addresses = set()
+    for frame in iter_frames(h264_video):
+        np.testing.assert_array_equal(frame.rgb, copied_at_once[frame.index])
+        if crop_of_first is None:
+            crop_of_first = frame.rgb[60:180, 100:220]  # a view: it keeps the first frame's array
+        else:
+            addresses.add(frame.rgb.ctypes.data)
+        del frame
+    np.testing.assert_array_equal(crop_of_first, copied_at_once[0][60:180, 100:220])
+    assert len(addresses) <= 2  # the frames let go were refilled, not allocated anew
+
+
+def test_the_frame_pool_grows_to_the_frames_held_at_once_and_no_further():
+    pool = FramePool(size=3)
+    images = [np.full((4, 5, 3), value, np.uint8) for value in range(6)]
+    held = [pool.copy(image) for image in images[:4]]  # four at once: the fourth is not pooled
+    assert [int(array[0, 0, 0]) for array in held] == [0, 1, 2, 3]
+    first = held[0].ctypes.data
+    del held[0]
+    refilled = pool.copy(images[4])
+    assert refilled.ctypes.data == first and int(refilled[0, 0, 0]) == 4
+    assert [int(array[0, 0, 0]) for array in held] == [1, 2, 3]  # untouched while held
+    other_shape = pool.copy(np.zeros((2, 2, 3), np.uint8))
+    assert other_shape.shape == (2, 2, 3) and other_shape.ctypes.data not in {a.ctypes.data for a in held}
