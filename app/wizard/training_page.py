@@ -79,6 +79,7 @@ class TrainingPage(QWizardPage):
         layout.addWidget(self.plot, stretch=1)
         layout.addWidget(self.message)
         layout.addLayout(row)
+        layout.addStretch(0)  # takes the room while the plot is hidden; the plot's stretch wins once shown
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, tuple[list[float], list[float]]] = {}
 
