@@ -253,16 +253,20 @@ def read_first_frame(path: Path | str) -> np.ndarray:
                 raise EvidenceError(path, "the file has no video stream", "Open a video or image file")
             check_stream_pixels(path, container.streams.video[0])
             for frame in container.decode(video=0):
-                return _upright(frame.to_ndarray(format="rgb24"), int(getattr(frame, "rotation", 0) or 0))
+                return np.ascontiguousarray(
+                    _upright(frame.to_ndarray(format="rgb24"), int(getattr(frame, "rotation", 0) or 0))
+                )
     except av.FFmpegError as exc:
         raise _unreadable(path, exc) from exc
     raise _damaged(path, "it contains no decodable frame")
 
 
 def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
-    """Apply the container's display rotation (degrees counter-clockwise) to a decoded frame."""
-    turns = (rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+    """A view of a decoded frame turned by the container's display rotation (degrees counter-clockwise).
+
+    A view, not a copy: the caller copies it once (the frame pool does anyway).
+    """
+    return np.rot90(rgb, k=(rotation // 90) % 4)
 
 
 def file_hashes(path: Path | str, job: JobControl | None = None) -> dict[str, str]:
