@@ -29,6 +29,7 @@ from cffd_engine.analysis.review_queue import GENUINE, MANIPULATED
 from cffd_engine.continual.examples import GatheredFaces, gather_faces
 from cffd_engine.continual.samples import FAKE, REAL
 from cffd_engine.continual.session import FEW_EXAMPLES, MIN_EXAMPLES
+from cffd_engine.continual.validation import FEW_SOURCES, distinct_sources
 
 if TYPE_CHECKING:
     from app.wizard.wizard import LearnWizard
@@ -68,6 +69,21 @@ def faces_summary(gathered: GatheredFaces, replay_genuine: int) -> tuple[str, st
         return WARNING_STYLE, (
             f"{words} That is few: the model can learn from it, but the accuracy figures will be rough. "
             "A few hundred faces work better."
+        )
+    if reviewed:  # faces from the review queue do not say which video they came from
+        return INFO_STYLE, words
+    if sum(1 for s in gathered.sources if s.label == FAKE and s.faces) == 1:
+        return WARNING_STYLE, (
+            f"{words} The new forgery's faces all come from one file: the faces kept aside to measure the "
+            "update are other frames of the video it learns from, so its figures will look better than "
+            "they are. Add examples from other videos."
+        )
+    sources = distinct_sources(str(s.path) for s in gathered.sources if s.faces)
+    if sources < FEW_SOURCES:
+        return WARNING_STYLE, (
+            f"{words} They come from only {sources} sources (a forgery and its genuine twin count as one), "
+            "and some of them are kept aside to measure the update: figures on so few say little either way. "
+            "Examples from ten or more videos work better."
         )
     return INFO_STYLE, words
 

@@ -30,7 +30,7 @@ from cffd_engine.continual.samples import FAKE, REAL, SampleSet
 from cffd_engine.continual.selection import HybridSelection
 from cffd_engine.continual.strategies import Strategy, build_strategy
 from cffd_engine.continual.trainer import Trainer, TrainerCallback, TrainSummary
-from cffd_engine.continual.validation import ValidationSets, hold_out
+from cffd_engine.continual.validation import FEW_SOURCES, ValidationSets, distinct_sources, hold_out
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.model import ModelConfig, RSIANet
@@ -99,7 +99,23 @@ def _prepare(
         validation.tasks = [task.name] * len(validation)
     else:
         train, validation = hold_out(samples, settings.validation_size, settings.train.seed)
+        warnings += _few_sources(task.name, train, validation)
     return train, validation, warnings
+
+
+def _few_sources(name: str, train: SampleSet, held_out: SampleSet) -> list[str]:
+    """A warning when the new task's faces come from few videos or photos (known only when every face
+    names its file): held out by source, the figures then rest on one or two of them."""
+    if "" in train.groups or "" in held_out.groups:
+        return []
+    learned, measured = distinct_sources(train.groups), distinct_sources(held_out.groups)
+    if learned + measured >= FEW_SOURCES:
+        return []
+    return [
+        f"The examples of '{name}' come from only {learned + measured} source(s) (a forgery and its genuine "
+        f"twin count as one): the model learned from {learned} and was measured on {measured}, so the figures "
+        "say little either way. Examples from ten or more videos make them worth reading."
+    ]
 
 
 def _fit(

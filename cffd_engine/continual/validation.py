@@ -7,6 +7,7 @@ update reports accuracy before and after on every task seen so far.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -14,6 +15,9 @@ import torch
 from cffd_engine.continual.samples import FAKE, REAL, SampleError, SampleSet
 
 DEFAULT_VALIDATION_SIZE = 100
+FEW_SOURCES = (
+    5  # videos or photos of a new forgery (a forgery and its twin are one) below which its figures are rough
+)
 VALIDATION_KIND = "validation_sets"
 
 
@@ -29,6 +33,11 @@ def source_of(group: str) -> str:
     for suffix in TWIN_SUFFIXES:
         stem = stem.removesuffix(suffix)
     return stem
+
+
+def distinct_sources(groups: Iterable[str]) -> int:
+    """How many sources these groups come from: a forgery and its twin are one; "" (no file) is none."""
+    return len({source_of(group) for group in groups if group})
 
 
 def hold_out(

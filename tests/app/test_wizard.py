@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,40 @@ def test_the_change_on_each_forgery_type_is_put_in_words():
     assert change_words(0.67, 0.44, new_task=True) == ("23 points lower: not learned", "#b3261e")
     assert change_words(0.72, 0.50, new_task=False) == ("22 points forgotten", "#b3261e")
     assert change_words(None, 0.5, new_task=True) == ("new", None)
+
+
+@pytest.mark.parametrize(
+    ("fake_files", "real_files", "expected"),
+    [
+        (["/f/a.mp4"], ["/g/a_pristine.mp4"], "all come from one file"),
+        (["/f/a.mp4", "/f/b.mp4"], ["/g/a_pristine.mp4", "/g/b_pristine.mp4"], "only 2 sources"),
+        (["/f/a.mp4", "/f/b.mp4", "/f/c.mp4"], ["/g/d.mp4", "/g/e.mp4"], None),
+    ],
+)
+def test_the_faces_page_says_when_the_examples_come_from_few_videos(fake_files, real_files, expected):
+    """A forgery and its genuine twin are one source; with few sources the held-out figures say little."""
+    import numpy as np
+
+    from app.theme import INFO_STYLE, WARNING_STYLE
+    from app.wizard.faces_page import faces_summary
+    from cffd_engine.continual.examples import GatheredFaces, SourceFaces
+    from cffd_engine.continual.samples import FAKE, REAL
+
+    face = np.zeros((8, 8, 3), np.uint8)
+    per_file = 60
+    gathered = GatheredFaces(
+        fake=[face] * per_file * len(fake_files), real=[face] * per_file * len(real_files)
+    )
+    gathered.sources = [SourceFaces(Path(p), FAKE, per_file) for p in fake_files]
+    gathered.sources += [SourceFaces(Path(p), REAL, per_file) for p in real_files]
+    style, words = faces_summary(gathered, replay_genuine=0)
+    assert words.startswith(
+        f"{per_file * len(fake_files)} faces of the new forgery (from {len(fake_files)} file(s))"
+    )
+    if expected is None:
+        assert style == INFO_STYLE and "source" not in words
+    else:
+        assert style == WARNING_STYLE and expected in words
 
 
 def staging_is_empty(store) -> bool:

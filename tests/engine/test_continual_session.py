@@ -265,3 +265,27 @@ def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranki
     )
     assert "at most 5% of the genuine faces kept aside" in kept
     assert "ranking" not in report(0.70)  # the ranking fell too: forgotten, nothing to add
+
+
+@pytest.mark.parametrize(("sources", "warned"), [(2, True), (6, False)])
+def test_an_update_says_when_its_examples_come_from_few_sources(store_with_v1, sources, warned):
+    """Each source a forgery video and its genuine twin, held out together: with two, the model learns from
+    one and is measured on the other, and the report says the figures rest on that."""
+    task = make_task("bright", 48, "bright")
+    per_source = 48 // sources
+    task.groups = [
+        f"/examples/clip{i // per_source}{'' if label else '_pristine'}.mp4"
+        for i, label in enumerate(task.labels.tolist())
+    ]
+    with cpu_threads(1):
+        candidate = learn_task(store_with_v1, TaskData("bright", task), settings("ft"))
+    warnings = [w for w in candidate.report.warnings if "source(s)" in w]
+    candidate.discard()
+    if warned:
+        assert warnings == [
+            "The examples of 'bright' come from only 2 source(s) (a forgery and its genuine twin count as one): "
+            "the model learned from 1 and was measured on 1, so the figures say little either way. "
+            "Examples from ten or more videos make them worth reading."
+        ]
+    else:
+        assert warnings == []
