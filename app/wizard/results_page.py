@@ -29,8 +29,11 @@ def percent(value: float | None) -> str:
     return "not measured" if value is None else f"{100 * value:.0f}%"
 
 
-def change_words(before: float | None, after: float | None, new_task: bool) -> tuple[str, str | None]:
-    """(words, colour) for one task's change in accuracy; forgetting is named as such."""
+def change_words(
+    before: float | None, after: float | None, new_task: bool, ranking_kept: bool = False
+) -> tuple[str, str | None]:
+    """(words, colour) for one task's change in accuracy; forgetting is named as such, and a fall whose
+    ranking held (``ranking_kept``) as the threshold's, as the summary explains."""
     if before is None or after is None:
         return ("new" if new_task else "-"), None
     points = 100 * (after - before)
@@ -38,6 +41,8 @@ def change_words(before: float | None, after: float | None, new_task: bool) -> t
         if points > 0:
             return f"{points:+.0f} points learned", "#1b7f3b"
         return f"{-points:.0f} points lower: not learned", "#b3261e"
+    if before - after >= NOTICEABLE_DROP and ranking_kept:
+        return f"{-points:.0f} points lower: threshold moved, ranking kept", "#8a5a00"
     if before - after >= NOTICEABLE_DROP:
         return f"{-points:.0f} points forgotten", "#b3261e"
     if points < 0:
@@ -114,7 +119,7 @@ class ResultsPage(QWizardPage):
         for row, name in enumerate(report.task_names):
             self.table.insertRow(row)
             before, after = report.accuracy_before[row], report.accuracy_after[row]
-            words, colour = change_words(before, after, row == last)
+            words, colour = change_words(before, after, row == last, report.ranking_kept(row))
             title = f"{name} (new)" if row == last else name
             cells = (title, percent(before), percent(after), words, str(report.validation_counts[row]))
             for column, text in enumerate(cells):

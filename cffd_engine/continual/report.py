@@ -111,12 +111,17 @@ class UpdateReport:
         lines += self.warnings
         return " ".join(lines)
 
+    def ranking_kept(self, row: int) -> bool:
+        """Whether task ``row``'s ranking of faces (its AUC) held within ``RANKING_KEPT`` through the update."""
+        before, after = self.auc_before[row], self.auc_after[row]
+        return before is not None and after is not None and before - after <= RANKING_KEPT
+
     def _ranking_kept(self, task: str) -> list[str]:
         """A sentence when ``task``'s accuracy fell but its ranking (AUC) did not: the threshold moved."""
         row = self.task_names.index(task)
-        before, after = self.auc_before[row], self.auc_after[row]
-        if before is None or after is None or before - after > RANKING_KEPT:
+        if not self.ranking_kept(row):
             return []
+        before, after = self.auc_before[row], self.auc_after[row]
         return [
             f"Its ranking of '{task}' faces barely changed (AUC {before:.2f} -> {after:.2f}): the fall comes from "
             f"the threshold, fitted again so that at most {FALSE_ALARM_GOAL:.0%} of the genuine faces kept aside, "

@@ -67,6 +67,14 @@ def test_the_change_on_each_forgery_type_is_put_in_words():
     assert change_words(0.38, 0.46, new_task=True) == ("+8 points learned", "#1b7f3b")
     assert change_words(0.67, 0.44, new_task=True) == ("23 points lower: not learned", "#b3261e")
     assert change_words(0.72, 0.50, new_task=False) == ("22 points forgotten", "#b3261e")
+    assert change_words(0.89, 0.83, new_task=False, ranking_kept=True) == (
+        "6 points lower: threshold moved, ranking kept",
+        "#8a5a00",
+    )
+    assert change_words(0.72, 0.70, new_task=False, ranking_kept=True) == (
+        "2 points lower (within noise)",
+        None,
+    )
     assert change_words(None, 0.5, new_task=True) == ("new", None)
 
 

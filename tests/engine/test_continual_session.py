@@ -240,7 +240,7 @@ def test_a_read_only_store_is_refused_before_any_training(store_with_v1):
 def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranking():
     from cffd_engine.continual.report import UpdateReport
 
-    def report(auc_after_swap: float) -> str:
+    def report(auc_after_swap: float) -> UpdateReport:
         return UpdateReport(
             new_task="morph",
             task_names=["blend", "swap", "morph"],
@@ -256,15 +256,16 @@ def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranki
             epochs=3,
             steps=24,
             seconds=94.0,
-        ).summary_text()
+        )
 
-    kept = report(0.82)
+    assert [report(0.82).ranking_kept(row) for row in range(3)] == [False, True, False]
+    kept = report(0.82).summary_text()
     assert "It forgot most on 'swap': 22 points lower than before." in kept
     assert (
         "ranking of 'swap' faces barely changed (AUC 0.83 -> 0.82): the fall comes from the threshold" in kept
     )
     assert "at most 5% of the genuine faces kept aside" in kept
-    assert "ranking" not in report(0.70)  # the ranking fell too: forgotten, nothing to add
+    assert "ranking" not in report(0.70).summary_text()  # the ranking fell too: forgotten, nothing to add
 
 
 @pytest.mark.parametrize(("sources", "warned"), [(2, True), (6, False)])
