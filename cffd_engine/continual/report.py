@@ -100,8 +100,10 @@ class UpdateReport:
             ]
             worst = max(drops, default=None)
             if worst is not None and worst[0] >= NOTICEABLE_DROP:
+                kept = self.ranking_kept(self.task_names.index(worst[1]))
                 lines.append(
-                    f"It forgot most on '{worst[1]}': {100 * worst[0]:.0f} points lower than before."
+                    f"{'Its accuracy fell' if kept else 'It forgot'} most on '{worst[1]}': "
+                    f"{100 * worst[0]:.0f} points lower than before."
                 )
                 lines += self._ranking_kept(worst[1])
             elif drops:

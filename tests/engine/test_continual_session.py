@@ -260,7 +260,8 @@ def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranki
 
     assert [report(0.82).ranking_kept(row) for row in range(3)] == [False, True, False]
     kept = report(0.82).summary_text()
-    assert "It forgot most on 'swap': 22 points lower than before." in kept
+    assert "Its accuracy fell most on 'swap': 22 points lower than before." in kept
+    assert "It forgot most on 'swap': 22 points lower than before." in report(0.70).summary_text()
     assert (
         "ranking of 'swap' faces barely changed (AUC 0.83 -> 0.82): the fall comes from the threshold" in kept
     )
