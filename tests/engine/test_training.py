@@ -261,6 +261,27 @@ def test_train_export_and_restore_the_training_faces(tmp_path, monkeypatch, shar
     assert len(list(builds.iterdir())) == 3
 
 
+@pytest.mark.parametrize(("images", "per_task", "validation_photos"), [(640, 101, 25), (160, 25, 8)])
+def test_own_faces_keep_enough_validation_photos_to_measure_an_update(
+    tmp_path, images, per_task, validation_photos
+):
+    from cffd_engine.config.recipe import read_recipe
+    from cffd_engine.data.synth.builder import split_of
+    from cffd_engine.training import own_faces_recipe
+
+    folder = tmp_path / "own"
+    folder.mkdir()
+    for i in range(images):
+        (folder / f"face-{i:04d}.jpg").touch()  # only counted here; the build reads them later
+    recipe = read_recipe(Path(__file__).resolve().parents[2] / "resources" / "default-model.toml")
+    build = own_faces_recipe(recipe, folder).build
+    # Four families, the swap drawing two donors a photo: six images a photo, a twentieth kept in hand.
+    assert build["per_task"] == per_task == int(0.95 * images) // 6
+    splits = [split_of(i, per_task, build["val_fraction"], build["test_fraction"]) for i in range(per_task)]
+    # Many photos: 25 kept for validation (50 faces a family); few: at most 30% of them, the rest to learn.
+    assert splits.count("val") == validation_photos and splits.count("test") == 1
+
+
 def test_own_genuine_footage_gives_face_images_two_a_second_and_is_read_once(tmp_path, monkeypatch):
     from cffd_engine.config.recipe import read_recipe
     from cffd_engine.data.synth.pool import list_faces
