@@ -1,7 +1,7 @@
 """Issue 22's must-show, measured: the wizard's update on a fresh store seeded only from the shipped default.
 
     .venv/bin/python scripts/wizard_update_check.py --photos ../shared/data/faces/utkface --out DIR \
-        [--clips 40] [--own-faces 640] [--epochs 5] [--faces-per-video 8] [--threads 2]
+        [--clips 40] [--own-faces 640] [--epochs 5] [--faces-per-video 8] [--threads 2] [--seed 0]
 
 From face photos it makes what an analyst would have: short H.264 clips of genuine faces (one photo
 each, a slow zoom and drift over a blurred backdrop), a morph forgery of each clip with its pristine
@@ -11,7 +11,7 @@ rebuilds its memory from those own faces (as the wizard's first page does), then
 videos as the wizard does: ``gather_faces`` over the forgeries and their twins, the wizard's share of
 faces kept aside (whole sources: a forgery and its twin together), the default CFFD settings. Prints
 accuracy and AUC on every family before and after, and writes them to DIR/report.json; the candidate
-is discarded. The photos for clips, donors and own faces are disjoint.
+is discarded. The photos for clips, donors and own faces are disjoint; ``--seed`` draws other ones.
 """
 
 from __future__ import annotations
@@ -53,14 +53,14 @@ def write_clip(photo: Path, out: Path, rng: random.Random) -> None:
         container.mux(stream.encode())
 
 
-def make_examples(photos: list[Path], donors: list[Path], out: Path) -> tuple[Path, Path]:
+def make_examples(photos: list[Path], donors: list[Path], out: Path, seed: int) -> tuple[Path, Path]:
     """(forgeries, twins): a morph of each clip in one folder, its pristine twin in the other."""
     from cffd_engine.data.synth.videos import manipulate_video
 
     clips, fake, genuine = out / "clips", out / "forgery", out / "genuine"
     for folder in (clips, fake, genuine):
         folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(0)
+    rng = random.Random(seed)
     for index, (photo, donor) in enumerate(zip(photos, donors, strict=True)):
         clip = clips / f"clip{index:03d}.mp4"
         write_clip(photo, clip, rng)
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--faces-per-video", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="another draw of photos, clips and donors")
     args = parser.parse_args()
 
     from app.wizard.settings_page import validation_faces
@@ -99,7 +100,7 @@ def main() -> None:
     from cffd_engine.training import restore_training_faces
 
     photos = sorted(args.photos.glob("*.jpg"))
-    random.Random(7).shuffle(photos)
+    random.Random(7 + args.seed).shuffle(photos)
     own = args.out / "own-faces"
     own.mkdir(parents=True, exist_ok=True)
     for photo in photos[2 * args.clips : 2 * args.clips + args.own_faces]:
@@ -109,7 +110,9 @@ def main() -> None:
     figures: dict = {"arguments": {k: str(v) for k, v in vars(args).items()}}
 
     started = time.time()
-    fake, genuine = make_examples(photos[: args.clips], photos[args.clips : 2 * args.clips], args.out)
+    fake, genuine = make_examples(
+        photos[: args.clips], photos[args.clips : 2 * args.clips], args.out, args.seed
+    )
     figures["examples_seconds"] = time.time() - started
 
     store = ModelStore(args.out / "store")
