@@ -29,11 +29,12 @@ def percent(value: float | None) -> str:
     return "not measured" if value is None else f"{100 * value:.0f}%"
 
 
-def change_words(
-    before: float | None, after: float | None, new_task: bool, ranking_kept: bool = False
-) -> tuple[str, str | None]:
-    """(words, colour) for one task's change in accuracy; forgetting is named as such, and a fall whose
-    ranking held (``ranking_kept``) as the threshold's, as the summary explains."""
+def change_words(report: UpdateReport, row: int) -> tuple[str, str | None]:
+    """(words, colour) for the change in accuracy on ``report``'s task ``row``: forgetting is named as such,
+    also where the refitted threshold hides it, and a change the ranking (AUC) does not share as the
+    threshold's, as the summary explains."""
+    before, after = report.accuracy_before[row], report.accuracy_after[row]
+    new_task = row == len(report.task_names) - 1
     if before is None or after is None:
         return ("new" if new_task else "-"), None
     points = 100 * (after - before)
@@ -41,10 +42,15 @@ def change_words(
         if points > 0:
             return f"{points:+.0f} points learned", "#1b7f3b"
         return f"{-points:.0f} points lower: not learned", "#b3261e"
-    if before - after >= NOTICEABLE_DROP and ranking_kept:
+    if before - after >= NOTICEABLE_DROP and report.ranking_kept(row):
         return f"{-points:.0f} points lower: threshold moved, ranking kept", "#8a5a00"
     if before - after >= NOTICEABLE_DROP:
         return f"{-points:.0f} points forgotten", "#b3261e"
+    if report.forgetting_hidden(row):
+        aucs = f"AUC {report.auc_before[row]:.2f} -> {report.auc_after[row]:.2f}"
+        return f"{points:+.0f} points, but ranking fell ({aucs})", "#8a5a00"
+    if report.threshold_rise(row):
+        return f"{points:+.0f} points: threshold moved, ranking kept", None
     if points < 0:
         return f"{-points:.0f} points lower (within noise)", None
     return f"{points:+.0f} points", None
@@ -119,7 +125,7 @@ class ResultsPage(QWizardPage):
         for row, name in enumerate(report.task_names):
             self.table.insertRow(row)
             before, after = report.accuracy_before[row], report.accuracy_after[row]
-            words, colour = change_words(before, after, row == last, report.ranking_kept(row))
+            words, colour = change_words(report, row)
             title = f"{name} (new)" if row == last else name
             cells = (title, percent(before), percent(after), words, str(report.validation_counts[row]))
             for column, text in enumerate(cells):

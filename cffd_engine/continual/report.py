@@ -106,17 +106,62 @@ class UpdateReport:
                     f"{100 * worst[0]:.0f} points lower than before."
                 )
                 lines += self._ranking_kept(worst[1])
-            elif drops:
+            if drops and worst[0] < NOTICEABLE_DROP:
+                hidden = any(self.forgetting_hidden(row) for row in range(len(self.old_tasks)))
                 lines.append(
-                    "No earlier forgery type lost more than 5 points: nothing noticeable was forgotten."
+                    "No earlier forgery type lost more than 5 points of accuracy"
+                    + ("." if hidden else ": nothing noticeable was forgotten.")
                 )
+            lines += self._threshold_sentences()
         lines += self.warnings
         return " ".join(lines)
 
+    def auc_change(self, row: int) -> float | None:
+        """Task ``row``'s AUC after the update minus before (None where either is unknown)."""
+        before, after = self.auc_before[row], self.auc_after[row]
+        return None if before is None or after is None else after - before
+
     def ranking_kept(self, row: int) -> bool:
         """Whether task ``row``'s ranking of faces (its AUC) held within ``RANKING_KEPT`` through the update."""
-        before, after = self.auc_before[row], self.auc_after[row]
-        return before is not None and after is not None and before - after <= RANKING_KEPT
+        change = self.auc_change(row)
+        return change is not None and change >= -RANKING_KEPT
+
+    def forgetting_hidden(self, row: int) -> bool:
+        """Task ``row``'s ranking fell beyond ``RANKING_KEPT`` while its accuracy did not fall noticeably:
+        forgetting that the refitted threshold hides."""
+        before, after, change = self.accuracy_before[row], self.accuracy_after[row], self.auc_change(row)
+        known = before is not None and after is not None and change is not None
+        return known and change < -RANKING_KEPT and before - after < NOTICEABLE_DROP
+
+    def threshold_rise(self, row: int) -> bool:
+        """Task ``row``'s accuracy rose noticeably while its ranking (AUC) held within ``RANKING_KEPT``:
+        the refitted threshold's doing, not learning."""
+        before, after, change = self.accuracy_before[row], self.accuracy_after[row], self.auc_change(row)
+        known = before is not None and after is not None and change is not None
+        return known and after - before >= NOTICEABLE_DROP and abs(change) <= RANKING_KEPT
+
+    def _threshold_sentences(self) -> list[str]:
+        """Sentences for the earlier tasks whose accuracy and ranking (AUC) tell different stories."""
+        lines = []
+        for row, task in enumerate(self.old_tasks):
+            if self.forgetting_hidden(row):
+                lines.append(
+                    f"The model's ranking of '{task}' faces fell (AUC {self.auc_before[row]:.2f} -> "
+                    f"{self.auc_after[row]:.2f}) although its accuracy did not: some of '{task}' was forgotten, "
+                    "and the refitted threshold hides it."
+                )
+        rises = [(row, task) for row, task in enumerate(self.old_tasks) if self.threshold_rise(row)]
+        if rises:
+            names = ", ".join(
+                f"'{task}' (+{100 * (self.accuracy_after[row] - self.accuracy_before[row]):.0f} points, AUC "
+                f"{self.auc_before[row]:.2f} -> {self.auc_after[row]:.2f})"
+                for row, task in rises
+            )
+            lines.append(
+                f"Accuracy rose on {names} while the ranking held: the threshold was fitted again on the "
+                "genuine faces kept aside, so the rise is not learning."
+            )
+        return lines
 
     def _ranking_kept(self, task: str) -> list[str]:
         """A sentence when ``task``'s accuracy fell but its ranking (AUC) did not: the threshold moved."""

@@ -63,19 +63,44 @@ def start_update(qtbot, wizard, finish: bool = True):
 
 def test_the_change_on_each_forgery_type_is_put_in_words():
     from app.wizard.results_page import change_words
+    from cffd_engine.continual.report import UpdateReport
 
-    assert change_words(0.38, 0.46, new_task=True) == ("+8 points learned", "#1b7f3b")
-    assert change_words(0.67, 0.44, new_task=True) == ("23 points lower: not learned", "#b3261e")
-    assert change_words(0.72, 0.50, new_task=False) == ("22 points forgotten", "#b3261e")
-    assert change_words(0.89, 0.83, new_task=False, ranking_kept=True) == (
-        "6 points lower: threshold moved, ranking kept",
+    def words(before, after, auc_before=0.80, auc_after=0.80, new_task=False):
+        report = UpdateReport(
+            new_task="morph",
+            task_names=["blend", "morph"],
+            accuracy_before=[before, 0.5] if not new_task else [0.7, before],
+            accuracy_after=[after, 0.6] if not new_task else [0.7, after],
+            auc_before=[auc_before, 0.6],
+            auc_after=[auc_after, 0.8],
+            validation_counts=[50, 50],
+            strategy="cffd",
+            settings={},
+            train_samples=10,
+            replay_samples=10,
+            epochs=1,
+            steps=1,
+            seconds=1.0,
+        )
+        return change_words(report, 1 if new_task else 0)
+
+    assert words(0.38, 0.46, new_task=True) == ("+8 points learned", "#1b7f3b")
+    assert words(0.67, 0.44, new_task=True) == ("23 points lower: not learned", "#b3261e")
+    assert words(None, 0.5, new_task=True) == ("new", None)
+    assert words(0.72, 0.50, auc_after=0.70) == ("22 points forgotten", "#b3261e")
+    assert words(0.89, 0.83, auc_after=0.79) == ("6 points lower: threshold moved, ranking kept", "#8a5a00")
+    assert words(0.72, 0.70) == ("2 points lower (within noise)", None)
+    # the measured wizard update's swap row: accuracy up, ranking down
+    assert words(0.66, 0.78, auc_before=0.922, auc_after=0.870) == (
+        "+12 points, but ranking fell (AUC 0.92 -> 0.87)",
         "#8a5a00",
     )
-    assert change_words(0.72, 0.70, new_task=False, ranking_kept=True) == (
-        "2 points lower (within noise)",
+    assert words(0.64, 0.74, auc_before=0.856, auc_after=0.851) == (
+        "+10 points: threshold moved, ranking kept",
         None,
     )
-    assert change_words(None, 0.5, new_task=True) == ("new", None)
+    assert words(0.66, 0.74, auc_before=0.816, auc_after=0.867) == ("+8 points", None)  # ranking rose too
+    assert words(0.70, 0.72, auc_after=0.85) == ("+2 points", None)
 
 
 @pytest.mark.parametrize(

@@ -269,6 +269,43 @@ def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranki
     assert "ranking" not in report(0.70).summary_text()  # the ranking fell too: forgotten, nothing to add
 
 
+def test_the_summary_says_when_the_threshold_hides_forgetting_or_makes_a_rise():
+    """The wizard's measured update on a fresh store (docs/continual-2026-12-04.md): accuracy rose on every
+    earlier family, but on 'swap' the ranking fell and on 'blend' it did not move."""
+    from cffd_engine.continual.report import UpdateReport
+
+    report = UpdateReport(
+        new_task="morph",
+        task_names=["blend", "swap", "reenact", "texture", "morph"],
+        accuracy_before=[0.64, 0.66, 0.82, 0.66, 0.54],
+        accuracy_after=[0.74, 0.78, 0.90, 0.74, 0.72],
+        auc_before=[0.856, 0.922, 0.936, 0.816, 0.633],
+        auc_after=[0.851, 0.870, 0.949, 0.867, 0.845],
+        validation_counts=[50, 50, 50, 50, 78],
+        strategy="cffd",
+        settings={},
+        train_samples=300,
+        replay_samples=496,
+        epochs=5,
+        steps=100,
+        seconds=598.0,
+    )
+    assert [report.forgetting_hidden(row) for row in range(4)] == [False, True, False, False]
+    assert [report.threshold_rise(row) for row in range(4)] == [True, False, True, False]
+    text = report.summary_text()
+    assert "No earlier forgery type lost more than 5 points of accuracy." in text
+    assert "nothing noticeable was forgotten" not in text
+    assert (
+        "ranking of 'swap' faces fell (AUC 0.92 -> 0.87) although its accuracy did not: some of 'swap' was "
+        "forgotten" in text
+    )
+    assert (
+        "Accuracy rose on 'blend' (+10 points, AUC 0.86 -> 0.85), 'reenact' (+8 points, AUC 0.94 -> 0.95)"
+        in text
+    )
+    assert "'texture'" not in text  # its ranking rose with its accuracy
+
+
 @pytest.mark.parametrize(("sources", "warned"), [(2, True), (6, False)])
 def test_an_update_says_when_its_examples_come_from_few_sources(store_with_v1, sources, warned):
     """Each source a forgery video and its genuine twin, held out together: with two, the model learns from
