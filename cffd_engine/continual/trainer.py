@@ -268,8 +268,9 @@ class Trainer:
         if not batches:
             raise ValueError(f"task {run.task_name!r} has no training samples")
         flips = torch.rand(len(run.data), generator=generator) < 0.5
-        use_amp = run.device.type == "cuda" and s.mixed_precision
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported())
+        use_amp = s.mixed_precision if run.device.type == "cuda" else s.cpu_bfloat16
+        float16 = use_amp and run.device.type == "cuda" and not torch.cuda.is_bf16_supported()
+        scaler = torch.amp.GradScaler("cuda", enabled=float16)
         run.model.train()
         for module in run.modules.values():
             module.train()
@@ -315,7 +316,9 @@ class Trainer:
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         batch = Batch(images, run.data.labels[index].to(device, non_blocking=True), run.is_replay[index])
         mask = strategy.teacher_mask(batch)  # on the host, like everything that picks rows here
-        with autocast_for(device) if use_amp else torch.autocast(device.type, enabled=False):
+        with (
+            autocast_for(device, cpu_bfloat16=True) if use_amp else torch.autocast(device.type, enabled=False)
+        ):
             out = run.network(batch.images)
             teacher_out = None
             if mask is not None and bool(mask.any()):

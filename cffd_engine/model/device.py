@@ -90,11 +90,13 @@ def select_device(preference: str = "auto") -> torch.device:
     return device
 
 
-def autocast_for(device: torch.device | str) -> contextlib.AbstractContextManager:
-    """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op on CPU (training and
-    evaluation stay in float32 there; only analysis uses the CPU's bfloat16, ``inference_autocast``)."""
+def autocast_for(device: torch.device | str, cpu_bfloat16: bool = False) -> contextlib.AbstractContextManager:
+    """Mixed precision on CUDA (bfloat16 where supported, else float16); on a CPU float32, unless
+    ``cpu_bfloat16`` asks for bfloat16 and the CPU has bfloat16 instructions (emulated it is slower)."""
     device = torch.device(device)
-    return inference_autocast(device) if device.type == "cuda" else contextlib.nullcontext()
+    if device.type == "cuda" or (cpu_bfloat16 and device.type == "cpu"):
+        return inference_autocast(device)
+    return contextlib.nullcontext()
 
 
 def cpu_computes_bfloat16() -> bool:

@@ -267,3 +267,26 @@ def test_a_training_step_never_makes_the_host_wait_for_the_device(name, trained_
     distilled = {"lwf": {"kd"}, "cffd": {"slkd", "mfkd", "hscl"}}[name]
     assert distilled <= set(summary.final_losses)
     assert dict(reads.sites) == {}
+
+
+@pytest.mark.parametrize("cpu_bfloat16", [False, True])
+def test_cpu_bfloat16_trains_in_bfloat16_and_keeps_float32_weights(cpu_bfloat16, trained_tiny):
+    """The update's CPU bfloat16: convolutions compute in bfloat16 where the CPU has the instructions
+    (emulated it would be slower, so float32 stays), while the weights Adam updates stay float32."""
+    from cffd_engine.model.device import cpu_computes_bfloat16
+
+    model = copy.deepcopy(trained_tiny)
+    seen: set[torch.dtype] = set()
+    convolution = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    hook = convolution.register_forward_hook(lambda module, inputs, output: seen.add(output.dtype))
+    before = copy.deepcopy(model.state_dict())
+    settings = TrainSettings(device="cpu", epochs=1, batch_size=8, cpu_bfloat16=cpu_bfloat16)
+    summary = Trainer(settings).fit(
+        model, build_strategy("cffd"), make_task("b", 16), 1, make_task("a", 8), "b"
+    )
+    hook.remove()
+    expected = torch.bfloat16 if cpu_bfloat16 and cpu_computes_bfloat16() else torch.float32
+    assert seen == {expected}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(torch.isfinite(torch.tensor(v)) for v in summary.final_losses.values())
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
