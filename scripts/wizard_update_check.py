@@ -1,7 +1,7 @@
 """Issue 22's must-show, measured: the wizard's update on a fresh store seeded only from the shipped default.
 
     .venv/bin/python scripts/wizard_update_check.py --photos ../shared/data/faces/utkface --out DIR \
-        [--clips 40] [--own-faces 640] [--epochs 5] [--faces-per-video 8] [--threads 2] [--seed 0]
+        [--clips 40] [--own-faces 640] [--epochs 5] [--faces-per-video 8] [--threads 2] [--seed 0] [--cpu-bfloat16]
 
 From face photos it makes what an analyst would have: short H.264 clips of genuine faces (one photo
 each, a slow zoom and drift over a blurred backdrop), a morph forgery of each clip with its pristine
@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--faces-per-video", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="another draw of photos, clips and donors")
+    parser.add_argument("--cpu-bfloat16", action="store_true", help="train in bfloat16 on a CPU that has it")
     args = parser.parse_args()
 
     from app.wizard.settings_page import validation_faces
@@ -129,7 +130,9 @@ def main() -> None:
     settings = dataclasses.replace(
         defaults,
         validation_size=validation_faces(len(gathered.fake)),
-        train=dataclasses.replace(defaults.train, epochs=args.epochs, threads=args.threads),
+        train=dataclasses.replace(
+            defaults.train, epochs=args.epochs, threads=args.threads, cpu_bfloat16=args.cpu_bfloat16
+        ),
     )
     task = gathered.task_data("morph video", f"morph forgeries of {args.clips} photo clips", 160)
     started = time.time()
