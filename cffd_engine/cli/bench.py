@@ -170,6 +170,11 @@ def train(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", type=device, default="auto", help=DEVICE_HELP)
     parser.add_argument("--threads", type=positive_int, help="CPU threads per process (default: torch's)")
     parser.add_argument("--no-mixed-precision", action="store_true", help="float32 on CUDA too")
+    parser.add_argument(
+        "--cpu-bfloat16",
+        action="store_true",
+        help="bfloat16 on a CPU that has the instructions (else float32)",
+    )
     parser.add_argument("--out", type=file_to_write, help="also write the figures here (JSON)")
     args = parser.parse_args(argv)
     if args.preset not in PRESETS:
@@ -185,6 +190,7 @@ def train(argv: list[str] | None = None) -> int:
             args.device,
             args.threads,
             not args.no_mixed_precision,
+            args.cpu_bfloat16,
         )
         if world.is_main:
             print(json.dumps(figures, indent=2))

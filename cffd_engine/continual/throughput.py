@@ -23,7 +23,7 @@ from cffd_engine.continual.samples import SampleSet
 from cffd_engine.continual.strategies import build_strategy
 from cffd_engine.continual.trainer import Trainer, TrainerCallback
 from cffd_engine.model import RSIANet, preset
-from cffd_engine.model.device import select_device
+from cffd_engine.model.device import cpu_computes_bfloat16, select_device
 
 MAX_POOL_BATCHES = 160  # distinct batches of random crops at most; epochs repeat them
 
@@ -60,6 +60,7 @@ def measure(
     device: str = "auto",
     threads: int | None = None,
     mixed_precision: bool = True,
+    cpu_bfloat16: bool = False,
 ) -> dict:
     """Train ``warm_up + steps`` steps on random crops; the figures of the last ``steps``."""
     world = distributed.world()
@@ -74,6 +75,7 @@ def measure(
         device=device,
         threads=threads,
         mixed_precision=mixed_precision,
+        cpu_bfloat16=cpu_bfloat16,
         lr_step_epochs=max(1, epochs),
     )
     torch.manual_seed(0)
@@ -103,6 +105,7 @@ def measure(
         "ms_per_step": round(1000 * seconds / timed_steps, 2),
         "device": _device_name(resolved),
         "mixed_precision": bool(mixed_precision and resolved.type == "cuda"),
+        "cpu_bfloat16": bool(cpu_bfloat16 and resolved.type == "cpu" and cpu_computes_bfloat16()),
         "torch": torch.__version__,
     }
     if resolved.type == "cuda":

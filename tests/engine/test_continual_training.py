@@ -290,3 +290,15 @@ def test_cpu_bfloat16_trains_in_bfloat16_and_keeps_float32_weights(cpu_bfloat16,
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert all(torch.isfinite(torch.tensor(v)) for v in summary.final_losses.values())
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_the_training_benchmark_says_whether_it_ran_in_bfloat16():
+    from cffd_engine.continual import throughput
+    from cffd_engine.model.device import cpu_computes_bfloat16
+
+    figures = {
+        flag: throughput.measure("lite", 2, 4, 1, device="cpu", threads=1, cpu_bfloat16=flag)
+        for flag in (False, True)
+    }
+    assert [figures[flag]["cpu_bfloat16"] for flag in (False, True)] == [False, cpu_computes_bfloat16()]
+    assert all(f["timed_steps"] == 2 and f["ms_per_step"] > 0 for f in figures.values())
