@@ -51,7 +51,7 @@ class TrainSettings:
     seed: int = 0
     device: str = "auto"
     threads: int | None = 1  # CPU intra-op threads (None leaves torch's); 1 keeps a core for the GUI
-    mixed_precision: bool = True  # CUDA only; CPU always runs float32
+    mixed_precision: bool = True  # CUDA only; on a CPU see cpu_bfloat16
     cpu_bfloat16: bool = False  # bfloat16 autocast on a CPU with bfloat16 instructions (else float32)
     eval_batch_size: int = 128
 
