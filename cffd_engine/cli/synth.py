@@ -124,6 +124,9 @@ def run_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers PyAV writes H.264 into, named by the suffix
+
+
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="source", type=Path, required=True, help="real face video")
     parser.add_argument("--method", choices=FAMILY_NAMES, required=True)
@@ -144,6 +147,11 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
 def run_video(args: argparse.Namespace) -> int:
     from cffd_engine.data.synth.videos import manipulate_video
 
+    if args.out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(
+            f"--out {args.out}: the manipulated video is one file named with its format, e.g. --out "
+            f"{args.out.with_suffix('.mp4')} (H.264 in {', '.join(VIDEO_SUFFIXES)})"
+        )
     if args.end is not None and args.end <= args.start:
         raise ValueError(
             f"--to {args.end:g}s is not after --from {args.start:g}s, so nothing would be manipulated; "

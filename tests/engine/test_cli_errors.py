@@ -432,6 +432,12 @@ CASES = [
         "--to 1s is not after --from 5s",
     ),  # fmt: skip
     (
+        "synth-video-out-without-extension",
+        "synth video --in {t}/video.mp4 --method blend --out {t}/swapped",
+        2,
+        "--out {t}/swapped: the manipulated video is one file named with its format, e.g. --out {t}/swapped.mp4",
+    ),  # fmt: skip
+    (
         "synth-video-from-past-end",
         "synth video --in {t}/video.mp4 --method blend --from 30s --out {t}/v.mp4",
         2,
