@@ -118,8 +118,18 @@ class UpdateReport:
 
     def auc_change(self, row: int) -> float | None:
         """Task ``row``'s AUC after the update minus before (None where either is unknown)."""
-        before, after = self.auc_before[row], self.auc_after[row]
-        return None if before is None or after is None else after - before
+        return self._changes(row)[1]
+
+    def _changes(self, row: int) -> tuple[float | None, float | None]:
+        """Task ``row``'s accuracy and AUC, each after minus before (None where either is unknown)."""
+
+        def change(before: float | None, after: float | None) -> float | None:
+            return None if before is None or after is None else after - before
+
+        return (
+            change(self.accuracy_before[row], self.accuracy_after[row]),
+            change(self.auc_before[row], self.auc_after[row]),
+        )
 
     def ranking_kept(self, row: int) -> bool:
         """Whether task ``row``'s ranking of faces (its AUC) held within ``RANKING_KEPT`` through the update."""
@@ -129,16 +139,21 @@ class UpdateReport:
     def forgetting_hidden(self, row: int) -> bool:
         """Task ``row``'s ranking fell beyond ``RANKING_KEPT`` while its accuracy did not fall noticeably:
         forgetting that the refitted threshold hides."""
-        before, after, change = self.accuracy_before[row], self.accuracy_after[row], self.auc_change(row)
-        known = before is not None and after is not None and change is not None
-        return known and change < -RANKING_KEPT and before - after < NOTICEABLE_DROP
+        accuracy, auc = self._changes(row)
+        return (
+            accuracy is not None and auc is not None and auc < -RANKING_KEPT and -accuracy < NOTICEABLE_DROP
+        )
 
     def threshold_rise(self, row: int) -> bool:
         """Task ``row``'s accuracy rose noticeably while its ranking (AUC) held within ``RANKING_KEPT``:
         the refitted threshold's doing, not learning."""
-        before, after, change = self.accuracy_before[row], self.accuracy_after[row], self.auc_change(row)
-        known = before is not None and after is not None and change is not None
-        return known and after - before >= NOTICEABLE_DROP and abs(change) <= RANKING_KEPT
+        accuracy, auc = self._changes(row)
+        return (
+            accuracy is not None
+            and auc is not None
+            and accuracy >= NOTICEABLE_DROP
+            and abs(auc) <= RANKING_KEPT
+        )
 
     def _threshold_sentences(self) -> list[str]:
         """Sentences for the earlier tasks whose accuracy and ranking (AUC) tell different stories."""

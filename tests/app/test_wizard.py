@@ -63,24 +63,15 @@ def start_update(qtbot, wizard, finish: bool = True):
 
 def test_the_change_on_each_forgery_type_is_put_in_words():
     from app.wizard.results_page import change_words
-    from cffd_engine.continual.report import UpdateReport
+    from tests.engine.continual_fixtures import update_report
 
     def words(before, after, auc_before=0.80, auc_after=0.80, new_task=False):
-        report = UpdateReport(
-            new_task="morph",
-            task_names=["blend", "morph"],
-            accuracy_before=[before, 0.5] if not new_task else [0.7, before],
-            accuracy_after=[after, 0.6] if not new_task else [0.7, after],
-            auc_before=[auc_before, 0.6],
-            auc_after=[auc_after, 0.8],
-            validation_counts=[50, 50],
-            strategy="cffd",
-            settings={},
-            train_samples=10,
-            replay_samples=10,
-            epochs=1,
-            steps=1,
-            seconds=1.0,
+        report = update_report(
+            ["blend", "morph"],
+            [before, 0.5] if not new_task else [0.7, before],
+            [after, 0.6] if not new_task else [0.7, after],
+            [auc_before, 0.6],
+            [auc_after, 0.8],
         )
         return change_words(report, 1 if new_task else 0)
 

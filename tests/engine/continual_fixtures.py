@@ -67,3 +67,25 @@ def make_task(name: str, count: int, patch: str = "checker", size: int = SIZE, s
         labels.append(label)
     stack = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     return SampleSet(stack, torch.tensor(labels), [name] * count, [f"{name}-{i:04d}" for i in range(count)])
+
+
+def update_report(task_names, accuracy_before, accuracy_after, auc_before, auc_after, counts=None):
+    """An ``UpdateReport`` of these per-task figures (the last task the new one); the rest placeholders."""
+    from cffd_engine.continual.report import UpdateReport
+
+    return UpdateReport(
+        new_task=task_names[-1],
+        task_names=list(task_names),
+        accuracy_before=list(accuracy_before),
+        accuracy_after=list(accuracy_after),
+        auc_before=list(auc_before),
+        auc_after=list(auc_after),
+        validation_counts=list(counts or [50] * len(task_names)),
+        strategy="cffd",
+        settings={},
+        train_samples=64,
+        replay_samples=168,
+        epochs=3,
+        steps=24,
+        seconds=94.0,
+    )

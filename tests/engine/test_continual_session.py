@@ -25,7 +25,7 @@ from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import Cancelled, JobControl
 from cffd_engine.model.device import cpu_threads
 from cffd_engine.store import BundleError, ModelStore, verify_bundle
-from tests.engine.continual_fixtures import make_task, tiny_config
+from tests.engine.continual_fixtures import make_task, tiny_config, update_report
 
 
 def settings(name: str = "cffd", epochs: int = 1) -> ContinualSettings:
@@ -238,25 +238,12 @@ def test_a_read_only_store_is_refused_before_any_training(store_with_v1):
 
 
 def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranking():
-    from cffd_engine.continual.report import UpdateReport
 
-    def report(auc_after_swap: float) -> UpdateReport:
-        return UpdateReport(
-            new_task="morph",
-            task_names=["blend", "swap", "morph"],
-            accuracy_before=[0.72, 0.72, 0.55],
-            accuracy_after=[0.61, 0.50, 0.48],
-            auc_before=[0.90, 0.83, 0.57],
-            auc_after=[0.83, auc_after_swap, 0.35],
-            validation_counts=[18, 18, 64],
-            strategy="cffd",
-            settings={},
-            train_samples=64,
-            replay_samples=168,
-            epochs=3,
-            steps=24,
-            seconds=94.0,
-        )
+    def report(auc_after_swap: float):
+        return update_report(
+            ["blend", "swap", "morph"], [0.72, 0.72, 0.55], [0.61, 0.50, 0.48], [0.90, 0.83, 0.57],
+            [0.83, auc_after_swap, 0.35], [18, 18, 64],
+        )  # fmt: skip
 
     assert [report(0.82).ranking_kept(row) for row in range(3)] == [False, True, False]
     kept = report(0.82).summary_text()
@@ -272,23 +259,13 @@ def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranki
 def test_the_summary_says_when_the_threshold_hides_forgetting_or_makes_a_rise():
     """The wizard's measured update on a fresh store (docs/continual-2026-12-04.md): accuracy rose on every
     earlier family, but on 'swap' the ranking fell and on 'blend' it did not move."""
-    from cffd_engine.continual.report import UpdateReport
 
-    report = UpdateReport(
-        new_task="morph",
-        task_names=["blend", "swap", "reenact", "texture", "morph"],
-        accuracy_before=[0.64, 0.66, 0.82, 0.66, 0.54],
-        accuracy_after=[0.74, 0.78, 0.90, 0.74, 0.72],
-        auc_before=[0.856, 0.922, 0.936, 0.816, 0.633],
-        auc_after=[0.851, 0.870, 0.949, 0.867, 0.845],
-        validation_counts=[50, 50, 50, 50, 78],
-        strategy="cffd",
-        settings={},
-        train_samples=300,
-        replay_samples=496,
-        epochs=5,
-        steps=100,
-        seconds=598.0,
+    report = update_report(
+        ["blend", "swap", "reenact", "texture", "morph"],
+        [0.64, 0.66, 0.82, 0.66, 0.54],
+        [0.74, 0.78, 0.90, 0.74, 0.72],
+        [0.856, 0.922, 0.936, 0.816, 0.633],
+        [0.851, 0.870, 0.949, 0.867, 0.845],
     )
     assert [report.forgetting_hidden(row) for row in range(4)] == [False, True, False, False]
     assert [report.threshold_rise(row) for row in range(4)] == [True, False, True, False]
