@@ -15,18 +15,23 @@ PAGE = 4096
 TOUCHED_PAGES = 2048  # 8 MiB
 
 
-def resident_kib(start: int) -> int:
-    """How much of the mapping that begins at ``start`` is resident and mapped by this process alone
-    (the pages it can hand back), from /proc/self/smaps."""
-    inside = False
+def resident_kib(start: int) -> tuple[int, int]:
+    """How much of the mapping that begins at ``start`` is resident, from /proc/self/smaps: (mapped by this
+    process alone, mapped by another process too). Only the first are pages this process can hand back."""
+    counts: dict[str, int] | None = None
     with open("/proc/self/smaps", encoding="utf-8") as smaps:
         for line in smaps:
             fields = line.split()
             if "-" in fields[0] and ":" not in fields[0]:
-                inside = int(fields[0].split("-")[0], 16) == start
-            elif inside and fields[0] == "Private_Clean:":
-                return int(fields[1])
-    raise AssertionError(f"no mapping at {start:#x}")
+                if counts is not None:
+                    break
+                if int(fields[0].split("-")[0], 16) == start:
+                    counts = {}
+            elif counts is not None and fields[0] in ("Private_Clean:", "Shared_Clean:"):
+                counts[fields[0]] = int(fields[1])
+    if counts is None:
+        raise AssertionError(f"no mapping at {start:#x}")
+    return counts["Private_Clean:"], counts["Shared_Clean:"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc and madvise")
@@ -39,13 +44,15 @@ def test_cuda_libraries_pages_are_handed_back_and_torch_still_computes():
     length = min(end - start, TOUCHED_PAGES * PAGE)
     # Read one byte of each page, as CUDA's start-up does, so that they are resident again. Pages that
     # another process maps too (another torch running now) stay: the kernel hands back only our own.
-    touched = sum(ctypes.string_at(address, 1)[0] for address in range(start, start + length, PAGE))
-    assert touched >= 0
-    before = resident_kib(start)
+    for address in range(start, start + length, PAGE):
+        ctypes.string_at(address, 1)
+    before, shared = resident_kib(start)
+    if before < length // 1024 // 2 <= shared:
+        pytest.skip(f"{path}: another process (a torch running beside the tests) maps the pages too")
     assert before >= length // 1024 // 2, f"{path}: only {before} KiB resident after reading {length} bytes"
 
     assert device_module.release_cuda_libraries_without_cuda() >= 1
-    after = resident_kib(start)
+    after, _ = resident_kib(start)
     assert after <= before // 4, f"{path}: {before} KiB resident before, {after} KiB after"
 
     a, b = np.random.default_rng(0).standard_normal((2, 64, 64)).astype(np.float32)
