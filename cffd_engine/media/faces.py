@@ -7,6 +7,12 @@ list, never an exception. Each object holds a native mediapipe graph: close it
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +23,42 @@ from cffd_engine import assets
 from cffd_engine.errors import AssetError
 
 DETECTOR_ASSETS = {"short": "face_detector", "full": "face_detector_full_range"}
+
+# What mediapipe's LiteRT runtime writes straight to the process's stderr when a detector is made, first
+# run and closed: its INFO lines, its WARNINGs (46 "Sparsity tensors..." for the full-range model) and
+# absl's first warning. None of it is about the evidence; errors ("ERROR:", "E0000 ...") are kept.
+_NATIVE_CHATTER = re.compile(r"(INFO: |WARNING: \[|WARNING: Logging before InitGoogle|[IW]\d{4} \d\d:)")
+_stderr_redirect = threading.Lock()
+
+
+@contextmanager
+def _native_chatter_dropped():
+    """Send file descriptor 2 to a file for the duration, then write back every line that is not
+    LiteRT's chatter: native errors, and whatever this program's own threads printed meanwhile (the
+    command's progress lines go to stderr too)."""
+    stream = sys.stderr  # None in a windowed program on Windows
+    with _stderr_redirect, tempfile.TemporaryFile() as captured:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no file descriptor 2 at all: nothing to keep quiet
+            yield
+            return
+        if stream is not None:
+            stream.flush()
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            if stream is not None:
+                stream.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not _NATIVE_CHATTER.match(line))
+            if kept and stream is not None:
+                stream.write(kept)
+                stream.flush()
 
 
 @dataclass(frozen=True)
@@ -65,12 +107,19 @@ class FaceDetector:
             base_options=BaseOptions(model_asset_path=str(path)),
             min_detection_confidence=min_confidence,
         )
-        self._detector = vision.FaceDetector.create_from_options(options)
+        with _native_chatter_dropped():
+            self._detector = vision.FaceDetector.create_from_options(options)
+        self._has_run = False
 
     def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
         """All faces at least ``min_face_size`` pixels wide, most confident first."""
         height, width = rgb.shape[:2]
-        result = self._detector.detect(_mp_image(rgb))
+        if self._has_run:
+            result = self._detector.detect(_mp_image(rgb))
+        else:
+            with _native_chatter_dropped():
+                result = self._detector.detect(_mp_image(rgb))
+            self._has_run = True
         faces = []
         for detection in result.detections:
             box = detection.bounding_box
@@ -89,7 +138,8 @@ class FaceDetector:
 
     def close(self) -> None:
         if self._detector is not None:
-            self._detector.close()
+            with _native_chatter_dropped():
+                self._detector.close()
             self._detector = None
 
     def __enter__(self) -> FaceDetector:

@@ -1,3 +1,6 @@
+import os
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -105,3 +108,19 @@ def test_no_face_is_an_empty_result_and_min_size_filters(detector, portrait):
 def test_detector_rejects_non_rgb_input(detector):
     with pytest.raises(ValueError, match="RGB uint8"):
         detector.detect(np.zeros((10, 10), np.float32))
+
+
+def test_the_runtimes_chatter_is_dropped_and_errors_and_progress_are_kept(capfd):
+    # Every detector that is made, run and closed writes LiteRT's INFO lines to file descriptor 2 (the
+    # full-range model adds a warning for each of its sparse tensors); none of it may reach the analyst.
+    for model in ("short", "full"):
+        with FaceDetector(model) as face_detector:
+            face_detector.detect(np.zeros((240, 320, 3), np.uint8))
+    with faces._native_chatter_dropped():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"W0000 00:00:1764000000.000000    7 op_resolver.cc:1] an alignment warning\n")
+        os.write(2, b"E0000 00:00:1764000000.000000    7 graph.cc:1] a native error\n")
+        print("frames 40/80", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "a native error" in err and "frames 40/80" in err
+    assert "INFO: " not in err and "Sparsity" not in err and "alignment" not in err, err
