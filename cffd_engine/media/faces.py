@@ -114,6 +114,8 @@ class FaceDetector:
     def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
         """All faces at least ``min_face_size`` pixels wide, most confident first."""
         height, width = rgb.shape[:2]
+        # The first real frame, not a blank warm-up at creation: a warm-up left LiteRT's alignment
+        # warning to the first frame of `cffd analyze`.
         if self._has_run:
             result = self._detector.detect(_mp_image(rgb))
         else:
