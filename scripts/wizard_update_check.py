@@ -140,6 +140,12 @@ def main() -> None:
     figures["update_seconds"] = time.time() - started
     report = candidate.report
     figures["report"] = report.to_dict()
+    # The threshold is fitted again on every task's genuine faces, the new ones included; it decides
+    # whether a changed accuracy is forgetting or the threshold moving.
+    figures["threshold"] = {
+        "before": store.verify(base).decision["threshold"],
+        "after": candidate.manifest.decision["threshold"],
+    }
     candidate.discard()
 
     print(f"{'family':14s} {'faces':>5s}  accuracy before -> after   AUC before -> after")
@@ -154,6 +160,9 @@ def main() -> None:
             f"{name:14s} {report.validation_counts[i]:5d}  {b:.3f} -> {a:.3f}            {ab:.3f} -> {aa:.3f}"
         )
     print(report.summary_text())
+    print(
+        "verdict threshold (calibrated P(fake)): {before:.3f} -> {after:.3f}".format(**figures["threshold"])
+    )
     print({k: round(v) for k, v in figures.items() if k.endswith("seconds")})
     (args.out / "report.json").write_text(json.dumps(figures, indent=1, default=str))
 
