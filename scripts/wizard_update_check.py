@@ -143,7 +143,7 @@ def main() -> None:
     # The threshold is fitted again on every task's genuine faces, the new ones included; it decides
     # whether a changed accuracy is forgetting or the threshold moving.
     figures["threshold"] = {
-        "before": store.verify(base).decision["threshold"],
+        "before": store.manifest(base).decision["threshold"],
         "after": candidate.manifest.decision["threshold"],
     }
     candidate.discard()
