@@ -29,6 +29,10 @@ DETECTOR_ASSETS = {"short": "face_detector", "full": "face_detector_full_range"}
 # absl's first warning. None of it is about the evidence; errors ("ERROR:", "E0000 ...") are kept.
 _NATIVE_CHATTER = re.compile(r"(INFO: |WARNING: \[|WARNING: Logging before InitGoogle|[IW]\d{4} \d\d:)")
 _stderr_redirect = threading.Lock()
+# LiteRT warns once per process that an input tensor was not aligned, on whichever inference first meets one
+# (usually a detector's first, sometimes a later one); until it has, every detection drops the chatter.
+_ALIGNMENT_WARNING = "Input tensor memory is not aligned"
+_alignment_warned = False
 
 
 @contextmanager
@@ -36,6 +40,7 @@ def _native_chatter_dropped():
     """Send file descriptor 2 to a file for the duration, then write back every line that is not
     LiteRT's chatter: native errors, and whatever this program's own threads printed meanwhile (the
     command's progress lines go to stderr too)."""
+    global _alignment_warned
     stream = sys.stderr  # None in a windowed program on Windows
     with _stderr_redirect, tempfile.TemporaryFile() as captured:
         try:
@@ -56,6 +61,8 @@ def _native_chatter_dropped():
             captured.seek(0)
             lines = captured.read().decode("utf-8", errors="replace").splitlines(keepends=True)
             kept = "".join(line for line in lines if not _NATIVE_CHATTER.match(line))
+            if any(_ALIGNMENT_WARNING in line for line in lines):
+                _alignment_warned = True
             if kept and stream is not None:
                 stream.write(kept)
                 stream.flush()
@@ -116,7 +123,7 @@ class FaceDetector:
         height, width = rgb.shape[:2]
         # The first real frame, not a blank warm-up at creation: a warm-up left LiteRT's alignment
         # warning to the first frame of `cffd analyze`.
-        if self._has_run:
+        if self._has_run and _alignment_warned:
             result = self._detector.detect(_mp_image(rgb))
         else:
             with _native_chatter_dropped():
