@@ -18,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from cffd_engine.analysis import load_analysis_model
 from cffd_engine.analysis.heatmap_check import heatmap_check
 from cffd_engine.data.synth import FAMILY_NAMES, Face
-from cffd_engine.data.synth.pool import list_faces, shared_faces_candidates
+from cffd_engine.data.synth.builder import photos_never_built
+from cffd_engine.data.synth.pool import shared_faces_candidates
 from cffd_engine.media.faces import FaceLandmarker
 from cffd_engine.media.video import read_image
 from cffd_engine.store import ModelStore
@@ -33,11 +32,9 @@ def held_out_faces(count: int) -> list[Face]:
     folder = next((f for f in shared_faces_candidates() if f.is_dir()), None)
     if folder is None:
         raise SystemExit("UTKFace not found: set CFFD_SHARED_DATA to the folder holding faces/utkface")
-    order = list_faces(folder)
-    np.random.default_rng(0).shuffle(order)  # the builder's order for seed 0
     faces = []
     with FaceLandmarker(max_faces=1) as landmarker:
-        for path in reversed(order):
+        for path in reversed(photos_never_built(folder)):
             image = read_image(path)
             found = landmarker.landmarks(image)
             if found:

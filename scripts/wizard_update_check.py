@@ -11,7 +11,9 @@ rebuilds its memory from those own faces (as the wizard's first page does), then
 videos as the wizard does: ``gather_faces`` over the forgeries and their twins, the wizard's share of
 faces kept aside (whole sources: a forgery and its twin together), the default CFFD settings. Prints
 accuracy and AUC on every family before and after, and writes them to DIR/report.json; the candidate
-is discarded. The photos for clips, donors and own faces are disjoint; ``--seed`` draws other ones.
+is discarded. The photos for clips, donors and own faces are disjoint and none is one the default
+was built from (the back half of its build order); ``--seed`` draws other ones. Before 2026-12-07 they
+were drawn from the whole folder, and about 30% had been the default's training photos or donors.
 """
 
 from __future__ import annotations
@@ -96,11 +98,12 @@ def main() -> None:
     from app.wizard.settings_page import validation_faces
     from cffd_engine.continual import ContinualSettings, learn_task
     from cffd_engine.continual.examples import gather_faces
+    from cffd_engine.data.synth.builder import photos_never_built
     from cffd_engine.store import ModelStore
     from cffd_engine.store.versions import DEFAULT_BUNDLE
     from cffd_engine.training import restore_training_faces
 
-    photos = sorted(args.photos.glob("*.jpg"))
+    photos = photos_never_built(args.photos)  # an analyst's faces are none the default trained on
     random.Random(7 + args.seed).shuffle(photos)
     own = args.out / "own-faces"
     own.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from cffd_engine.data.synth.builder import (
     TaskSequence,
     build_task_sequence,
     crop_path,
+    photos_never_built,
     split_of,
 )
 from cffd_engine.data.synth.pool import Attributes, LandmarkCache, list_faces, utk_attributes
@@ -140,6 +141,19 @@ def test_another_seed_gives_another_sequence(sequence, faces, cache_dir, tmp_pat
 def test_too_few_photos_is_a_clear_error(faces, cache_dir, tmp_path):
     with pytest.raises(ValueError, match="not enough face photos"):
         _build(faces, tmp_path / "big", cache_dir, per_task=40)
+
+
+def test_a_build_using_half_the_folder_never_takes_the_photos_said_never_built(faces, cache_dir, tmp_path):
+    # Held-out checks (the wizard's, the heat maps') draw "faces the model never trained on" this way.
+    # A swap task takes 10 photos and a pool of 20 donors after them: 30 of the 64.
+    sequence = _build(faces, tmp_path / "swap", cache_dir, methods=["swap"], seed=3)
+    records = [record for task in sequence.tasks for record in _records(sequence, task)]
+    used = {record["source"] for record in records} | {
+        record["donor"] for record in records if record["donor"]
+    }
+    never = {path.name for path in photos_never_built(faces, seed=3)}
+    assert len(used) > PER_TASK and len(never) == 32  # the photos and some of the donors
+    assert not used & never
 
 
 def test_cancel_stops_the_build(faces, cache_dir, tmp_path):
