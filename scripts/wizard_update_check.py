@@ -12,8 +12,7 @@ videos as the wizard does: ``gather_faces`` over the forgeries and their twins, 
 faces kept aside (whole sources: a forgery and its twin together), the default CFFD settings. Prints
 accuracy and AUC on every family before and after, and writes them to DIR/report.json; the candidate
 is discarded. The photos for clips, donors and own faces are disjoint and none is one the default
-was built from (the back half of its build order); ``--seed`` draws other ones. Before 2026-12-07 they
-were drawn from the whole folder, and about 30% had been the default's training photos or donors.
+was built from (the back half of its build order); ``--seed`` draws other ones.
 """
 
 from __future__ import annotations
