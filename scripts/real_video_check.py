@@ -2,13 +2,14 @@
 
     .venv/bin/python scripts/real_video_check.py --model OLD.cffd --model NEW.cffd \
         --genuine ../shared/data/videos/*.mp4 --manipulated EVAL/*_swap.mp4 EVAL/*_blend.mp4 \
-        EVAL/demo/demo_manipulated.mp4 --out check.json
+        EVAL/demo/demo_manipulated.mp4 --out check.json [--summary]
 
 A manipulated video is one written by `cffd synth video` (or `cffd synth demo`): its sidecar JSON
 names the manipulated frames and its pristine twin (`X_pristine.mp4`) holds the same frames untouched.
 For each, the frame AUC compares P(fake) of the assessed faces on the manipulated frames with the
 twin's on the same frames; both videos' verdicts are shown. Genuine videos pass when no assessed
-track is called likely manipulated. Prints a table and writes the figures as JSON.
+track is called likely manipulated. Prints a table and writes the figures as JSON: every frame's
+probability, or with ``--summary`` each track's extent, mean and peak (small enough to keep in docs/).
 """
 
 from __future__ import annotations
@@ -52,6 +53,19 @@ def assessed_tracks(result) -> list[dict]:
     ]
 
 
+def track_summary(track: dict) -> dict:
+    """A track of :func:`assessed_tracks` reduced to its extent, mean and peak probability."""
+    p = np.array(track["p"])
+    return {
+        "track": track["track"],
+        "frames": len(p),
+        "from_s": track["times"][0],
+        "to_s": track["times"][-1],
+        "mean_p": round(float(p.mean()), 4),
+        "max_p": round(float(p.max()), 4),
+    }
+
+
 def auc(positive: np.ndarray, negative: np.ndarray) -> float | None:
     if not len(positive) or not len(negative):
         return None
@@ -83,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manipulated", nargs="*", default=[], type=Path)
     parser.add_argument("--out", type=Path, default=Path("real_video_check.json"))
     parser.add_argument("--precision", choices=PRECISIONS, default=AnalysisSettings().precision)
+    parser.add_argument(
+        "--summary", action="store_true", help="write each track's extent, mean and peak, not every frame"
+    )
     args = parser.parse_args(argv)
 
     settings = AnalysisSettings(explain=False, precision=args.precision)
@@ -124,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
                     "pass": fake.verdict == LIKELY_MANIPULATED and (frame_auc or 0) >= 0.9,
                     "threshold": fake.threshold, "tracks": assessed_tracks(fake), "twin_tracks": assessed_tracks(twin),
                 })  # fmt: skip
+    if args.summary:
+        for row in rows:
+            for key in ("tracks", "twin_tracks"):
+                if key in row:
+                    row[key] = [track_summary(track) for track in row[key]]
     args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
     print(
         "| model | video | verdict (score) | twin verdict (score) | frame AUC | mean P manip / twin | pass |"
