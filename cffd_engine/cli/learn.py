@@ -64,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
         for index, name in enumerate(r.task_names):
             before, after = r.accuracy_before[index], r.accuracy_after[index]
             shown = "  new " if before is None else f"{before:6.3f}"
-            print(f"  {name:<16} validation accuracy {shown} -> {after:.3f}")
+            kept = r.accuracy_at_earlier_threshold[index]
+            earlier = (
+                "" if kept is None else f" ({kept:.3f} at the earlier threshold {r.threshold_before:.2f})"
+            )
+            print(f"  {name:<16} validation accuracy {shown} -> {after:.3f}{earlier}")
         print(
             f"report: {args.out / REPORT_FILE}"
             + ("" if args.activate else f"; activate with `cffd models activate {version}`")

@@ -27,6 +27,9 @@ class UpdateReport:
 
     Lists run over ``task_names`` (the earlier tasks in order, then the new one). "Before"
     is the model the update started from (all None for a first task), "after" the candidate.
+    The candidate's threshold is fitted again (``threshold_after``, calibrated P(fake));
+    ``accuracy_at_earlier_threshold`` is the candidate at ``threshold_before``, the one it started
+    from, so that a change of threshold can be told from a change of what the model knows.
     """
 
     new_task: str
@@ -48,6 +51,9 @@ class UpdateReport:
     parent_version: str | None = None
     resumed_from_epoch: int = 0
     warnings: list[str] = field(default_factory=list)
+    accuracy_at_earlier_threshold: list[float | None] = field(default_factory=list)
+    threshold_before: float | None = None
+    threshold_after: float | None = None
 
     @property
     def old_tasks(self) -> list[str]:
@@ -184,11 +190,22 @@ class UpdateReport:
         if not self.ranking_kept(row):
             return []
         before, after = self.auc_before[row], self.auc_after[row]
-        return [
+        lines = [
             f"Its ranking of '{task}' faces barely changed (AUC {before:.2f} -> {after:.2f}): the fall comes from "
             f"the threshold, fitted again so that at most {FALSE_ALARM_GOAL:.0%} of the genuine faces kept aside, "
             "the new ones included, are called manipulated."
         ]
+        if row < len(self.accuracy_at_earlier_threshold) and None not in (
+            self.accuracy_at_earlier_threshold[row],
+            self.threshold_before,
+            self.threshold_after,
+        ):
+            lines.append(
+                f"At the earlier threshold ({self.threshold_before:.2f}; now {self.threshold_after:.2f}) the "
+                f"updated model is right on {_pct(self.accuracy_at_earlier_threshold[row])} of '{task}' faces "
+                f"(before the update: {_pct(self.accuracy_before[row])})."
+            )
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

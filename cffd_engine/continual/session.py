@@ -50,10 +50,10 @@ def _evaluate_all(
 
 def _calibrate(
     model: nn.Module, sets: ValidationSets, previous: dict, batch_size: int, job: JobControl
-) -> tuple[dict, list[Evaluation]]:
+) -> tuple[dict, list[Evaluation], list[Evaluation]]:
     """The trained model's decision (``cffd_engine.calibration``), fitted on the validation faces of every
-    task, and its evaluations there at that decision's threshold. ``previous`` is kept when those faces
-    lack a class (nothing to fit on)."""
+    task, and its evaluations there at that decision's threshold and at ``previous``'s. ``previous`` is
+    kept when those faces lack a class (nothing to fit on)."""
     predictions = [predict(model, sets.get(task), batch_size, job) for task in sets.tasks]
     labels = np.concatenate([sets.get(task).labels.numpy() for task in sets.tasks])
     if (labels == FAKE).all() or (labels != FAKE).all():
@@ -63,12 +63,14 @@ def _calibrate(
         decision = fit_decision(
             margins, labels, f"the held-out validation faces of {', '.join(sets.tasks)}; never trained on"
         )
-    threshold = raw_threshold(decision)
-    evaluations = [
-        evaluation_of(p.fake_probability.numpy(), sets.get(task), threshold)
-        for task, p in zip(sets.tasks, predictions, strict=True)
-    ]
-    return decision, evaluations
+
+    def evaluations(threshold: float) -> list[Evaluation]:
+        return [
+            evaluation_of(p.fake_probability.numpy(), sets.get(task), threshold)
+            for task, p in zip(sets.tasks, predictions, strict=True)
+        ]
+
+    return decision, evaluations(raw_threshold(decision)), evaluations(raw_threshold(previous))
 
 
 def _prepare(
@@ -178,6 +180,8 @@ def _report(
     names: list[str],
     before: Sequence[Evaluation | None],
     after: Sequence[Evaluation],
+    at_earlier_threshold: Sequence[Evaluation | None],
+    thresholds: tuple[float | None, float],
     validation: ValidationSets,
     settings: ContinualSettings,
     summary: TrainSummary,
@@ -204,6 +208,9 @@ def _report(
         parent_version=parent,
         resumed_from_epoch=summary.resumed_from_epoch,
         warnings=warnings,
+        accuracy_at_earlier_threshold=[e.accuracy if e else None for e in at_earlier_threshold],
+        threshold_before=thresholds[0],
+        threshold_after=thresholds[1],
     )
 
 
@@ -274,11 +281,23 @@ def _learn_task(
         callbacks,
         job.sub(0.05, 0.9),
     )
-    decision, after = _calibrate(student, validation, base.manifest.decision, batch, job.sub(0.9, 0.95))
+    decision, after, at_earlier = _calibrate(
+        student, validation, base.manifest.decision, batch, job.sub(0.9, 0.95)
+    )
     buffer = _updated_buffer(base.buffer, task.name, train, student, strategy, settings, job)
     names = validation.tasks
     report = _report(
-        task, names, before, after, validation, settings, summary, base.manifest.version, warnings
+        task,
+        names,
+        before,
+        after,
+        at_earlier,
+        (base.manifest.threshold, float(decision.get("threshold", 0.5))),
+        validation,
+        settings,
+        summary,
+        base.manifest.version,
+        warnings,
     )
     manifest = BundleManifest(
         model_config=student.config.to_dict(),
@@ -395,7 +414,7 @@ def _train_first_task(
     joint = SampleSet.concat(trains)
     _, summary = _fit(model, settings, 0, joint, None, name, work_dir, callbacks, job.sub(0.0, 0.9))
     del joint
-    decision, after = _calibrate(
+    decision, after, _ = _calibrate(
         model,
         validation,
         BundleManifest.decision_default(),
@@ -409,6 +428,8 @@ def _train_first_task(
         names,
         [None] * len(names),
         after,
+        [None] * len(names),  # no earlier model, no earlier threshold
+        (None, float(decision.get("threshold", 0.5))),
         validation,
         settings,
         summary,

@@ -21,6 +21,7 @@ from cffd_engine.continual import (
     train_first_task,
 )
 from cffd_engine.continual.evaluate import predict
+from cffd_engine.continual.samples import SampleSet
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import Cancelled, JobControl
 from cffd_engine.model.device import cpu_threads
@@ -124,6 +125,34 @@ def test_learn_task_stages_a_verified_candidate_that_commits(store_with_v1, tmp_
     assert version == "v2" and store.active_version() == "v2"
     assert store.manifest("v2").parent_version == "v1"
     store.activate("v1")  # leave the module's store as the other tests expect it
+
+
+def test_an_update_also_measures_the_candidate_at_the_threshold_it_started_from(store_with_v1):
+    """The refitted threshold can cost earlier tasks accuracy that their ranking kept; the report keeps the
+    candidate's accuracy at the earlier threshold too. Here the earlier one calls every face manipulated,
+    and the new task is measured on 9 forgeries and 3 genuine faces, so the two thresholds' figures differ
+    however well the candidate ranks them."""
+    base = BaseModel.from_store(store_with_v1)
+    base.manifest.decision = {"threshold": 0.0, "calibration": {"method": "none"}}
+    faces = make_task("stripes", 52, "stripes")
+    fakes, reals = [i for i in range(40, 52) if i % 2][:6], [i for i in range(40, 52) if not i % 2][:3]
+    extra = make_task("stripes", 8, "stripes", seed=1)
+    held_out = SampleSet.concat([faces.subset(fakes + reals), extra.of_label(1).subset([0, 1, 2])])
+    task = TaskData("stripes", faces.subset(range(40)), validation=held_out)
+    with cpu_threads(1):
+        candidate = learn_task(store_with_v1, task, settings(), base)
+    candidate.discard()
+    report = candidate.report
+    assert (report.threshold_before, report.threshold_after) == (
+        0.0,
+        candidate.manifest.decision["threshold"],
+    )
+    assert report.accuracy_at_earlier_threshold[-1] == pytest.approx(9 / 12)  # every face called manipulated
+    for task_name, recorded in zip(report.task_names, report.accuracy_at_earlier_threshold, strict=True):
+        measured = candidate.trained.validation.get(task_name)
+        scores = predict(candidate.trained.model, measured).fake_probability.numpy()
+        assert recorded == pytest.approx(((scores >= 0.0) == measured.labels.numpy()).mean())
+    assert report.accuracy_at_earlier_threshold != report.accuracy_after
 
 
 def test_discard_and_failures_leave_the_store_untouched(store_with_v1):
@@ -254,6 +283,15 @@ def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranki
     )
     assert "at most 5% of the genuine faces kept aside" in kept
     assert "ranking" not in report(0.70).summary_text()  # the ranking fell too: forgotten, nothing to add
+    assert "earlier threshold" not in kept  # a report from before the figure was recorded
+
+    measured = report(0.82)
+    measured.accuracy_at_earlier_threshold = [0.66, 0.69, 0.60]
+    measured.threshold_before, measured.threshold_after = 0.7214, 0.8169
+    assert (
+        "At the earlier threshold (0.72; now 0.82) the updated model is right on 69% of 'swap' faces "
+        "(before the update: 72%)." in measured.summary_text()
+    )
 
 
 def test_the_summary_says_when_the_threshold_hides_forgetting_or_makes_a_rise():
