@@ -42,7 +42,8 @@ def write_clip(photo: Path, out: Path, rng: random.Random) -> None:
         stream = container.add_stream("libx264", rate=CLIP_FPS)
         stream.width = stream.height = CLIP_SIDE
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(rng.choice([20, 23, 26, 28]))}
+        # mbtree reads memory it never wrote (see synth.base): without it the same clip gives the same bytes.
+        stream.options = {"crf": str(rng.choice([20, 23, 26, 28])), "x264-params": "mbtree=0"}
         for t in np.linspace(0.0, 1.0, CLIP_FRAMES):
             size = int(250 * (1 + zoom * t))
             face = cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
