@@ -185,27 +185,32 @@ class UpdateReport:
         return lines
 
     def _ranking_kept(self, task: str) -> list[str]:
-        """A sentence when ``task``'s accuracy fell but its ranking (AUC) did not: the threshold moved."""
+        """A sentence when ``task``'s accuracy fell but its ranking (AUC) did not: the threshold moved, or
+        the scores did (the candidate at the earlier threshold tells which, where it was measured)."""
         row = self.task_names.index(task)
         if not self.ranking_kept(row):
             return []
         before, after = self.auc_before[row], self.auc_after[row]
-        lines = [
-            f"Its ranking of '{task}' faces barely changed (AUC {before:.2f} -> {after:.2f}): the fall comes from "
+        ranking = f"Its ranking of '{task}' faces barely changed (AUC {before:.2f} -> {after:.2f})"
+        refitted = (
             f"the threshold, fitted again so that at most {FALSE_ALARM_GOAL:.0%} of the genuine faces kept aside, "
-            "the new ones included, are called manipulated."
+            "the new ones included, are called manipulated"
+        )
+        at_earlier = (
+            self.accuracy_at_earlier_threshold[row] if row < len(self.accuracy_at_earlier_threshold) else None
+        )
+        if at_earlier is None or None in (self.threshold_before, self.threshold_after):
+            return [f"{ranking}: the fall comes from {refitted}."]
+        measured = (
+            f"the earlier threshold ({self.threshold_before:.2f}; now {self.threshold_after:.2f}) the updated "
+            f"model is right on {_pct(at_earlier)} of '{task}' faces (before the update: "
+            f"{_pct(self.accuracy_before[row])})"
+        )
+        if self.accuracy_before[row] - at_earlier < NOTICEABLE_DROP:
+            return [f"{ranking}: the fall comes from {refitted}.", f"At {measured}."]
+        return [
+            f"{ranking}, but its scores moved: at {measured}, so the fall is not the new threshold's alone."
         ]
-        if row < len(self.accuracy_at_earlier_threshold) and None not in (
-            self.accuracy_at_earlier_threshold[row],
-            self.threshold_before,
-            self.threshold_after,
-        ):
-            lines.append(
-                f"At the earlier threshold ({self.threshold_before:.2f}; now {self.threshold_after:.2f}) the "
-                f"updated model is right on {_pct(self.accuracy_at_earlier_threshold[row])} of '{task}' faces "
-                f"(before the update: {_pct(self.accuracy_before[row])})."
-            )
-        return lines
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

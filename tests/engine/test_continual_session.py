@@ -292,6 +292,17 @@ def test_the_summary_says_when_a_fall_comes_from_the_threshold_and_not_the_ranki
         "At the earlier threshold (0.72; now 0.82) the updated model is right on 69% of 'swap' faces "
         "(before the update: 72%)." in measured.summary_text()
     )
+    assert "the fall comes from the threshold" in measured.summary_text()  # 3 points at the earlier one
+
+    # At the threshold it started from the candidate is 12 points lower: the scores moved, not only the threshold.
+    measured.accuracy_at_earlier_threshold = [0.66, 0.60, 0.60]
+    moved = measured.summary_text()
+    assert "the fall comes from the threshold" not in moved
+    assert (
+        "Its ranking of 'swap' faces barely changed (AUC 0.83 -> 0.82), but its scores moved: at the earlier "
+        "threshold (0.72; now 0.82) the updated model is right on 60% of 'swap' faces (before the update: 72%), "
+        "so the fall is not the new threshold's alone." in moved
+    )
 
 
 def test_the_summary_says_when_the_threshold_hides_forgetting_or_makes_a_rise():
