@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/wizard_update_check.py --photos ../shared/data/faces/utkface --out DIR \
         [--clips 40] [--own-faces 640] [--epochs 5] [--faces-per-video 8] [--threads 2] [--seed 0] [--cpu-bfloat16]
+        [--settings '{"strategy": {"lambda_slkd": 1.0}}'] [--from-run EARLIER_DIR]
 
 From face photos it makes what an analyst would have: short H.264 clips of genuine faces (one photo
 each, a slow zoom and drift over a blurred backdrop), a morph forgery of each clip with its pristine
@@ -13,14 +14,18 @@ faces kept aside (whole sources: a forgery and its twin together), the default C
 accuracy and AUC on every family before and after, and writes them to DIR/report.json; the candidate
 is discarded. The photos for clips, donors and own faces are disjoint and none is one the default
 was built from (the back half of its build order); ``--seed`` draws other ones.
+
+To compare update settings on one draw: ``--settings`` changes the wizard's defaults (a JSON object laid
+out as ``ContinualSettings.to_dict``), and ``--from-run`` takes the clips, forgeries and a copy of the
+store with its rebuilt memory from an earlier run of the same draw instead of making them again.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -80,6 +85,35 @@ def make_examples(photos: list[Path], donors: list[Path], out: Path, seed: int) 
     return fake, genuine
 
 
+def make_inputs(args, figures: dict, store) -> tuple[Path, Path, str]:
+    """The draw's forgeries and twins, and ``store`` with the shipped default and its memory rebuilt
+    from the draw's own faces: (forgeries, twins, the version to update)."""
+    from cffd_engine.data.synth.builder import photos_never_built
+    from cffd_engine.store.versions import DEFAULT_BUNDLE
+    from cffd_engine.training import restore_training_faces
+
+    photos = photos_never_built(args.photos)  # an analyst's faces are none the default trained on
+    random.Random(7 + args.seed).shuffle(photos)
+    own = args.out / "own-faces"
+    own.mkdir(parents=True, exist_ok=True)
+    for photo in photos[2 * args.clips : 2 * args.clips + args.own_faces]:
+        link = own / photo.name
+        if not link.exists():
+            link.symlink_to(photo.resolve())
+
+    started = time.time()
+    fake, genuine = make_examples(
+        photos[: args.clips], photos[args.clips : 2 * args.clips], args.out, args.seed
+    )
+    figures["examples_seconds"] = time.time() - started
+
+    started = time.time()
+    store.ensure_default(DEFAULT_BUNDLE)
+    base = restore_training_faces(store, faces=own)
+    figures["rebuild_seconds"] = time.time() - started
+    return fake, genuine, base
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -93,50 +127,50 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="another draw of photos, clips and donors")
     parser.add_argument("--cpu-bfloat16", action="store_true", help="train in bfloat16 on a CPU that has it")
+    parser.add_argument("--settings", type=json.loads, default={}, help="changes to the wizard's settings")
+    parser.add_argument("--from-run", type=Path, help="an earlier run's DIR of this draw: reuse its examples")
     args = parser.parse_args()
 
     from app.wizard.settings_page import validation_faces
     from cffd_engine.continual import ContinualSettings, learn_task
     from cffd_engine.continual.examples import gather_faces
-    from cffd_engine.data.synth.builder import photos_never_built
     from cffd_engine.store import ModelStore
-    from cffd_engine.store.versions import DEFAULT_BUNDLE
-    from cffd_engine.training import restore_training_faces
 
-    photos = photos_never_built(args.photos)  # an analyst's faces are none the default trained on
-    random.Random(7 + args.seed).shuffle(photos)
-    own = args.out / "own-faces"
-    own.mkdir(parents=True, exist_ok=True)
-    for photo in photos[2 * args.clips : 2 * args.clips + args.own_faces]:
-        link = own / photo.name
-        if not link.exists():
-            link.symlink_to(photo.resolve())
     figures: dict = {"arguments": {k: str(v) for k, v in vars(args).items()}}
-
-    started = time.time()
-    fake, genuine = make_examples(
-        photos[: args.clips], photos[args.clips : 2 * args.clips], args.out, args.seed
-    )
-    figures["examples_seconds"] = time.time() - started
-
-    store = ModelStore(args.out / "store")
-    started = time.time()
-    store.ensure_default(DEFAULT_BUNDLE)
-    base = restore_training_faces(store, faces=own)
-    figures["rebuild_seconds"] = time.time() - started
-
+    if args.from_run:
+        earlier = json.loads((args.from_run / "report.json").read_text())["arguments"]
+        for key in ("photos", "clips", "own_faces", "seed"):
+            if earlier[key] != figures["arguments"][key]:
+                parser.error(
+                    f"--from-run {args.from_run} drew with {key} = {earlier[key]}, not {getattr(args, key)}"
+                )
+        fake, genuine = args.from_run / "forgery", args.from_run / "genuine"
+        shutil.copytree(args.from_run / "store", args.out / "store")
+        store = ModelStore(args.out / "store")
+        base = store.active_version()
+    else:
+        store = ModelStore(args.out / "store")
+        fake, genuine, base = make_inputs(args, figures, store)
     started = time.time()
     gathered = gather_faces([fake], [genuine], 160, faces_per_video=args.faces_per_video)
     figures["faces"] = {"forgery": len(gathered.fake), "genuine": len(gathered.real)}
     figures["gather_seconds"] = time.time() - started
-    defaults = ContinualSettings()
-    settings = dataclasses.replace(
-        defaults,
-        validation_size=validation_faces(len(gathered.fake)),
-        train=dataclasses.replace(
-            defaults.train, epochs=args.epochs, threads=args.threads, cpu_bfloat16=args.cpu_bfloat16
-        ),
-    )
+    defaults = ContinualSettings().to_dict()
+    wanted = {
+        **defaults,
+        "validation_size": validation_faces(len(gathered.fake)),
+        **{k: v for k, v in args.settings.items() if k not in ("strategy", "train")},
+        "strategy": {**defaults["strategy"], **args.settings.get("strategy", {})},
+        "train": {
+            **defaults["train"],
+            "epochs": args.epochs,
+            "threads": args.threads,
+            "cpu_bfloat16": args.cpu_bfloat16,
+            **args.settings.get("train", {}),
+        },
+    }
+    settings = ContinualSettings.from_dict(wanted)
+    figures["settings"] = settings.to_dict()
     task = gathered.task_data("morph video", f"morph forgeries of {args.clips} photo clips", 160)
     started = time.time()
     candidate = learn_task(store, task, settings, base)
