@@ -25,6 +25,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit, logit
 
 from cffd_engine.model import FAKE
+from cffd_engine.store.bundle import decision_threshold
 
 CALIBRATIONS = ("none", "temperature")
 FALSE_ALARM_GOAL = 0.05
@@ -71,7 +72,7 @@ def false_alarm_threshold(genuine_probabilities: np.ndarray, goal: float = FALSE
 
 def raw_threshold(decision: dict) -> float:
     """The decision's threshold on the uncalibrated P(fake) (the same faces fall above it)."""
-    threshold = float(decision.get("threshold", 0.5))
+    threshold = decision_threshold(decision)
     calibration = decision.get("calibration") or {}
     if calibration.get("method", "none") != "temperature" or threshold in (0.0, 1.0):
         return threshold

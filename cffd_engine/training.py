@@ -243,6 +243,7 @@ def test_figures(model, decision: dict, tasks: list) -> tuple[dict[str, dict[str
     from cffd_engine.calibration import rates, raw_threshold
     from cffd_engine.continual.evaluate import evaluation_of, predict
     from cffd_engine.continual.samples import REAL
+    from cffd_engine.store.bundle import decision_threshold
 
     threshold = raw_threshold(decision)
     test, genuine, detection = {}, [], {}
@@ -254,7 +255,7 @@ def test_figures(model, decision: dict, tasks: list) -> tuple[dict[str, dict[str
         detection[task.name] = rates(scores, labels, threshold)["detection_rate"]
     genuine_scores = np.concatenate(genuine)
     summary = {
-        "threshold": decision.get("threshold", 0.5),
+        "threshold": decision_threshold(decision),
         "genuine_faces": int(genuine_scores.size),
         "false_alarm_rate": round(float((genuine_scores >= threshold).mean()), 4),
         "detection_rate": detection,

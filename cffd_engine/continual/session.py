@@ -36,7 +36,7 @@ from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.model import ModelConfig, RSIANet
 from cffd_engine.model.device import cpu_threads
 from cffd_engine.store import BundleManifest, ModelStore, verify_bundle, write_bundle
-from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR
+from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR, decision_threshold
 
 MIN_EXAMPLES = 4  # of the new forgery: fewer cannot be split into training and validation
 FEW_EXAMPLES = 50
@@ -292,7 +292,7 @@ def _learn_task(
         before,
         after,
         at_earlier,
-        (base.manifest.threshold, float(decision.get("threshold", 0.5))),
+        (base.manifest.threshold, decision_threshold(decision)),
         validation,
         settings,
         summary,
@@ -429,7 +429,7 @@ def _train_first_task(
         [None] * len(names),
         after,
         [None] * len(names),  # no earlier model, no earlier threshold
-        (None, float(decision.get("threshold", 0.5))),
+        (None, decision_threshold(decision)),
         validation,
         settings,
         summary,

@@ -32,6 +32,7 @@ PRIVATE_DIRS = (REPLAY_DIR, VALIDATION_DIR)  # photographs of people: may be lef
 ALLOWED_SUFFIXES = {".safetensors", ".json", ".png", ".jpg", ".jpeg", ".md", ".txt"}
 CODE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz", ".joblib", ".py", ".so"}
 MAX_MANIFEST_BYTES = 16 << 20
+UNCALIBRATED_THRESHOLD = 0.5  # P(fake) at least a half, where a manifest records no threshold
 
 
 class BundleError(CFFDError):
@@ -97,16 +98,21 @@ class BundleManifest:
     @staticmethod
     def decision_default() -> dict[str, Any]:
         """An uncalibrated model's decision: P(fake) at least 0.5."""
-        return {"threshold": 0.5, "calibration": {"method": "none"}}
+        return {"threshold": UNCALIBRATED_THRESHOLD, "calibration": {"method": "none"}}
 
     @property
     def threshold(self) -> float:
-        return float(self.decision.get("threshold", 0.5))
+        return decision_threshold(self.decision)
 
     @property
     def learnable(self) -> bool:
         """Whether a continual update can start from this version (it needs the replay buffer)."""
         return bool(self.contents.get("replay_buffer"))
+
+
+def decision_threshold(decision: dict[str, Any]) -> float:
+    """The verdict threshold on the calibrated P(fake) that a manifest's ``decision`` records."""
+    return float(decision.get("threshold", UNCALIBRATED_THRESHOLD))
 
 
 def _number(value: Any) -> bool:
@@ -139,7 +145,7 @@ def _field_problem(data: dict[str, Any]) -> str | None:
     if not isinstance(limits, list) or not all(isinstance(limit, str) for limit in limits):
         return "'limits' must be a list of text"
     decision = data.get("decision", {})
-    threshold = decision.get("threshold", 0.5)
+    threshold = decision.get("threshold", UNCALIBRATED_THRESHOLD)
     if not _number(threshold) or not 0 <= threshold <= 1:
         return "'decision.threshold' must be a number from 0 to 1"
     calibration = decision.get("calibration", {})
