@@ -19,7 +19,7 @@ its accuracy on every task's held-out faces before and after in ``update_report.
     # manifest = "manifest.json"
     # task = "texture"              #   (sequence: the family; cache: e.g. "ff++/c23/NT")
 
-    [continual]                     # ContinualSettings: strategy, replay budget, training
+    [continual]                     # changes to the wizard's settings (continual.update_settings)
     [continual.train]
     epochs = 3
 

@@ -10,7 +10,7 @@ twin (``manipulate_video``: the fifth family, which the default never saw; anoth
 a folder of other genuine faces (links, nothing copied). A fresh store installs the shipped default,
 rebuilds its memory from those own faces (as the wizard's first page does), then learns the morph
 videos as the wizard does: ``gather_faces`` over the forgeries and their twins, the wizard's share of
-faces kept aside (whole sources: a forgery and its twin together), the default CFFD settings. Prints
+faces kept aside (whole sources: a forgery and its twin together), the wizard's settings. Prints
 accuracy and AUC on every family before and after, and writes them to DIR/report.json; the candidate
 is discarded. The photos for clips, donors and own faces are disjoint and none is one the default
 was built from (the back half of its build order); ``--seed`` draws other ones.
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--own-faces", type=int, default=640)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, help="passes over the examples (default: the wizard's)")
     parser.add_argument("--faces-per-video", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="another draw of photos, clips and donors")
@@ -132,7 +132,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.wizard.settings_page import validation_faces
-    from cffd_engine.continual import ContinualSettings, learn_task
+    from cffd_engine.continual import learn_task, update_settings
     from cffd_engine.continual.examples import gather_faces
     from cffd_engine.store import ModelStore
 
@@ -155,21 +155,16 @@ def main() -> None:
     gathered = gather_faces([fake], [genuine], 160, faces_per_video=args.faces_per_video)
     figures["faces"] = {"forgery": len(gathered.fake), "genuine": len(gathered.real)}
     figures["gather_seconds"] = time.time() - started
-    defaults = ContinualSettings().to_dict()
-    wanted = {
-        **defaults,
-        "validation_size": validation_faces(len(gathered.fake)),
-        **{k: v for k, v in args.settings.items() if k not in ("strategy", "train")},
-        "strategy": {**defaults["strategy"], **args.settings.get("strategy", {})},
-        "train": {
-            **defaults["train"],
-            "epochs": args.epochs,
-            "threads": args.threads,
-            "cpu_bfloat16": args.cpu_bfloat16,
-            **args.settings.get("train", {}),
-        },
-    }
-    settings = ContinualSettings.from_dict(wanted)
+    train = {"threads": args.threads, "cpu_bfloat16": args.cpu_bfloat16}
+    if args.epochs is not None:
+        train["epochs"] = args.epochs
+    settings = update_settings(
+        {
+            "validation_size": validation_faces(len(gathered.fake)),
+            **args.settings,
+            "train": {**train, **args.settings.get("train", {})},
+        }
+    )
     figures["settings"] = settings.to_dict()
     task = gathered.task_data("morph video", f"morph forgeries of {args.clips} photo clips", 160)
     started = time.time()

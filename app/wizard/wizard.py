@@ -12,7 +12,7 @@ from app.wizard.settings_page import SettingsPage
 from app.wizard.training_page import TrainingPage
 from app.workers import JobGroup
 from cffd_engine.analysis.review_queue import ReviewQueue
-from cffd_engine.continual import ContinualSettings
+from cffd_engine.continual import ContinualSettings, update_settings
 from cffd_engine.continual.buffer import stored_genuine_faces
 from cffd_engine.store import BundleError, BundleManifest, ModelStore
 from cffd_engine.store.bundle import REPLAY_DIR
@@ -46,7 +46,7 @@ class LearnWizard(QWizard):
         self.resize(900, 680)
         self.store = store
         self.review_queue = review_queue
-        self.default_settings = settings or ContinualSettings()
+        self.default_settings = settings or update_settings()
         self.jobs = JobGroup()
         self.base_version = store.active_version()
         self.base_manifest: BundleManifest | None = None

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Learn the update file's task on its base version, commit the candidate, print before and after."""
-    from cffd_engine.continual import BaseModel, ContinualSettings, learn_task
+    from cffd_engine.continual import BaseModel, learn_task, update_settings
     from cffd_engine.continual.buffer import stored_genuine_faces
     from cffd_engine.learning import REPORT_FILE
     from cffd_engine.store import ModelStore
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from cffd_engine.training import WORK_DIR
 
     plan = read_update_plan(args.config)
-    settings = ContinualSettings.from_dict(plan.continual)
+    settings = update_settings(plan.continual)
     work = args.out / WORK_DIR
     with launched_run(settings.train.device, work, args.resume, f"learn {plan.name}") as (world, job):
         store = ModelStore(args.store)

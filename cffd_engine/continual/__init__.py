@@ -7,7 +7,13 @@ The wizard and the CLI call ``learn_task`` / ``train_first_task`` and get a
 
 from cffd_engine.continual.buffer import DEFAULT_BUDGET, ReplayBuffer
 from cffd_engine.continual.candidate import BaseModel, Candidate, TaskData
-from cffd_engine.continual.config import STRATEGY_NAMES, ContinualSettings, StrategyConfig, TrainSettings
+from cffd_engine.continual.config import (
+    STRATEGY_NAMES,
+    ContinualSettings,
+    StrategyConfig,
+    TrainSettings,
+    update_settings,
+)
 from cffd_engine.continual.evaluate import Evaluation, Predictions, binary_auc, evaluate, predict
 from cffd_engine.continual.metrics import ContinualMetrics
 from cffd_engine.continual.report import UpdateReport
@@ -88,4 +94,5 @@ __all__ = [
     "predict",
     "selection_from_dict",
     "train_first_task",
+    "update_settings",
 ]

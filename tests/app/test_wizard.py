@@ -185,6 +185,20 @@ def test_discard_creates_no_version(qtbot, window, store, new_forgery):
     assert staging_is_empty(store) and not wizard.isVisible()
 
 
+def test_the_wizard_offers_the_update_preset_and_keeps_what_the_page_does_not_show(make_window, store):
+    from cffd_engine.continual import update_settings
+
+    window = make_window(store, continual_settings=None)
+    page = window.open_learn_wizard().settings_page
+    preset = update_settings()
+    assert page.lambda_slkd.value() == preset.strategy.lambda_slkd == 0.6
+    assert page.epochs.value() == preset.train.epochs
+    page.lambda_slkd.setValue(0.9)
+    chosen = page.settings()
+    # SLKD on the new faces has no box of its own; the analyst's weight applies to it.
+    assert chosen.strategy.lambda_slkd == 0.9 and chosen.strategy.slkd_on_new is True
+
+
 def test_cancelling_mid_training_leaves_the_active_model_unchanged(qtbot, make_window, store, new_forgery):
     window = make_window(store, continual_settings=tiny_settings(epochs=200))
     wizard = window.open_learn_wizard()

@@ -15,6 +15,7 @@ from cffd_engine.continual import (
     TrainerCallback,
     TrainSettings,
     build_strategy,
+    update_settings,
 )
 from cffd_engine.continual.strategies import Batch
 from cffd_engine.jobs import Cancelled, JobControl
@@ -120,6 +121,24 @@ def test_settings_round_trip_through_json(tmp_path):
         StrategyConfig(name="magic")
     with pytest.raises(ValueError, match="lamda_kd"):
         StrategyConfig.from_dict({"lamda_kd": 1})
+
+
+def test_an_update_starts_from_the_paper_cffd_with_slkd_on_the_new_faces_too_for_five_passes():
+    paper = ContinualSettings().to_dict()
+    preset = update_settings().to_dict()
+    assert preset["strategy"].pop("slkd_on_new") is True and paper["strategy"].pop("slkd_on_new") is False
+    assert preset["strategy"].pop("lambda_slkd") == 0.6 and paper["strategy"].pop("lambda_slkd") == 0.3
+    assert preset["train"].pop("epochs") == 5 and paper["train"].pop("epochs") == 10
+    assert preset == paper  # nothing else moves away from the paper's CFFD
+
+    changed = update_settings({"strategy": {"lambda_mfkd": 2.0}, "train": {"epochs": 2}, "replay_budget": 7})
+    assert (changed.strategy.lambda_mfkd, changed.train.epochs, changed.replay_budget) == (2.0, 2, 7)
+    # A change names the fields it replaces; the preset's other fields stay.
+    assert changed.strategy.slkd_on_new and changed.strategy.lambda_slkd == 0.6
+    assert changed.train.learning_rate == TrainSettings().learning_rate
+    assert update_settings({"strategy": {"slkd_on_new": False}}).strategy.slkd_on_new is False
+    with pytest.raises(ValueError, match="lamda_slkd"):
+        update_settings({"strategy": {"lamda_slkd": 1.0}})
 
 
 class CancelAt(TrainerCallback):
