@@ -171,9 +171,9 @@ def update_settings(changes: dict[str, Any] | None = None) -> ContinualSettings:
 
     The paper's CFFD (``StrategyConfig``'s defaults, which the benchmark runs as such) with SLKD on the
     new faces as well as the replayed ones, at weight 0.6, for five passes. On a fresh store's update
-    it kept the four families the default knows within 2 points in every run, where the paper's
-    weights lost up to 10; it learns the new family more slowly (morph AUC +0.11 to +0.17 against
-    +0.22 to +0.29), and ten passes learned it no better (docs/continual-2026-12-04.md, "The update's
+    it kept the four families the default knows within 2 points in four runs, where the paper's
+    weights lost up to 10; it learns the new family more slowly (morph AUC +0.07 to +0.17 against
+    +0.22 and +0.29), and ten passes learned it no better (docs/continual-2026-12-04.md, "The update's
     preset"). ``changes`` is laid out as ``to_dict``; the strategy and training fields it names
     replace those fields only.
     """
