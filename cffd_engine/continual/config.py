@@ -44,6 +44,9 @@ class TrainSettings:
     lr_gamma: float = 0.5
     grad_clip: float | None = 5.0  # max global gradient norm; None = no clipping
     horizontal_flip: bool = True
+    # Keep the backbones' layers up to their finest level (stem and first blocks: few weights, the
+    # largest feature maps) as they are, batch-norm statistics included: the backward pass stops there.
+    freeze_early_layers: bool = False
     # Keep samples made from one source (a photo and its forgery, a video's frames) in one batch:
     # the network then sees each forgery against its own original, which is what makes
     # self-blended forgeries learnable from scratch (as SBI trains).

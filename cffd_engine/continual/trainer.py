@@ -23,7 +23,8 @@ import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,7 @@ class _TaskRun:
     task_index: int
     task_name: str
     device: torch.device
+    frozen: list[nn.Module]  # layers kept as they are, in eval mode while the rest trains
 
     @property
     def model(self) -> nn.Module:
@@ -151,6 +153,20 @@ def _log_rank_weights(model: nn.Module, summary: TrainSummary, total: int) -> No
             file=sys.stderr,
             flush=True,
         )
+
+
+@contextmanager
+def _early_layers_frozen(model: nn.Module, freeze: bool) -> Iterator[list[nn.Module]]:
+    """With ``freeze``, the model's early layers (``RSIANet.early_layers``) take no gradient inside."""
+    layers = model.early_layers() if freeze else []
+    flags = [(layer, name, p.requires_grad) for layer in layers for name, p in layer.named_parameters()]
+    for layer, name, _ in flags:
+        layer.get_parameter(name).requires_grad_(False)
+    try:
+        yield layers
+    finally:  # by name: moving the model to a device may replace its parameters
+        for layer, name, requires_grad in flags:
+            layer.get_parameter(name).requires_grad_(requires_grad)
 
 
 class Trainer:
@@ -183,7 +199,7 @@ class Trainer:
         Raises ``Cancelled`` (from the job) between steps; the last checkpoint stays.
         """
         s = self.settings
-        with cpu_threads(s.threads):
+        with cpu_threads(s.threads), _early_layers_frozen(model, s.freeze_early_layers) as frozen:
             device = select_device(s.device)
             torch.backends.cudnn.benchmark = device.type == "cuda"  # one input size: time the kernels once
             model.to(device)
@@ -203,7 +219,7 @@ class Trainer:
             summary.resumed_from_epoch = start
             run = _TaskRun(
                 self._network(model, device), strategy, modules, optimizer, data, is_replay,
-                task_index, task_name, device,
+                task_index, task_name, device, frozen,
             )  # fmt: skip
             begun = time.perf_counter()
             for epoch in range(start, s.epochs):
@@ -272,6 +288,8 @@ class Trainer:
         float16 = use_amp and run.device.type == "cuda" and not torch.cuda.is_bf16_supported()
         scaler = torch.amp.GradScaler("cuda", enabled=float16)
         run.model.train()
+        for layer in run.frozen:
+            layer.eval()
         for module in run.modules.values():
             module.train()
         sums: dict[str, float] = {}

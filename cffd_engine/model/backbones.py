@@ -112,6 +112,23 @@ class Backbone(nn.Module):
         all_channels = self.body.feature_info.channels()
         self.channels: tuple[int, ...] = tuple(all_channels[i] for i in self.levels)
 
+    def early_layers(self) -> list[nn.Module]:
+        """The layers that make the finest level (stride 4), in order: the stem and the first blocks."""
+        last = self.body.feature_info.module_name(self.levels[0])  # e.g. "blocks.1"
+        layers: list[nn.Module] = []
+
+        def take_until_last(module: nn.Module, prefix: str) -> None:
+            for name, child in module.named_children():
+                path = prefix + name
+                if last.startswith(path + "."):
+                    return take_until_last(child, path + ".")
+                layers.append(child)
+                if path == last:
+                    return
+
+        take_until_last(self.body, "")
+        return layers
+
     def forward(self, x: Tensor) -> list[Tensor]:
         features = self.body(x)
         return [features[i] for i in self.levels]

@@ -115,6 +115,10 @@ class RSIANet(nn.Module):
     def device(self) -> torch.device:
         return self.classifier.weight.device
 
+    def early_layers(self) -> list[nn.Module]:
+        """Both backbones' layers up to their finest level (see ``Backbone.early_layers``)."""
+        return self.spatial_backbone.early_layers() + self.frequency_backbone.early_layers()
+
     def forward(self, x: Tensor) -> RSIAOutput:
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"RSIANet expects RGB images (N, 3, H, W), got shape {tuple(x.shape)}")

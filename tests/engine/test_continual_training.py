@@ -232,6 +232,23 @@ def test_every_strategy_trains_through_the_one_trainer(name, trained_tiny):
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_frozen_early_layers_keep_their_weights_and_statistics_and_the_rest_learns(trained_tiny):
+    model = copy.deepcopy(trained_tiny)
+    early = {id(p) for layer in model.early_layers() for p in [*layer.parameters(), *layer.buffers()]}
+    names = {name for name, t in [*model.named_parameters(), *model.named_buffers()] if id(t) in early}
+    assert any(".bn1.running_mean" in name for name in names)  # batch-norm statistics are among them
+    before = copy.deepcopy(model.state_dict())
+    settings = TrainSettings(device="cpu", epochs=2, batch_size=8, freeze_early_layers=True)
+    strategy = build_strategy(StrategyConfig(name="cffd", hscl_projection_dim=8))
+    Trainer(settings).fit(model, strategy, make_task("b", 16, "stripes"), 1, make_task("a", 8), "b")
+    after = model.state_dict()
+    moved = {name for name in before if not torch.equal(before[name], after[name])}
+    assert not moved & names
+    assert {n for n in moved if n.endswith("weight")} >= {"classifier.weight", "faf.score.0.weight"} - names
+    assert any(name.startswith("spatial_backbone.body.blocks.2.") for name in moved)
+    assert all(p.requires_grad for p in model.parameters())  # frozen for the task only
+
+
 def test_pairs_made_from_one_source_share_a_batch():
     from cffd_engine.continual import SampleSet, TrainSettings
     from cffd_engine.continual.trainer import Trainer, source_key

@@ -100,6 +100,28 @@ def test_gradients_reach_both_backbones_every_block_and_the_heads():
         assert any(n.startswith(block + ".") for n, _ in named), f"no parameters checked in {block}"
 
 
+@pytest.mark.parametrize(
+    "backbone", ["efficientnet_lite0", "mobilenetv4_conv_small", "mobilenetv3_small_100"]
+)
+def test_the_early_layers_are_the_ones_that_make_the_finest_level(backbone):
+    torch.manual_seed(0)
+    model = RSIANet(tiny_lite(spatial_backbone=backbone, frequency_backbone=backbone)).eval()
+    image = torch.rand(2, 3, TINY, TINY)
+    inputs = {"spatial": image, "frequency": model.frequency_transform(image)}
+    for name, branch in (("spatial", model.spatial_backbone), ("frequency", model.frequency_backbone)):
+        x = inputs[name]
+        with torch.no_grad():
+            finest = branch(x)[0]
+            for layer in branch.early_layers():
+                x = layer(x)
+        assert x.shape[-1] == TINY // 4 and torch.equal(x, finest), name
+    early = model.early_layers()
+    assert early == model.spatial_backbone.early_layers() + model.frequency_backbone.early_layers()
+    assert sum(p.numel() for layer in early for p in layer.parameters()) < 0.05 * sum(
+        p.numel() for p in model.parameters()
+    )
+
+
 @pytest.mark.parametrize("mode", ["cross", "channel"])
 def test_sfia_with_zero_scale_returns_its_inputs(mode):
     torch.manual_seed(0)
