@@ -123,12 +123,16 @@ def test_settings_round_trip_through_json(tmp_path):
         StrategyConfig.from_dict({"lamda_kd": 1})
 
 
-def test_an_update_starts_from_the_paper_cffd_with_slkd_on_the_new_faces_too_for_five_passes():
+def test_an_update_starts_from_the_paper_cffd_with_slkd_on_the_new_faces_too_for_five_passes_early_layers_kept():
     paper = ContinualSettings().to_dict()
     preset = update_settings().to_dict()
     assert preset["strategy"].pop("slkd_on_new") is True and paper["strategy"].pop("slkd_on_new") is False
     assert preset["strategy"].pop("lambda_slkd") == 0.6 and paper["strategy"].pop("lambda_slkd") == 0.3
     assert preset["train"].pop("epochs") == 5 and paper["train"].pop("epochs") == 10
+    assert (
+        preset["train"].pop("freeze_early_layers") is True
+        and paper["train"].pop("freeze_early_layers") is False
+    )
     assert preset == paper  # nothing else moves away from the paper's CFFD
 
     changed = update_settings({"strategy": {"lambda_mfkd": 2.0}, "train": {"epochs": 2}, "replay_budget": 7})
