@@ -107,9 +107,11 @@ def test_the_early_layers_are_the_ones_that_make_the_finest_level(backbone):
     torch.manual_seed(0)
     model = RSIANet(tiny_lite(spatial_backbone=backbone, frequency_backbone=backbone)).eval()
     image = torch.rand(2, 3, TINY, TINY)
-    inputs = {"spatial": image, "frequency": model.frequency_transform(image)}
-    for name, branch in (("spatial", model.spatial_backbone), ("frequency", model.frequency_backbone)):
-        x = inputs[name]
+    branches = {
+        "spatial": (model.spatial_backbone, image),
+        "frequency": (model.frequency_backbone, model.frequency_transform(image)),
+    }
+    for name, (branch, x) in branches.items():
         with torch.no_grad():
             finest = branch(x)[0]
             for layer in branch.early_layers():
