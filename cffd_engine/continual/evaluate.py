@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from cffd_engine import distributed
 from cffd_engine.continual.samples import FAKE, SampleSet
 from cffd_engine.jobs import JobControl
+from cffd_engine.model import inference_copy
 from cffd_engine.model.device import autocast_for
 
 
@@ -39,26 +40,22 @@ class Predictions:
 def predict(
     model: nn.Module, samples: SampleSet, batch_size: int = 128, job: JobControl | None = None
 ) -> Predictions:
-    """Eval-mode forward over ``samples`` in batches (autocast on CUDA); restores the module's mode.
+    """Eval-mode forward over ``samples`` in batches (autocast on CUDA), by ``inference_copy(model)``.
 
     Under torchrun it is collective: each process scores its slice and all get every score.
     """
-    was_training = model.training
-    model.eval()
+    answering = inference_copy(model)
     device = next(model.parameters()).device
     mine = distributed.my_slice(len(samples))
     logits, embeddings = [], []
-    try:
-        with torch.inference_mode(), autocast_for(device):
-            for start in range(mine.start, mine.stop, batch_size):
-                if job is not None:
-                    job.check()
-                index = torch.arange(start, min(start + batch_size, mine.stop))
-                out = model(samples.float_images(index, device))
-                logits.append(out.logits.float().cpu())
-                embeddings.append(out.embedding.float().cpu())
-    finally:
-        model.train(was_training)
+    with torch.inference_mode(), autocast_for(device):
+        for start in range(mine.start, mine.stop, batch_size):
+            if job is not None:
+                job.check()
+            index = torch.arange(start, min(start + batch_size, mine.stop))
+            out = answering(samples.float_images(index, device))
+            logits.append(out.logits.float().cpu())
+            embeddings.append(out.embedding.float().cpu())
     if distributed.world().active:
         parts = distributed.gather_slices((logits, embeddings))
         logits = [p for ours, _ in parts for p in ours]

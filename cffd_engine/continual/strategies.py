@@ -9,7 +9,6 @@ and what its loss terms are. Hooks: ``before_task`` (make the teacher, prepare s
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,7 +21,7 @@ from cffd_engine.continual.samples import SampleSet
 from cffd_engine.continual.selection import HybridSelection, SelectionStrategy, selection_from_dict
 from cffd_engine.jobs import JobControl
 from cffd_engine.losses import HSCLoss, domain_mfkd_loss, mfkd_loss, relational_loss, slkd_loss
-from cffd_engine.model import RSIAOutput
+from cffd_engine.model import RSIAOutput, inference_copy
 
 
 @dataclass
@@ -114,9 +113,7 @@ class Strategy:
         self.task_index = task_index
         self.teacher = None
         if self.uses_teacher and task_index > 0:
-            self.teacher = copy.deepcopy(model).eval()
-            for parameter in self.teacher.parameters():
-                parameter.requires_grad_(False)
+            self.teacher = inference_copy(model)
 
     def losses(
         self,

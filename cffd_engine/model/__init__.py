@@ -18,6 +18,7 @@ from cffd_engine.model.rsianet import (  # noqa: E402
     RSIANet,
     RSIAOutput,
     create_model,
+    inference_copy,
     recalibrate_batch_norm,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "create_model",
     "dct2",
     "idct2",
+    "inference_copy",
     "preset",
     "recalibrate_batch_norm",
     "select_device",

@@ -205,6 +205,19 @@ class RSIANet(nn.Module):
         return cls(ModelConfig.load(path))
 
 
+def inference_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` that only answers, its weights taking no gradient: for RSIA-Net the one
+    ``prepare_for_inference`` makes (on the CPU more than twice as fast as the model in eval mode),
+    for any other module a deep copy in eval mode."""
+    if isinstance(model, RSIANet):
+        answering = model.prepare_for_inference()
+    else:
+        answering = copy.deepcopy(model).eval()
+    for parameter in answering.parameters():
+        parameter.requires_grad_(False)
+    return answering
+
+
 def create_model(name: str, **overrides: Any) -> RSIANet:
     """A fresh RSIA-Net from the preset ``name`` with field ``overrides`` (as ``timm.create_model``).
 
