@@ -40,7 +40,7 @@ from cffd_engine.continual.samples import SampleSet
 from cffd_engine.continual.strategies import Batch, Strategy, take_rows
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
-from cffd_engine.model.device import autocast_for, cpu_threads, select_device
+from cffd_engine.model.device import autocast_for, cpu_threads, freed_memory_kept, select_device
 
 CHECKPOINT_INDEX = "checkpoint.json"
 
@@ -220,6 +220,7 @@ class Trainer:
         s = self.settings
         with (
             cpu_threads(s.threads),
+            freed_memory_kept(),
             _early_layers_frozen(model, s.freeze_early_layers) as frozen,
             _channels_last(model) as memory_format,
         ):

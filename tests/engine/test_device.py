@@ -89,3 +89,39 @@ def test_importing_a_bundle_first_thing_loads_no_triton(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["True", "False"]
+
+
+def resident_mib() -> float:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * PAGE / 2**20
+
+
+def allocate_and_free() -> float:
+    """Resident memory after 256 MiB were written and freed, less what was resident before."""
+    before = resident_mib()
+    block = torch.ones(64 * 2**20)  # float32: 256 MiB, every page written
+    del block
+    return resident_mib() - before
+
+
+def page_faults(rounds: int) -> int:
+    """The pages faulted in while ``allocate_and_free`` runs ``rounds`` times."""
+    import resource  # POSIX only
+
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(rounds):
+        allocate_and_free()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start
+
+
+@pytest.mark.skipif(device_module._glibc() is None, reason="glibc's allocator only")
+def test_freed_memory_is_kept_for_the_next_step_inside_and_given_back_after():
+    assert allocate_and_free() < 64  # glibc maps so large a block alone, and unmaps it when freed
+    afresh = page_faults(4)
+    with device_module.freed_memory_kept():
+        assert allocate_and_free() > 200
+        # The next steps reuse what was kept (another thread's allocation may split it once).
+        assert page_faults(4) < afresh / 2
+        kept = resident_mib()
+    assert resident_mib() < kept - 200  # given back on the way out
+    assert allocate_and_free() < 64
