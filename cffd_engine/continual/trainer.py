@@ -35,12 +35,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from cffd_engine import distributed
+from cffd_engine.allocator import freed_memory_kept
 from cffd_engine.continual.config import TrainSettings
 from cffd_engine.continual.samples import SampleSet
 from cffd_engine.continual.strategies import Batch, Strategy, take_rows
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
-from cffd_engine.model.device import autocast_for, cpu_threads, freed_memory_kept, select_device
+from cffd_engine.model.device import autocast_for, cpu_threads, select_device
 
 CHECKPOINT_INDEX = "checkpoint.json"
 

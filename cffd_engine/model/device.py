@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import sys
 from collections.abc import Iterator
@@ -147,43 +146,3 @@ def cpu_threads(count: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-# glibc's mallopt parameters (malloc.h), and the thresholds its own adjustment settles at on 64-bit.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_SETTLED_MMAP_THRESHOLD = 32 * 2**20
-_KEPT_MMAP_THRESHOLD, _KEPT_TRIM_THRESHOLD = 2**30, 2**31 - 1  # mallopt takes a C int
-
-
-def _glibc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "gnu_get_libc_version") else None  # glibc's own: not musl
-
-
-@contextlib.contextmanager
-def freed_memory_kept() -> Iterator[None]:
-    """Inside, glibc keeps the memory torch frees for its next allocation instead of giving it back.
-
-    By default glibc maps every large tensor's memory afresh and unmaps it when it is freed, so
-    each training step faults in and zeroes its gigabytes of activations again: on this 2-core
-    machine a quarter of an update's time went into the kernel. Inside, allocations up to 1 GiB
-    come from the heap and the heap is not trimmed; afterwards the thresholds are those glibc's
-    own adjustment settles at, and what is free goes back to the system. Elsewhere, nothing changes.
-    """
-    libc = _glibc()
-    if libc is None:
-        yield
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, _KEPT_MMAP_THRESHOLD)
-    libc.mallopt(_M_TRIM_THRESHOLD, _KEPT_TRIM_THRESHOLD)
-    try:
-        yield
-    finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _SETTLED_MMAP_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, 2 * _SETTLED_MMAP_THRESHOLD)
-        libc.malloc_trim(0)
