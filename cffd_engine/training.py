@@ -243,12 +243,14 @@ def test_figures(model, decision: dict, tasks: list) -> tuple[dict[str, dict[str
     from cffd_engine.calibration import rates, raw_threshold
     from cffd_engine.continual.evaluate import evaluation_of, predict
     from cffd_engine.continual.samples import REAL
+    from cffd_engine.model import inference_copy
     from cffd_engine.store.bundle import decision_threshold
 
     threshold = raw_threshold(decision)
     test, genuine, detection = {}, [], {}
+    answering = inference_copy(model)
     for task in tasks:
-        scores = predict(model, task.test).fake_probability.numpy()
+        scores = predict(answering, task.test).fake_probability.numpy()
         test[task.name] = evaluation_of(scores, task.test, threshold).to_dict()
         labels = task.test.labels.numpy()
         genuine.append(scores[labels == REAL])

@@ -33,7 +33,7 @@ from cffd_engine.continual.trainer import Trainer, TrainerCallback, TrainSummary
 from cffd_engine.continual.validation import FEW_SOURCES, ValidationSets, distinct_sources, hold_out
 from cffd_engine.errors import CFFDError
 from cffd_engine.jobs import JobControl, ensure_job
-from cffd_engine.model import ModelConfig, RSIANet
+from cffd_engine.model import ModelConfig, RSIANet, inference_copy
 from cffd_engine.model.device import cpu_threads
 from cffd_engine.store import BundleManifest, ModelStore, verify_bundle, write_bundle
 from cffd_engine.store.bundle import REPLAY_DIR, VALIDATION_DIR, decision_threshold
@@ -45,7 +45,8 @@ FEW_EXAMPLES = 50
 def _evaluate_all(
     model: nn.Module, sets: ValidationSets, threshold: float, batch_size: int, job: JobControl
 ) -> list[Evaluation]:
-    return [evaluate(model, sets.get(task), threshold, batch_size, job) for task in sets.tasks]
+    answering = inference_copy(model)
+    return [evaluate(answering, sets.get(task), threshold, batch_size, job) for task in sets.tasks]
 
 
 def _calibrate(
@@ -54,7 +55,8 @@ def _calibrate(
     """The trained model's decision (``cffd_engine.calibration``), fitted on the validation faces of every
     task, and its evaluations there at that decision's threshold and at ``previous``'s. ``previous`` is
     kept when those faces lack a class (nothing to fit on)."""
-    predictions = [predict(model, sets.get(task), batch_size, job) for task in sets.tasks]
+    answering = inference_copy(model)
+    predictions = [predict(answering, sets.get(task), batch_size, job) for task in sets.tasks]
     labels = np.concatenate([sets.get(task).labels.numpy() for task in sets.tasks])
     if (labels == FAKE).all() or (labels != FAKE).all():
         decision = dict(previous)

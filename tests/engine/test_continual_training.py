@@ -19,7 +19,7 @@ from cffd_engine.continual import (
 )
 from cffd_engine.continual.strategies import Batch
 from cffd_engine.jobs import Cancelled, JobControl
-from cffd_engine.model import RSIANet
+from cffd_engine.model import RSIANet, inference_copy
 from cffd_engine.model.device import cpu_threads
 from tests.engine.continual_fixtures import make_task, tiny_config
 
@@ -290,6 +290,8 @@ def test_predictions_match_the_model_in_eval_mode_and_leave_its_mode(trained_tin
         out = model(samples.float_images())
     torch.testing.assert_close(predictions.logits, out.logits, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(predictions.embeddings, out.embedding, atol=1e-4, rtol=1e-4)
+    answering = inference_copy(model)
+    assert answering is not model and inference_copy(answering) is answering  # made once, used again
 
 
 def test_pairs_made_from_one_source_share_a_batch():
