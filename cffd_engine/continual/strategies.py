@@ -96,6 +96,10 @@ class Strategy:
         """Which samples of ``batch`` the teacher must see, a bool on the host (None: no teacher this task)."""
         return None
 
+    def teacher_fields(self) -> tuple[str, ...]:
+        """Which fields of the teacher's output (``RSIAOutput``) the losses read."""
+        return ("logits",)
+
     def first_task_signature(self) -> dict[str, Any]:
         """What decides training on the first task (no teacher, no buffer yet): equal = same first model."""
         return {"loss": "ce"}
@@ -286,6 +290,13 @@ class CFFD(Strategy):
                 projection_dim=self.config.hscl_projection_dim,
                 temperature=self.config.hscl_temperature,
             ).to(next(model.parameters()).device)
+
+    def teacher_fields(self):
+        c = self.config
+        fields = ["logits", "rsia_features"]
+        fields += ["embedding"] if c.lambda_relational > 0 else []
+        fields += ["spatial_features", "frequency_features"] if c.lambda_domain > 0 else []
+        return tuple(fields)
 
     def teacher_mask(self, batch):
         if self.teacher is None:

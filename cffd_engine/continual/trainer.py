@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from cffd_engine.allocator import freed_memory_kept
 from cffd_engine.continual.config import TrainSettings
 from cffd_engine.continual.samples import SampleSet
 from cffd_engine.continual.strategies import Batch, Strategy, take_rows
+from cffd_engine.continual.teacher_answers import TeacherAnswers
 from cffd_engine.fileio import atomic_write_bytes, atomic_write_json
 from cffd_engine.jobs import JobControl, ensure_job
 from cffd_engine.model.device import autocast_for, cpu_threads, select_device
@@ -126,6 +127,8 @@ class _TaskRun:
     device: torch.device
     frozen: list[nn.Module]  # layers kept as they are, in eval mode while the rest trains
     memory_format: torch.memory_format  # the weights', and so the batches'
+    use_amp: bool
+    teacher_answers: TeacherAnswers | None  # computed once for the task; None: ask the teacher each step
 
     @property
     def model(self) -> nn.Module:
@@ -189,6 +192,11 @@ def _channels_last(model: nn.Module) -> Iterator[torch.memory_format]:
         model.to(memory_format=torch.contiguous_format)
 
 
+def _precision(device: torch.device, use_amp: bool) -> AbstractContextManager:
+    """Mixed precision (bfloat16 on a CPU) when ``use_amp``, else float32 whatever autocast is around."""
+    return autocast_for(device, cpu_bfloat16=True) if use_amp else torch.autocast(device.type, enabled=False)
+
+
 class Trainer:
     """Trains one task with a strategy; see the module docstring for the guarantees."""
 
@@ -242,11 +250,15 @@ class Trainer:
             if folder is not None:
                 start = self._resume(folder, fingerprint, model, modules, optimizer, scheduler, summary)
             summary.resumed_from_epoch = start
+            begun = time.perf_counter()
+            use_amp = s.mixed_precision if device.type == "cuda" else s.cpu_bfloat16
+            answers = None
+            if start < s.epochs:
+                answers = self._teacher_answers(strategy, data, is_replay, device, memory_format, use_amp)
             run = _TaskRun(
                 self._network(model, device), strategy, modules, optimizer, data, is_replay,
-                task_index, task_name, device, frozen, memory_format,
+                task_index, task_name, device, frozen, memory_format, use_amp, answers,
             )  # fmt: skip
-            begun = time.perf_counter()
             for epoch in range(start, s.epochs):
                 summary.history.append(self._epoch(run, epoch))
                 scheduler.step()
@@ -272,6 +284,30 @@ class Trainer:
         optimizer_class = torch.optim.AdamW if s.optimizer == "adamw" else torch.optim.Adam
         optimizer = optimizer_class(parameters, lr=s.learning_rate, weight_decay=s.weight_decay)
         return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, s.lr_step_epochs, s.lr_gamma)
+
+    def _teacher_answers(
+        self,
+        strategy: Strategy,
+        data: SampleSet,
+        is_replay: Tensor,
+        device: torch.device,
+        memory_format: torch.memory_format,
+        use_amp: bool,
+    ) -> TeacherAnswers | None:
+        """The teacher's answers for the whole task, when computing them once costs less than asking at
+        every step (each process would compute them all) and they fit in memory."""
+        s = self.settings
+        rows = strategy.teacher_mask(Batch(torch.empty(0), data.labels, is_replay))
+        orientations = 2 if s.horizontal_flip else 1
+        if rows is None or s.epochs <= orientations * distributed.world().size:
+            return None
+        self.job.report(0.0, f"the earlier model's answers for {int(rows.sum())} faces")
+        # In the training's batches: on a CPU, batches of 128 took half as long again per face (cache).
+        return TeacherAnswers.compute(
+            strategy.teacher, data, rows, strategy.teacher_fields(),
+            flips=s.horizontal_flip, batch_size=s.batch_size, device=device,
+            memory_format=memory_format, precision=lambda: _precision(device, use_amp), job=self.job,
+        )  # fmt: skip
 
     @staticmethod
     def _network(model: nn.Module, device: torch.device) -> nn.Module:
@@ -309,8 +345,7 @@ class Trainer:
         if not batches:
             raise ValueError(f"task {run.task_name!r} has no training samples")
         flips = torch.rand(len(run.data), generator=generator) < 0.5
-        use_amp = s.mixed_precision if run.device.type == "cuda" else s.cpu_bfloat16
-        float16 = use_amp and run.device.type == "cuda" and not torch.cuda.is_bf16_supported()
+        float16 = run.use_amp and run.device.type == "cuda" and not torch.cuda.is_bf16_supported()
         scaler = torch.amp.GradScaler("cuda", enabled=float16)
         run.model.train()
         for layer in run.frozen:
@@ -323,7 +358,7 @@ class Trainer:
         seen, begun = 0, time.perf_counter()
         for step, index in enumerate(batches, 1):
             self.job.check()
-            values = self._step(run, index, flips, use_amp, scaler, head_parameters)
+            values = self._step(run, index, flips, scaler, head_parameters)
             seen += len(index) * world_size
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value
@@ -344,7 +379,6 @@ class Trainer:
         run: _TaskRun,
         index: Tensor,
         flips: Tensor,
-        use_amp: bool,
         scaler: torch.amp.GradScaler,
         head_parameters: list[nn.Parameter],
     ) -> dict[str, float]:
@@ -354,20 +388,24 @@ class Trainer:
         """
         s, device, strategy, optimizer = self.settings, run.device, run.strategy, run.optimizer
         images = run.data.float_images(index, device)
+        flipped = flips[index] & s.horizontal_flip  # on the host, like everything that picks rows here
         if s.horizontal_flip:
-            flip = flips[index].to(device, non_blocking=True)
+            flip = flipped.to(device, non_blocking=True)
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         images = images.contiguous(memory_format=run.memory_format)
         batch = Batch(images, run.data.labels[index].to(device, non_blocking=True), run.is_replay[index])
-        mask = strategy.teacher_mask(batch)  # on the host, like everything that picks rows here
-        with (
-            autocast_for(device, cpu_bfloat16=True) if use_amp else torch.autocast(device.type, enabled=False)
-        ):
+        mask = strategy.teacher_mask(batch)
+        with _precision(device, run.use_amp):
             out = run.network(batch.images)
             teacher_out = None
             if mask is not None and bool(mask.any()):
-                with torch.no_grad():
-                    teacher_out = strategy.teacher(take_rows(batch.images, mask))
+                if run.teacher_answers is not None:
+                    teacher_out = run.teacher_answers.answers(
+                        take_rows(index, mask), take_rows(flipped, mask)
+                    )
+                else:
+                    with torch.no_grad():
+                        teacher_out = strategy.teacher(take_rows(batch.images, mask))
             terms = strategy.losses(out, batch, teacher_out, mask, run.model)
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)

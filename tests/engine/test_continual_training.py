@@ -386,3 +386,67 @@ def test_the_training_benchmark_says_whether_it_ran_in_bfloat16():
     }
     assert [figures[flag]["cpu_bfloat16"] for flag in (False, True)] == [False, cpu_computes_bfloat16()]
     assert all(f["timed_steps"] == 2 and f["ms_per_step"] > 0 for f in figures.values())
+
+
+def test_the_teachers_kept_answers_are_its_forward_pass_on_each_face_as_it_is_and_mirrored(trained_tiny):
+    from cffd_engine.continual.teacher_answers import TeacherAnswers
+    from cffd_engine.jobs import JobControl
+
+    teacher = inference_copy(trained_tiny)
+    data = make_task("b", 10)
+    rows = torch.tensor([True, False] * 5)
+    answers = TeacherAnswers.compute(
+        teacher, data, rows, ("logits", "rsia_features"), flips=True, batch_size=3,
+        device=torch.device("cpu"), memory_format=torch.contiguous_format,
+        precision=lambda: torch.autocast("cpu", enabled=False), job=JobControl(),
+    )  # fmt: skip
+    index, flipped = torch.tensor([4, 0, 8]), torch.tensor([True, False, True])
+    images = data.float_images(index)
+    images = torch.where(flipped[:, None, None, None], images.flip(-1), images)
+    with torch.no_grad():
+        expected = teacher(images)
+    got = answers.answers(index, flipped)
+    torch.testing.assert_close(got.logits, expected.logits, atol=1e-5, rtol=1e-4)
+    for a, b in zip(got.rsia_features, expected.rsia_features, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert got.embedding is None and got.spatial_features is None  # not kept: CFFD does not read them
+    with pytest.raises(KeyError, match=r"samples \[1\]"):
+        answers.answers(torch.tensor([1]), torch.tensor([False]))
+    too_big = TeacherAnswers.compute(
+        teacher, data, rows, ("logits",), flips=True, batch_size=3, device=torch.device("cpu"),
+        memory_format=torch.contiguous_format, precision=lambda: torch.autocast("cpu", enabled=False),
+        job=JobControl(), budget_bytes=5 * 2 * 2 * 4 - 1,  # a byte short of 5 faces, 2 ways, 2 logits
+    )  # fmt: skip
+    assert too_big is None
+
+
+@pytest.mark.parametrize("budget", [1 << 30, 0])
+def test_cffd_distils_against_what_the_teacher_answers_on_the_batch_kept_or_not(budget, monkeypatch):
+    """Kept answers (computed once for five passes) or asked each step, the losses see the same teacher."""
+    import cffd_engine.continual.teacher_answers as teacher_answers
+
+    monkeypatch.setattr(teacher_answers, "BUDGET_BYTES", budget)
+    differences: list[float] = []
+    teacher_calls: list[int] = []
+
+    class Checking(type(build_strategy("cffd"))):
+        def before_task(self, model, task_index, train, memory):
+            super().before_task(model, task_index, train, memory)
+            inner = self.teacher.forward
+            self.teacher.forward = lambda x: (teacher_calls.append(len(x)), inner(x))[1]
+
+        def losses(self, out, batch, teacher_out, mask, model):
+            with torch.no_grad():
+                fresh = self.teacher(batch.images[mask])
+            teacher_calls.pop()  # the check's own call
+            differences.append(float((teacher_out.logits - fresh.logits).abs().max()))
+            differences.append(float((teacher_out.rsia_features[-1] - fresh.rsia_features[-1]).abs().max()))
+            return super().losses(out, batch, teacher_out, mask, model)
+
+    torch.manual_seed(1)
+    strategy = Checking(StrategyConfig(name="cffd", hscl_projection_dim=8, slkd_on_new=True))
+    settings = TrainSettings(device="cpu", epochs=5, batch_size=8)
+    Trainer(settings).fit(RSIANet(tiny_config()), strategy, make_task("b", 16), 1, make_task("a", 8), "b")
+    assert len(differences) == 2 * 5 * 3 and max(differences) < 1e-5
+    # Kept: one face to size them, then the 24 asked once each way, in batches of 8; else each pass.
+    assert teacher_calls == [1] + [8] * (2 * 3 if budget else 5 * 3)
