@@ -15,7 +15,8 @@ accuracy and AUC on every family before and after, and writes them to DIR/report
 is discarded. The photos for clips, donors and own faces are disjoint and none is one the default
 was built from (the back half of its build order); ``--seed`` draws other ones.
 
-To compare update settings on one draw: ``--settings`` changes the wizard's defaults (a JSON object laid
+``--extra-genuine N`` adds N genuine clips of further photos beside the twins (more of the analyst's
+own footage). To compare update settings on one draw: ``--settings`` changes the wizard's defaults (a JSON object laid
 out as ``ContinualSettings.to_dict``), and ``--from-run`` takes the clips, forgeries and a copy of the
 store with its rebuilt memory from an earlier run of the same draw instead of making them again.
 """
@@ -85,15 +86,35 @@ def make_examples(photos: list[Path], donors: list[Path], out: Path, seed: int) 
     return fake, genuine
 
 
-def make_inputs(args, figures: dict, store) -> tuple[Path, Path, str]:
-    """The draw's forgeries and twins, and ``store`` with the shipped default and its memory rebuilt
-    from the draw's own faces: (forgeries, twins, the version to update)."""
+def draw_photos(args) -> list[Path]:
+    """The draw's photos in order: clips, donors, own faces, then the extra genuine clips' photos."""
     from cffd_engine.data.synth.builder import photos_never_built
-    from cffd_engine.store.versions import DEFAULT_BUNDLE
-    from cffd_engine.training import restore_training_faces
 
     photos = photos_never_built(args.photos)  # an analyst's faces are none the default trained on
     random.Random(7 + args.seed).shuffle(photos)
+    return photos
+
+
+def make_extra_genuine(args) -> Path:
+    """``--extra-genuine`` more genuine clips, of photos the draw uses nowhere else: other footage of the
+    analyst's own, given beside the forgeries' twins."""
+    photos = draw_photos(args)
+    start = 2 * args.clips + args.own_faces
+    folder = args.out / "genuine-extra"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(1000 + args.seed)
+    for index, photo in enumerate(photos[start : start + args.extra_genuine]):
+        write_clip(photo, folder / f"extra{index:03d}.mp4", rng)
+    return folder
+
+
+def make_inputs(args, figures: dict, store) -> tuple[Path, Path, str]:
+    """The draw's forgeries and twins, and ``store`` with the shipped default and its memory rebuilt
+    from the draw's own faces: (forgeries, twins, the version to update)."""
+    from cffd_engine.store.versions import DEFAULT_BUNDLE
+    from cffd_engine.training import restore_training_faces
+
+    photos = draw_photos(args)
     own = args.out / "own-faces"
     own.mkdir(parents=True, exist_ok=True)
     for photo in photos[2 * args.clips : 2 * args.clips + args.own_faces]:
@@ -129,6 +150,9 @@ def main() -> None:
     parser.add_argument("--cpu-bfloat16", action="store_true", help="train in bfloat16 on a CPU that has it")
     parser.add_argument("--settings", type=json.loads, default={}, help="changes to the wizard's settings")
     parser.add_argument("--from-run", type=Path, help="an earlier run's DIR of this draw: reuse its examples")
+    parser.add_argument(
+        "--extra-genuine", type=int, default=0, help="this many more genuine clips beside the twins"
+    )
     args = parser.parse_args()
 
     from app.wizard.settings_page import validation_faces
@@ -152,7 +176,8 @@ def main() -> None:
         store = ModelStore(args.out / "store")
         fake, genuine, base = make_inputs(args, figures, store)
     started = time.time()
-    gathered = gather_faces([fake], [genuine], 160, faces_per_video=args.faces_per_video)
+    genuine_folders = [genuine] + ([make_extra_genuine(args)] if args.extra_genuine else [])
+    gathered = gather_faces([fake], genuine_folders, 160, faces_per_video=args.faces_per_video)
     figures["faces"] = {"forgery": len(gathered.fake), "genuine": len(gathered.real)}
     figures["gather_seconds"] = time.time() - started
     train = {"threads": args.threads, "cpu_bfloat16": args.cpu_bfloat16}
