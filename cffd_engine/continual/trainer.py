@@ -301,7 +301,7 @@ class Trainer:
         orientations = 2 if s.horizontal_flip else 1
         if rows is None or s.epochs <= orientations * distributed.world().size:
             return None
-        self.job.report(0.0, f"the earlier model's answers for {int(rows.sum())} faces")
+        self.job.report(0.0, f"recording what the earlier model says about {int(rows.sum())} faces")
         # In the training's batches: on a CPU, batches of 128 took half as long again per face (cache).
         return TeacherAnswers.compute(
             strategy.teacher, data, rows, strategy.teacher_fields(),
