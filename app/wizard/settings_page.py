@@ -69,7 +69,11 @@ class SettingsPage(QWizardPage):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.addRow("Passes over the examples (epochs):", self.epochs)
         form.addRow("Faces kept in memory for rehearsal (replay budget):", self.replay_budget)
-        form.addRow("Faces held out to measure the new task:", self.validation)
+        self.validation.setToolTip(
+            "Whole videos are held out together (a forgery with its genuine twin), so a few more faces may be "
+            "measured; with few examples, at most half of them are held out."
+        )
+        form.addRow("Faces held out to measure the new task (about):", self.validation)
         form.addRow("Learning rate:", self.learning_rate)
         form.addRow("Contrastive loss weight (HSCL):", self.lambda_hscl)
         form.addRow("Output distillation weight (SLKD):", self.lambda_slkd)
