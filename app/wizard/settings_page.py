@@ -104,8 +104,10 @@ class SettingsPage(QWizardPage):
     def _describe(self) -> None:
         gathered = self._wizard.faces_page.gathered
         faces = len(gathered.fake) + len(gathered.real) if gathered else 0
+        passes = self.epochs.value()
+        how_often = "once" if passes == 1 else f"{passes} times over"
         self.plain.setText(
-            f"The model will study your {faces} faces {self.epochs.value()} times over, keeping a few aside to "
+            f"The model will study your {faces} faces {how_often}, keeping a few aside to "
             f"measure itself, while rehearsing the earlier forgery types with up to {self.replay_budget.value()} "
             "faces it keeps in memory. Updating takes from a few minutes to an hour depending on the number "
             "of faces and on this computer; you can cancel at any time, and nothing changes until you accept "

@@ -197,6 +197,10 @@ def test_the_wizard_offers_the_update_preset_and_keeps_what_the_page_does_not_sh
     chosen = page.settings()
     # SLKD on the new faces has no box of its own; the analyst's weight applies to it.
     assert chosen.strategy.lambda_slkd == 0.9 and chosen.strategy.slkd_on_new is True
+    page.epochs.setValue(1)
+    assert "faces once, keeping" in page.plain.text()
+    page.epochs.setValue(3)
+    assert "faces 3 times over, keeping" in page.plain.text()
 
 
 def test_cancelling_mid_training_leaves_the_active_model_unchanged(qtbot, make_window, store, new_forgery):
