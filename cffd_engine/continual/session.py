@@ -283,10 +283,11 @@ def _learn_task(
         callbacks,
         job.sub(0.05, 0.9),
     )
+    answering = inference_copy(student)  # calibration and the replay selection both predict with it
     decision, after, at_earlier = _calibrate(
-        student, validation, base.manifest.decision, batch, job.sub(0.9, 0.95)
+        answering, validation, base.manifest.decision, batch, job.sub(0.9, 0.95)
     )
-    buffer = _updated_buffer(base.buffer, task.name, train, student, strategy, settings, job)
+    buffer = _updated_buffer(base.buffer, task.name, train, answering, strategy, settings, job)
     names = validation.tasks
     report = _report(
         task,
