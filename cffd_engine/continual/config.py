@@ -56,7 +56,7 @@ class TrainSettings:
     threads: int | None = 1  # CPU intra-op threads (None leaves torch's); 1 keeps a core for the GUI
     mixed_precision: bool = True  # CUDA only; on a CPU see cpu_bfloat16
     cpu_bfloat16: bool = False  # bfloat16 autocast on a CPU with bfloat16 instructions (else float32)
-    eval_batch_size: int = 128
+    eval_batch_size: int = 32  # see continual.evaluate.EVAL_BATCH_SIZE
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
