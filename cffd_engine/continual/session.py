@@ -227,6 +227,12 @@ def _task_record(task: TaskData, train: SampleSet, validation: SampleSet) -> dic
     }
 
 
+def _updated_description(base: BundleManifest, task: TaskData) -> str:
+    """The parent's description, which speaks of the tasks it knew, and what this update taught it."""
+    added = f"Then taught '{task.name}' ({task.date}) as an update of {base.version or 'its parent'}."
+    return f"{base.description} {added}" if base.description else added
+
+
 def learn_task(
     store: ModelStore,
     task: TaskData,
@@ -308,7 +314,7 @@ def _learn_task(
         metrics=_extended_metrics(base.manifest.metrics, names, report),
         decision=decision,
         parent_version=base.manifest.version,
-        description=base.manifest.description,
+        description=_updated_description(base.manifest, task),
         evaluation=_evaluation_note(validation),
         limits=list(base.manifest.limits),
     )

@@ -97,6 +97,10 @@ def test_learn_task_stages_a_verified_candidate_that_commits(store_with_v1, tmp_
     manifest = verify_bundle(candidate.staged)
     assert manifest.parent_version == "v1"
     assert [t["name"] for t in manifest.tasks] == ["checker", "stripes"]
+    # The card's opening words are the parent's, which speak of its own tasks: the update says what it added.
+    parent = store.manifest("v1").description
+    added = f"Then taught 'stripes' ({manifest.tasks[1]['date']}) as an update of v1."
+    assert manifest.description == (f"{parent} {added}" if parent else added)
     metrics = manifest.metrics
     assert metrics["task_names"] == ["checker", "stripes"]
     assert [len(row) for row in metrics["accuracy"]] == [1, 2]
