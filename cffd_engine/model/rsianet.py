@@ -12,7 +12,6 @@ from torch import Tensor, nn
 
 from cffd_engine.model.backbones import Backbone
 from cffd_engine.model.config import ModelConfig, preset
-from cffd_engine.model.device import autocast_for
 from cffd_engine.model.faf import FAF
 from cffd_engine.model.folding import fold_batch_norms
 from cffd_engine.model.frequency import FrequencyTransform
@@ -174,34 +173,6 @@ class RSIANet(nn.Module):
                 "this RSIA-Net copy is for inference only (batch norms folded); train the model itself"
             )
         return super().train(mode)
-
-    def predict_proba(self, images: Tensor, batch_size: int = 64) -> Tensor:
-        """Class probabilities (N, classes) as float32 on the CPU; the eval fast path.
-
-        Runs in eval mode under ``torch.inference_mode`` (and autocast on CUDA), in
-        chunks of ``batch_size``; the module's train/eval mode is restored afterwards.
-        """
-        was_training = self.training
-        self.eval()
-        device = self.device
-        channels_last = self.config.channels_last
-        chunks = []
-        try:
-            with torch.inference_mode(), autocast_for(device):
-                for start in range(0, images.shape[0], batch_size):
-                    batch = images[start : start + batch_size].to(device, torch.float32, non_blocking=True)
-                    if channels_last:
-                        batch = batch.contiguous(memory_format=torch.channels_last)
-                    chunks.append(torch.softmax(self(batch).logits.float(), dim=1).cpu())
-        finally:
-            self.train(was_training)
-        if not chunks:
-            return torch.empty(0, self.config.num_classes)
-        return torch.cat(chunks)
-
-    def fake_probability(self, images: Tensor, batch_size: int = 64) -> Tensor:
-        """P(fake) per image, shape (N,), via ``predict_proba``."""
-        return self.predict_proba(images, batch_size)[:, FAKE]
 
     @classmethod
     def from_config_file(cls, path: Path | str) -> RSIANet:
