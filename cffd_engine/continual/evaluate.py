@@ -10,15 +10,11 @@ from scipy.stats import rankdata
 from torch import Tensor, nn
 
 from cffd_engine import distributed
+from cffd_engine.continual.config import EVAL_BATCH_SIZE
 from cffd_engine.continual.samples import FAKE, SampleSet
 from cffd_engine.jobs import JobControl
 from cffd_engine.model import inference_copy
 from cffd_engine.model.device import autocast_for
-
-# Faces per forward pass when scoring. On a 2-core CPU, batches of 128 took half as long again per
-# face as batches of 32 (their activations outgrow the caches); on a GPU a few hundred faces are
-# scored in moments either way.
-EVAL_BATCH_SIZE = 32
 
 
 @dataclass
