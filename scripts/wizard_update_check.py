@@ -95,10 +95,9 @@ def draw_photos(args) -> list[Path]:
     return photos
 
 
-def make_extra_genuine(args) -> Path:
-    """``--extra-genuine`` more genuine clips, of photos the draw uses nowhere else: other footage of the
-    analyst's own, given beside the forgeries' twins."""
-    photos = draw_photos(args)
+def make_extra_genuine(args, photos: list[Path]) -> Path:
+    """``--extra-genuine`` more genuine clips, of the draw's ``photos`` used nowhere else: other footage of
+    the analyst's own, given beside the forgeries' twins."""
     start = 2 * args.clips + args.own_faces
     folder = args.out / "genuine-extra"
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,13 +107,12 @@ def make_extra_genuine(args) -> Path:
     return folder
 
 
-def make_inputs(args, figures: dict, store) -> tuple[Path, Path, str]:
+def make_inputs(args, photos: list[Path], figures: dict, store) -> tuple[Path, Path, str]:
     """The draw's forgeries and twins, and ``store`` with the shipped default and its memory rebuilt
     from the draw's own faces: (forgeries, twins, the version to update)."""
     from cffd_engine.store.versions import DEFAULT_BUNDLE
     from cffd_engine.training import restore_training_faces
 
-    photos = draw_photos(args)
     own = args.out / "own-faces"
     own.mkdir(parents=True, exist_ok=True)
     for photo in photos[2 * args.clips : 2 * args.clips + args.own_faces]:
@@ -161,6 +159,7 @@ def main() -> None:
     from cffd_engine.store import ModelStore
 
     figures: dict = {"arguments": {k: str(v) for k, v in vars(args).items()}}
+    photos = draw_photos(args)
     if args.from_run:
         earlier = json.loads((args.from_run / "report.json").read_text())["arguments"]
         for key in ("photos", "clips", "own_faces", "seed"):
@@ -174,9 +173,9 @@ def main() -> None:
         base = store.active_version()
     else:
         store = ModelStore(args.out / "store")
-        fake, genuine, base = make_inputs(args, figures, store)
+        fake, genuine, base = make_inputs(args, photos, figures, store)
+    genuine_folders = [genuine] + ([make_extra_genuine(args, photos)] if args.extra_genuine else [])
     started = time.time()
-    genuine_folders = [genuine] + ([make_extra_genuine(args)] if args.extra_genuine else [])
     gathered = gather_faces([fake], genuine_folders, 160, faces_per_video=args.faces_per_video)
     figures["faces"] = {"forgery": len(gathered.fake), "genuine": len(gathered.real)}
     figures["gather_seconds"] = time.time() - started
